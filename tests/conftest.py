@@ -36,5 +36,4 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     """Every test writes artifacts and downloads under a temp dir, never the user's."""
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(base / "artifacts"))
-    monkeypatch.setenv("RECSYS_PARSED_CACHE_DIR", str(base / "parsed-cache"))
     yield
