@@ -1,9 +1,99 @@
-"""Data subcommands (datasets, info): filled in by the data layer."""
+"""Data subcommands: `datasets` (registry + local status), `info` (counts), `download` (fetch a release)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+
+from ..data import DEFAULT_DATASET, download, list_releases, load_dataset
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Register the data subcommands."""
+    p = sub.add_parser("datasets", help="list the named datasets and which are on disk")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("info", help="counts, rating scale, sparsity and year range of a dataset")
+    p.add_argument("--data", default=DEFAULT_DATASET, help="dataset name or folder/.zip path (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-cache", action="store_true", help="parse the source files even when a parsed cache exists")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("download", help="download a MovieLens release into the data dir")
+    p.add_argument("name", help="a dataset name, e.g. ml-latest-small or ml-25m")
+    p.add_argument("--force", action="store_true", help="download again even when present")
+    p.set_defaults(func=cmd_download)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """Print the registry and where each dataset is (or would be) on disk."""
+    rows = list_releases()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        status = "bundled" if r["bundled"] else ("present" if r["present"] else "not downloaded")
+        print(f"{r['name']:<16} {status:<15} ~{r['approx_mb']:>6g} MB  {r['description']}")
+        if r["present"] or not r["bundled"]:
+            print(f"{'':<16} {r['path']}")
+    print("\nGet one with: python -m recsys_core download NAME   (data dir: RECSYS_DATA_DIR)")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Open a dataset and print its summary."""
+    start = time.perf_counter()
+    ds = load_dataset(args.data, use_cache=not args.no_cache)
+    s = ds.summary()
+    s["open_seconds"] = round(time.perf_counter() - start, 3)
+    s["from_cache"] = ds.from_cache
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    years = f"{s['year_range'][0]}-{s['year_range'][1]}" if s["year_range"] else "unknown"
+    lo, hi = s["rating_scale"]
+    lines = [
+        ("dataset", f"{s['name']}  ({s['source']})"),
+        ("users", s["users"]),
+        ("movies", f"{s['movies']}  ({s['rated_movies']} with ratings)"),
+        ("ratings", s["ratings"]),
+        ("tags", s["tags"]),
+        ("genome entries", f"{s['genome_entries']}  ({s['genome_movies']} movies x {s['genome_tags']} tags)"),
+        ("rating scale", f"{lo:g}-{hi:g}"),
+        ("sparsity", f"{s['sparsity']:.4%}"),
+        ("year range", years),
+        ("user attributes", ", ".join(s["user_attributes"]) or "none"),
+        ("fingerprint", s["fingerprint"]),
+        ("opened in", f"{s['open_seconds']} s ({'parsed cache' if ds.from_cache else 'parsed the files'})"),
+    ]
+    for label, value in lines:
+        print(f"{label:<16} {value}")
+    for note in s["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Download with a progress bar on stderr."""
+    last = [0.0]
+
+    def bar(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.2 and (total is None or done < total):
+            return
+        last[0] = now
+        if total:
+            filled = int(30 * done / total)
+            sys.stderr.write(f"\r{args.name}: [{'#' * filled}{'.' * (30 - filled)}] "
+                             f"{done / 1e6:7.1f}/{total / 1e6:.1f} MB")
+        else:
+            sys.stderr.write(f"\r{args.name}: {done / 1e6:7.1f} MB")
+        sys.stderr.flush()
+
+    path = download(args.name, progress=bar, force=args.force)
+    sys.stderr.write("\n")
+    print(f"{args.name} is at {path}")
+    return 0

@@ -1,0 +1,110 @@
+"""`load_dataset(name_or_path)`: the one way the rest of the project gets data."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import DatasetError
+from . import cache
+from .dataset import DUPLICATE_POLICY, Dataset, Genome, Ratings, RawData, build_dataset
+from .download import Progress, download
+from .formats import LAYOUTS, Layout, detect, find_root
+from .registry import (
+    BUNDLED_DIR, DEFAULT_DATASET, RELEASES, Release, data_dir, get_release, is_present, list_releases,
+    release_dir,
+)
+
+__all__ = [
+    "DEFAULT_DATASET", "DUPLICATE_POLICY", "RELEASES", "Dataset", "Genome", "Ratings", "Release",
+    "data_dir", "download", "get_release", "is_present", "list_releases", "load_dataset", "release_dir",
+    "resolve_source",
+]
+
+
+def resolve_source(data: str | Path, *, fetch: bool = False, progress: Progress | None = None) -> tuple[str, Path]:
+    """(dataset name, folder or .zip path) for a registry name or a path; DatasetError otherwise."""
+    if isinstance(data, str) and data in RELEASES:
+        folder = release_dir(data)
+        if not is_present(data):
+            if not fetch:
+                r = RELEASES[data]
+                raise DatasetError(
+                    f"{data} is not downloaded yet (about {r.approx_mb:g} MB into {folder.parent}); run "
+                    f"`python -m recsys_core download {data}` (or call load_dataset(..., download=True))"
+                )
+            folder = download(data, progress=progress)
+        return data, folder
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise DatasetError(
+            f"{data}: no such folder or file; give a dataset name ({', '.join(RELEASES)}) or the path of "
+            "a MovieLens folder or .zip"
+        )
+    if path.is_file() and path.suffix.lower() != ".zip":
+        if any(path.name in lay.files for lay in LAYOUTS):
+            return path.parent.resolve().name, path.parent
+        raise DatasetError(f"{path}: not a folder or .zip; give the folder that holds the MovieLens files")
+    name = path.resolve().name
+    return (name[:-4] if name.lower().endswith(".zip") else name), path
+
+
+def load_dataset(data: str | Path = DEFAULT_DATASET, *, download: bool = False,
+                 progress: Progress | None = None, use_cache: bool = True) -> Dataset:
+    """Open a dataset by registry name, folder or .zip; parsed once, then served from the cache.
+
+    Args:
+        data: a registry name (``ml-100k``, ``ml-latest-small``, ...) or a folder / .zip path.
+        download: fetch a named release that is not on disk yet (else a DatasetError says how).
+        progress: ``progress(done_bytes, total_bytes)`` while downloading.
+        use_cache: read and write the parsed cache under ``$RECSYS_ARTIFACTS_DIR/parsed``.
+    """
+    name, path = resolve_source(data, fetch=download, progress=progress)
+    try:
+        if path.is_file():
+            return _load_zip(name, path, use_cache)
+        root = find_root(path)
+        layout = detect(root)
+        return _load_folder(name, root, layout, use_cache)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and permissions") from None
+
+
+def _load_folder(name: str, root: Path, layout: Layout, use_cache: bool) -> Dataset:
+    """Parse a folder (or serve it from the cache)."""
+    prefix, key = cache.cache_key(root, [root / f for f in layout.files], layout.name)
+    if use_cache and (hit := cache.load(name, prefix, key)) is not None:
+        return hit
+    ds = replace(build_dataset(layout.reader(root, name)), name=name)
+    if use_cache:
+        cache.save(ds, prefix, key)
+    return ds
+
+
+def _load_zip(name: str, archive: Path, use_cache: bool) -> Dataset:
+    """A release zip (with or without a top folder), extracted to a temp dir only when not cached."""
+    prefix, key = cache.cache_key(archive, [archive], "zip")
+    if use_cache and (hit := cache.load(name, prefix, key)) is not None:
+        return hit
+    with tempfile.TemporaryDirectory(prefix="recsys-zip-") as tmp:
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                bad = [m for m in zf.namelist() if Path(m).is_absolute() or ".." in Path(m).parts]
+                if bad:
+                    raise DatasetError(f"{archive}: unsafe path {bad[0]!r} inside the zip; not extracting it")
+                zf.extractall(tmp)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise DatasetError(
+                f"{archive}: not a complete zip archive ({exc}); it is probably truncated or damaged, "
+                "download it again"
+            ) from None
+        root = find_root(Path(tmp))
+        layout = detect(root)
+        raw = layout.reader(root, name)
+        ds = replace(build_dataset(raw), name=name, source=str(archive))
+    if use_cache:
+        cache.save(ds, prefix, key)
+    return ds

@@ -1,0 +1,160 @@
+"""Parsed-dataset cache: canonical arrays as Parquet/.npy, keyed by the source files' size and mtime.
+
+A second open of the same unchanged source reads these instead of re-parsing text. Entries are
+written into a temp folder and renamed into place, read back without pickle, and a damaged entry
+is dropped and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .dataset import Dataset, Genome, Ratings
+
+CACHE_VERSION = 1
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class CacheStats:
+    """Counters so tests and the UI can tell a cache hit from a parse, without timing."""
+
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+    corrupt: int = 0
+
+
+stats = CacheStats()
+
+
+def parsed_dir() -> Path:
+    """$RECSYS_ARTIFACTS_DIR/parsed (default <repo>/artifacts/parsed)."""
+    from .registry import REPO_ROOT
+
+    base = os.environ.get("RECSYS_ARTIFACTS_DIR")
+    return (Path(base).expanduser() if base else REPO_ROOT / "artifacts") / "parsed"
+
+
+def cache_key(source: Path, files: list[Path], layout: str) -> tuple[str, str]:
+    """(folder prefix for this source, full key): the key changes when any source file changes."""
+    src = str(source.resolve())
+    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(files) if f.is_file()]
+    key = json.dumps({"v": CACHE_VERSION, "source": src, "layout": layout, "files": stamp})
+    prefix = hashlib.blake2b(src.encode(), digest_size=6).hexdigest()
+    return prefix, hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
+def _entry(name: str, prefix: str, key: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:40] or "data"
+    return parsed_dir() / f"{safe}-{prefix}-{key}"
+
+
+def load(name: str, prefix: str, key: str) -> Dataset | None:
+    """The cached dataset for this key, or None (missing or damaged: a damaged entry is removed)."""
+    folder = _entry(name, prefix, key)
+    if not folder.is_dir():
+        stats.misses += 1
+        return None
+    try:
+        ds = _read(folder)
+    except Exception as exc:  # noqa: BLE001 - any damage means "rebuild", never a crash
+        _log.warning("parsed cache %s is damaged (%s); rebuilding it", folder, exc)
+        stats.corrupt += 1
+        stats.misses += 1
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    stats.hits += 1
+    return ds
+
+
+def save(ds: Dataset, prefix: str, key: str) -> None:
+    """Write the entry atomically; on failure (disk full, read-only) keep going without a cache."""
+    root = parsed_dir()
+    final = _entry(ds.name, prefix, key)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    except OSError as exc:
+        _log.warning("cannot write the parsed cache under %s (%s); continuing without it", root, exc)
+        return
+    try:
+        _write(ds, tmp)
+        os.replace(tmp, final)
+        stats.writes += 1
+    except OSError as exc:
+        if not final.is_dir():
+            _log.warning("cannot write the parsed cache %s (%s); continuing without it", final, exc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in root.glob(f"*-{prefix}-*"):  # older entries of the same source
+        if old != final and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(ds: Dataset, folder: Path) -> None:
+    """Arrays and tables in Parquet/.npy; everything else in meta.json."""
+    r = ds.ratings
+    pq.write_table(pa.table({"user": r.user, "movie": r.movie, "rating": r.rating, "timestamp": r.timestamp}),
+                   folder / "ratings.parquet", compression="lz4")
+    movies = ds.movies.copy()
+    movies["genres"] = ["|".join(g) for g in movies["genres"]]
+    pq.write_table(pa.Table.from_pandas(movies, preserve_index=False), folder / "movies.parquet")
+    pq.write_table(pa.Table.from_pandas(ds.users, preserve_index=False), folder / "users.parquet")
+    pq.write_table(pa.Table.from_pandas(ds.tags, preserve_index=False), folder / "tags.parquet")
+    meta = {
+        "version": CACHE_VERSION, "name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint,
+        "rating_scale": list(ds.rating_scale), "notes": list(ds.notes), "n_ratings": ds.n_ratings,
+        "n_movies": ds.n_movies, "n_users": ds.n_users,
+        "genome_tags": list(ds.genome.tags) if ds.genome is not None else None,
+    }
+    if ds.genome is not None:
+        np.save(folder / "genome_movie.npy", ds.genome.movie)
+        np.save(folder / "genome_scores.npy", ds.genome.scores)
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _read(folder: Path) -> Dataset:
+    """Inverse of _write; raises on anything inconsistent."""
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    if meta.get("version") != CACHE_VERSION:
+        raise ValueError(f"cache version {meta.get('version')} != {CACHE_VERSION}")
+    rt = pq.read_table(folder / "ratings.parquet")
+    ratings = Ratings(*(rt.column(c).to_numpy() for c in ("user", "movie", "rating", "timestamp")))
+    expect = {"user": np.int32, "movie": np.int32, "rating": np.float32, "timestamp": np.int64}
+    for c, dt in expect.items():
+        if getattr(ratings, c).dtype != dt or len(getattr(ratings, c)) != meta["n_ratings"]:
+            raise ValueError(f"ratings.{c} has the wrong type or length")
+    movies = pq.read_table(folder / "movies.parquet").to_pandas()
+    movies["title"] = movies["title"].astype("str")
+    movies["year"] = movies["year"].astype("Int16")
+    movies["genres"] = [tuple(g.split("|")) if g else () for g in movies["genres"]]
+    users = pq.read_table(folder / "users.parquet").to_pandas()
+    tags = pq.read_table(folder / "tags.parquet").to_pandas()
+    tags["tag"] = tags["tag"].astype("str")
+    if len(movies) != meta["n_movies"] or len(users) != meta["n_users"]:
+        raise ValueError("movies or users table has the wrong length")
+    if len(ratings) and (int(ratings.movie.max()) >= len(movies) or int(ratings.user.max()) >= len(users)):
+        raise ValueError("rating rows point outside the movies/users tables")
+    genome = None
+    if meta["genome_tags"] is not None:
+        gm = np.load(folder / "genome_movie.npy", allow_pickle=False)
+        gs = np.load(folder / "genome_scores.npy", allow_pickle=False)
+        if gs.shape != (len(gm), len(meta["genome_tags"])):
+            raise ValueError("genome matrix has the wrong shape")
+        genome = Genome(gm, gs, tuple(meta["genome_tags"]))
+    ds = Dataset(meta["name"], ratings, movies, users, tags, genome, tuple(meta["rating_scale"]),
+                 meta["fingerprint"], meta["source"], tuple(meta["notes"]))
+    return replace(ds, from_cache=True)
