@@ -69,6 +69,11 @@ def convert(src: Path) -> dict[str, pa.Table]:
     # Movie 267 is the MovieLens "unknown" placeholder; RecBole spells it "unkonwn" in title and year.
     title = item["movie_title"].replace({"unkonwn": "unknown"})
     year = pd.to_numeric(item["release_year"], errors="coerce").astype("Int16")
+    # One title still carries its year (movie 1412, "... Giving (1995)", year "V"): move it over.
+    stuck = title.str.extract(r"^(.*\S)\s*\((\d{4})\)$")
+    fix = stuck[1].notna() & year.isna()
+    title = title.where(~fix, stuck[0])
+    year = year.where(~fix, pd.to_numeric(stuck[1], errors="coerce").astype("Int16"))
     genres = item["class"].str.split(" ").map(lambda g: "|".join(x for x in g if x and x != "unknown"))
     movies = pa.table({
         "movie_id": pa.array(item["item_id"].astype("int32")),
