@@ -1,0 +1,181 @@
+"""Similar-movies explorer: the router (st.navigation), the shared sidebar, and the error boundary.
+
+Every page shares the dataset choice, the blend slider and the saved-views tour from here, and any
+RecsysError a page raises becomes a message that says what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from recsys_core.errors import RecsysError
+from ui import cached, state
+from ui.state import K
+from ui.widgets import alpha_label, alpha_options
+
+_log = logging.getLogger("recsys_app")
+
+st.set_page_config(page_title="Similar-movies explorer", page_icon="🎬", layout="wide",
+                   initial_sidebar_state="expanded")
+
+PAGES = [
+    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True),
+    st.Page("pages/latent_space.py", title="Latent space", icon="🗺️", url_path="latent-space"),
+    st.Page("pages/tune.py", title="Tune the blend", icon="🎚️", url_path="tune"),
+    st.Page("pages/your_taste.py", title="Your taste", icon="⭐", url_path="your-taste"),
+    st.Page("pages/data_model.py", title="Data & model", icon="🧠", url_path="data-model"),
+]
+PAGE_BY_PATH = {p.url_path: p for p in PAGES}
+
+
+def _on_dataset_change() -> None:
+    """A different dataset: its own movie and filters, same page."""
+    state.reset_for_dataset(st.session_state[K.W_DATASET])
+
+
+def _on_alpha_change() -> None:
+    """The slider is the blend for every page (and the URL)."""
+    st.session_state[K.ALPHA] = float(st.session_state[K.W_ALPHA])
+
+
+def sidebar_dataset(choices: list[str]) -> str:
+    """Dataset choice: only what the registry/data dir has, never a free-form path."""
+    ss = st.session_state
+    if ss[K.DATASET] not in choices:
+        ss[K.DATASET] = state.DEFAULT_DATASET if state.DEFAULT_DATASET in choices else choices[0]
+    ss[K.W_DATASET] = ss[K.DATASET]
+    st.sidebar.selectbox(
+        "Dataset", choices, key=K.W_DATASET, on_change=_on_dataset_change,
+        help="Datasets on this machine. Download more MovieLens releases on the Data & model page.",
+    )
+    return ss[K.DATASET]
+
+
+def sidebar_alpha(default_alpha: float) -> float:
+    """The blend slider, labelled at its ends by the signal that end means."""
+    ss = st.session_state
+    if ss[K.ALPHA] is None:
+        ss[K.ALPHA] = round(float(default_alpha), 2)
+    ss[K.W_ALPHA] = ss[K.ALPHA]
+    st.sidebar.select_slider(
+        "Blend α: collaborative ↔ content",
+        options=alpha_options(ss[K.ALPHA]),
+        key=K.W_ALPHA,
+        format_func=alpha_label,
+        on_change=_on_alpha_change,
+        help="hybrid = α·content + (1−α)·collaborative. 0 = only who-likes-it, 1 = only what-it-is.",
+    )
+    st.sidebar.caption(f"Default for this model: α = {default_alpha:.2f}")
+    return float(ss[K.ALPHA])
+
+
+def sidebar_saved_views(page_path: str) -> None:
+    """Saved views for demos: name the current view, step through them as a tour, share each link."""
+    ss = st.session_state
+    with st.sidebar.expander("Saved views · tour", expanded=bool(ss[K.SAVED_VIEWS])):
+        name = st.text_input("Name this view", key=K.W_VIEW_NAME, max_chars=60,
+                             placeholder="e.g. LOTR, content only")
+        if st.button("Save view", width="stretch", key="btn_save_view"):
+            views: list[state.SavedView] = list(ss[K.SAVED_VIEWS])
+            label = (name or "").strip() or f"View {len(views) + 1}"
+            views.append(state.SavedView(label, page_path, state.current_view()))
+            ss[K.SAVED_VIEWS] = views
+            ss[K.TOUR_POS] = len(views) - 1
+            st.toast(f"Saved “{label}”")
+        views = ss[K.SAVED_VIEWS]
+        if not views:
+            st.caption("Save a few views, then step through them here while you present.")
+            return
+        pos = min(ss[K.TOUR_POS], len(views) - 1)
+        prev_col, label_col, next_col = st.columns([1, 3, 1])
+        step = 0
+        if prev_col.button("◀", key="btn_tour_prev", help="Previous saved view"):
+            step = -1
+        if next_col.button("▶", key="btn_tour_next", help="Next saved view"):
+            step = 1
+        label_col.markdown(f"**{pos + 1}/{len(views)}** {views[pos].name[:40]}")
+        for v in views:
+            st.markdown(f"- [{_md_link_text(v.name)}]({v.view.link(v.page)})")
+        if step:
+            pos = (pos + step) % len(views)
+            ss[K.TOUR_POS] = pos
+            target = views[pos]
+            state.apply_view(target.view)
+            page = PAGE_BY_PATH.get(target.page, PAGES[0])
+            st.switch_page(page)
+
+
+def _md_link_text(text: str) -> str:
+    """A saved view's name as safe link text."""
+    return "".join("\\" + c if c in "[]()\\*_`<>#|$~" else c for c in text[:60])
+
+
+def show_error(exc: RecsysError) -> None:
+    """A RecsysError as a message with the way out (never a traceback)."""
+    st.error(f"**{type(exc).__name__.replace('Error', ' problem')}:** {exc}", icon="⚠️")
+    st.caption("Pick another dataset in the sidebar, or retrain / clear the cache on the Data & model page.")
+
+
+def open_or_first_train(dataset: str) -> object | None:
+    """The cached explorer; on the very first start with default settings, train it with progress."""
+    ss = st.session_state
+    config_json = ss[K.CONFIG].get(dataset, cached.DEFAULT_CONFIG_JSON)
+    try:
+        return cached.open_explorer(dataset, config_json)
+    except RecsysError as exc:
+        if not cached.artifact_missing(exc):
+            raise
+        if config_json != cached.DEFAULT_CONFIG_JSON:
+            ss[K.CONFIG].pop(dataset, None)
+            st.warning("The chosen training settings have no trained model any more; back to the defaults.")
+            return open_or_first_train(dataset)
+    st.info(f"First start on **{dataset}**: training the default model once. "
+            "Later starts open it from the cache instantly.")
+    cached.train_with_progress(dataset, config_json, f"Training on {dataset} (first start)…")
+    return cached.open_explorer(dataset, config_json)
+
+
+def main() -> None:
+    """Route, share the sidebar and state across pages, and keep every error a message."""
+    state.init_session()
+    pg = st.navigation(PAGES)
+    st.sidebar.markdown("### 🎬 Similar-movies explorer")
+    try:
+        choices = cached.dataset_choices()
+        state.read_url_once(choices, state.DEFAULT_DATASET)
+        dataset = sidebar_dataset(choices)
+        try:
+            ex = open_or_first_train(dataset)
+        except RecsysError as exc:
+            show_error(exc)
+            if pg.url_path != "data-model":
+                st.page_link(PAGE_BY_PATH["data-model"], label="Open Data & model to fix it", icon="🧠")
+                return
+            pg.run()  # the data page works without a model: download, retrain, clear the cache
+            return
+        state.apply_pending_url(cached.catalogue(cached.artifact_key(ex), ex))
+        sidebar_alpha(ex.default_alpha)
+        from ui.widgets import current_row
+
+        current_row(ex)  # fills the default movie so the URL and the notices see it
+        view = state.current_view()
+        for notice in state.notices_for(view):
+            st.warning(notice, icon="🔗")
+        state.write_url(view)
+        sidebar_saved_views(pg.url_path)
+        pg.run()
+        state.write_url(state.current_view())
+    except RecsysError as exc:
+        show_error(exc)
+    except Exception as exc:  # the boundary: log the traceback for us, show a message to people
+        _log.exception("Unexpected error on page %s", getattr(pg, "title", "?"))
+        st.error(
+            f"Something went wrong ({type(exc).__name__}: {str(exc)[:200]}). "
+            "Try reloading the page; if it persists, clear the cache on the Data & model page.",
+            icon="⚠️",
+        )
+
+
+main()

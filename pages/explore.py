@@ -1,0 +1,70 @@
+"""Explore (landing page): pick a movie, see its content, collaborative and blended top-20 side by side."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import cached, widgets
+from ui.state import K, LOW_RATINGS, format_alpha
+
+ex = cached.current_explorer()
+key = cached.artifact_key(ex)
+cat = cached.catalogue(key, ex)
+ss = st.session_state
+
+widgets.page_header(
+    "Explore similar movies",
+    "Pick a movie: what it *is* (content), who *likes* it (collaborative), and the blend of the two.",
+)
+widgets.thin_content_note(ex)
+row = widgets.movie_picker(ex)
+widgets.movie_facts(ex, row)
+alpha = float(ss[K.ALPHA])
+
+with st.expander("Filters", expanded=bool(ss[K.MIN_RATINGS] or ss[K.GENRES] or ss[K.YEARS]
+                                          or ss[K.MAX_RATINGS])):
+    widgets.filter_controls(cat)
+filt = (int(ss[K.MIN_RATINGS]), tuple(ss[K.GENRES]), ss[K.YEARS], ss[K.MAX_RATINGS])
+
+res = cached.similar_lists(key, ex, row, alpha, filt)
+for note in res["notes"]:
+    st.info(note)
+if int(ex.catalog.at[row, "n_ratings"]) < LOW_RATINGS and not res["notes"]:
+    st.info(f"Only {int(ex.catalog.at[row, 'n_ratings'])} people rated this movie, so its collaborative "
+            "list rests on little evidence.")
+
+lists = {name: res[name] for name in ("content", "collab", "hybrid")}
+members = {name: set(int(m) for m in df["movie"]) for name, df in lists.items()}
+moves = widgets.hybrid_moves(row, alpha, filt, [int(m) for m in lists["hybrid"]["movie"]])
+
+cols = st.columns(3, gap="small")
+for col, name in zip(cols, ("content", "collab", "hybrid"), strict=True):
+    with col:
+        title = widgets.LIST_NAMES[name] + (f" · α = {format_alpha(alpha)}" if name == "hybrid" else "")
+        st.subheader(title, help=widgets.LIST_HELP[name])
+        removed = res["removed"].get(name, 0)
+        others = {o: s for o, s in members.items() if o != name}
+        df = lists[name]
+        if len(df) == 0:
+            st.warning("Nothing left after the filters; loosen them to see this list.")
+        else:
+            widgets.list_table(widgets.table_frame(df, name, others, moves if name == "hybrid" else None),
+                               name, key=f"tbl_{name}")
+        st.caption(f"{removed} removed by the filters" if removed else "◆ = also in another list")
+
+left, right = st.columns([3, 2])
+with left:
+    if len(lists["hybrid"]):
+        st.plotly_chart(widgets.blend_scatter(lists["hybrid"], alpha), config=widgets.PLOT_CONFIG,
+                        key="blend_scatter")
+with right:
+    st.markdown("**Share or keep this view**")
+    st.caption("The address bar holds this exact view (movie, blend, filters, dataset): copy it to share.")
+    label = ex.catalog.at[row, "label"]
+    st.download_button(
+        "Download the three lists (CSV)", widgets.lists_csv(lists),
+        file_name=f"similar-to-{widgets.slug(label)}-alpha-{format_alpha(alpha)}.csv",
+        mime="text/csv", icon="⬇️", key="dl_csv",
+    )
+    with st.expander("About this dataset"):
+        widgets.dataset_summary(ex, compact=True)

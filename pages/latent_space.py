@@ -1,0 +1,72 @@
+"""Latent space: UMAP maps of the content, collaborative and blended embeddings; click a film to select it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import cached, widgets
+from ui.state import K, format_alpha
+
+ex = cached.current_explorer()
+key = cached.artifact_key(ex)
+ss = st.session_state
+
+widgets.page_header(
+    "Latent space",
+    "Each dot is a movie placed by UMAP; near dots have similar embeddings. Click a dot to select that movie.",
+)
+row = widgets.movie_picker(ex)
+alpha = float(ss[K.ALPHA])
+
+colour = st.segmented_control(
+    "Colour by", list(widgets.COLOUR_MODES), default="Main genre", key="w_map_colour",
+    help="Agreement = how many of a movie's content and collaborative top-20 coincide.",
+) or "Main genre"
+
+filt = (int(ss[K.MIN_RATINGS]), tuple(ss[K.GENRES]), ss[K.YEARS], ss[K.MAX_RATINGS])
+lists = cached.similar_lists(key, ex, row, alpha, filt)
+overlap = cached.agreement_frame(key, ex).set_index("movie")["overlap"] if colour == "Agreement" else None
+
+
+def space_map(space: str, title: str, list_name: str, height: int) -> None:
+    """One map with the selected movie and its top-20 in that space highlighted; clicks select."""
+    df = cached.projection_frame(key, ex, space, alpha if space == "hybrid" else 0.5)
+    if overlap is not None:
+        df = df.assign(overlap=overlap.reindex(df["movie"]).to_numpy())
+    neighbours = [int(m) for m in lists[list_name]["movie"]]
+    fig = widgets.map_figure(df, colour, title, row, neighbours, height=height)
+    event = st.plotly_chart(fig, config=widgets.PLOT_CONFIG, key=f"map_{space}", on_select="rerun",
+                            selection_mode="points")
+    widgets.apply_map_click(ex, f"map_{space}", event)
+    missing = len(ex.catalog) - len(df)
+    if missing:
+        st.caption(f"{missing:,} movies have no {space} embedding and are not drawn.")
+
+
+left, right = st.columns(2, gap="medium")
+with left:
+    space_map("content", "Content space (what it is)", "content", 480)
+with right:
+    space_map("collab", "Collaborative space (who likes it)", "collab", 480)
+st.caption("The two maps are aligned, so a film sits in comparable places in both. ★ = selected movie, "
+           "rings = its top-20 in that space.")
+
+space_map("hybrid", f"Blended space at α = {format_alpha(alpha)}", "hybrid", 560)
+
+st.subheader("Agreement: where “what it is” and “who likes it” disagree",
+             help="Overlap of each movie's content and collaborative top-20 lists (0 to 20).")
+agree = cached.agreement_frame(key, ex)
+min_r = st.slider("Only movies with at least this many ratings", 0, 200, 20, step=5, key="w_agree_min")
+shown = agree[agree["n_ratings"] >= min_r].sort_values(["overlap", "n_ratings"], ascending=[True, False])
+st.dataframe(
+    shown.drop(columns=["movie"]), hide_index=True, height=320, key="tbl_agreement",
+    column_config={
+        "movie_id": st.column_config.NumberColumn("MovieLens id", format="%d"),
+        "title": st.column_config.TextColumn("Title", width="large"),
+        "genres": st.column_config.TextColumn("Genres"),
+        "overlap": st.column_config.ProgressColumn("Top-20 overlap", min_value=0, max_value=20, format="%d"),
+        "n_ratings": st.column_config.NumberColumn("Ratings", format="%d"),
+        "mean_rating": st.column_config.NumberColumn("Mean", format="%.2f"),
+    },
+)
+st.caption(f"{len(shown):,} movies, least agreement first; click a column header to sort.")

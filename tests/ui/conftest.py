@@ -1,0 +1,168 @@
+"""UI fixtures: one real training of the bundled ml-100k per session, AppTest, a live server, Chromium."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does not put the root there
+    sys.path.insert(0, str(ROOT))
+
+from tests.conftest import skip_or_fail  # noqa: E402
+ARTIFACTS_OUT = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train the bundled default once through the facade (and its maps), so pages open it instantly."""
+    art = tmp_path_factory.getbasetemp() / "artifacts"  # the dir the root conftest points every test at
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RECSYS_ARTIFACTS_DIR", str(art))
+    try:
+        from recsys_core import EngineConfig, Explorer
+
+        ex = Explorer.open("ml-100k", EngineConfig(), train=True)
+        for space in ("content", "collab"):
+            ex.projection(space)
+        ex.projection("hybrid", alpha=round(ex.default_alpha, 2))
+        ex.agreement(k=20)
+    finally:
+        mp.undo()
+    return art
+
+
+@pytest.fixture(autouse=True)
+def _fresh_streamlit_caches() -> Iterator[None]:
+    """st.cache_* are process-global across AppTest runs: start every test from empty caches."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+
+
+@pytest.fixture
+def app(trained_artifacts: Path) -> Callable[..., object]:
+    """Run app.py in AppTest, optionally with query params; returns the ran AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    def run(query: dict[str, str] | None = None, page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        if query:
+            at.query_params.update(query)
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        return at
+
+    return run
+
+
+# --- live server + browser ----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_browser() -> None:
+    """Skip (or fail under CI's RECSYS_REQUIRE_BROWSER=1) when Debian's chromium is missing."""
+    if not CHROMIUM.exists():
+        skip_or_fail(
+            f"{CHROMIUM} not found: install it with `apt-get install chromium` to run the browser tests",
+            "RECSYS_REQUIRE_BROWSER",
+        )
+
+
+@pytest.fixture(scope="session")
+def server(trained_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port, opening the pre-trained cache."""
+    require_browser()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+           "RECSYS_ARTIFACTS_DIR": str(trained_artifacts)}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited early:\n{log_path.read_text()[-3000:]}")
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit not healthy after 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser(server: str) -> Iterator[object]:
+    """Headless Debian Chromium through Playwright (never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object, server: str) -> Iterator[object]:
+    """A fresh browser page (its own Streamlit session) with a desktop viewport."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def screenshot(pg: object, name: str) -> Path:
+    """Save the whole scrolled page (Streamlit scrolls inside stMain) under test-artifacts/."""
+    ARTIFACTS_OUT.mkdir(exist_ok=True)
+    height = pg.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }"
+    )
+    width = pg.viewport_size["width"]
+    pg.set_viewport_size({"width": width, "height": min(max(int(height), 800), 6000)})
+    pg.wait_for_timeout(600)
+    path = ARTIFACTS_OUT / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path

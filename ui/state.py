@@ -1,0 +1,402 @@
+"""Session keys, URL parameters and their defaults in one place, with parsing that never raises.
+
+A shared link must reproduce a view, and a hand-edited or hostile link must give a short notice and
+the default instead of an exception. Parsing is pure (no Streamlit) so it is easy to test; the thin
+``sync_*`` helpers at the bottom move values between ``st.query_params`` and ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+import streamlit as st
+
+DEFAULT_DATASET = "ml-100k"
+ALPHA_STEP = 0.05
+MAX_PARAM_LEN = 120  # longer URL values are refused outright
+LOW_RATINGS = 20  # "few ratings" threshold mirrored in notes
+
+
+class K:
+    """Session-state keys. ``VIEW_*`` hold the canonical view; ``W_*`` are widget keys seeded from it."""
+
+    DATASET = "view_dataset"
+    MOVIE = "view_movie"  # MovieLens movie id (int)
+    ALPHA = "view_alpha"  # float in [0, 1]
+    MIN_RATINGS = "view_min_ratings"
+    GENRES = "view_genres"  # tuple[str, ...]
+    YEARS = "view_years"  # tuple[int, int] | None
+    MAX_RATINGS = "view_max_ratings"  # int | None (blockbuster cap)
+
+    URL_APPLIED = "url_applied"  # the URL was read once for this session
+    URL_PENDING = "url_pending"  # raw params waiting for the explorer to validate them
+    NOTICES = "url_notices"  # (notices, view signature they belong to)
+    PREV_HYBRID = "prev_hybrid"  # the last blended list, for rise/fall arrows
+    SAVED_VIEWS = "saved_views"  # list[SavedView]
+    TOUR_POS = "tour_pos"
+    CONFIG = "engine_config"  # per dataset: the training settings in use (JSON)
+    LAST_MAP_PICK = "last_map_pick"  # last plotly selection already applied
+    TASTE = "taste_ratings"  # {movie_id: rating}
+    ALPHA_FROM_URL = "alpha_from_url"
+
+    W_DATASET = "w_dataset"
+    W_ALPHA = "w_alpha"
+    W_SEARCH = "w_search"
+    W_PICK = "w_pick"
+    W_MIN_RATINGS = "w_min_ratings"
+    W_GENRES = "w_genres"
+    W_YEARS = "w_years"
+    W_CAP_ON = "w_cap_on"
+    W_MAX_RATINGS = "w_max_ratings"
+    W_VIEW_NAME = "w_view_name"
+
+
+class Q:
+    """Query-parameter names of a shared link."""
+
+    DATASET = "dataset"
+    MOVIE = "movie"
+    ALPHA = "alpha"
+    MIN_RATINGS = "min_ratings"
+    GENRES = "genres"
+    YEARS = "years"
+    MAX_RATINGS = "max_ratings"
+
+    ALL = (DATASET, MOVIE, ALPHA, MIN_RATINGS, GENRES, YEARS, MAX_RATINGS)
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a link reproduces (the page itself is the URL path)."""
+
+    dataset: str = DEFAULT_DATASET
+    movie_id: int | None = None
+    alpha: float | None = None
+    min_ratings: int = 0
+    genres: tuple[str, ...] = ()
+    years: tuple[int, int] | None = None
+    max_ratings: int | None = None
+
+    def to_query(self) -> dict[str, str]:
+        """The query parameters of this view; filters only when set, so links stay short."""
+        q: dict[str, str] = {Q.DATASET: self.dataset}
+        if self.movie_id is not None:
+            q[Q.MOVIE] = str(self.movie_id)
+        if self.alpha is not None:
+            q[Q.ALPHA] = format_alpha(self.alpha)
+        if self.min_ratings:
+            q[Q.MIN_RATINGS] = str(self.min_ratings)
+        if self.genres:
+            q[Q.GENRES] = ",".join(self.genres)
+        if self.years is not None:
+            q[Q.YEARS] = f"{self.years[0]}-{self.years[1]}"
+        if self.max_ratings is not None:
+            q[Q.MAX_RATINGS] = str(self.max_ratings)
+        return q
+
+    def link(self, url_path: str = "") -> str:
+        """A relative link to this view on a page (``""`` is the landing page)."""
+        return f"./{url_path}?{urlencode(self.to_query())}"
+
+
+@dataclass(frozen=True)
+class SavedView:
+    """A named view for demo tours."""
+
+    name: str
+    page: str  # url_path of the page
+    view: View
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What URL values are checked against (built from the explorer's catalog once, cached)."""
+
+    movie_ids: frozenset[int]
+    genres: tuple[str, ...]
+    year_bounds: tuple[int, int]
+    max_count: int
+
+
+@dataclass
+class Parsed:
+    """Result of parsing: the accepted values plus one plain-text notice per rejected value."""
+
+    values: dict[str, object] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+
+def format_alpha(alpha: float) -> str:
+    """Two decimals: enough for the slider's 0.05 steps and tuned values, short in a URL."""
+    return f"{alpha:.2f}"
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A URL value safe to echo in a notice: truncated, markdown/HTML/LaTeX characters escaped."""
+    text = str(value)
+    text = text if len(text) <= limit else text[:limit] + "…"
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])", r"\\\1", f"“{text}”")
+
+
+def _first(raw: Mapping[str, object], key: str) -> str | None:
+    """The last value of a possibly repeated parameter, as Streamlit does, or None."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else ""
+    return str(value).strip()
+
+
+def _int(text: str, lo: int = 0, hi: int = 10**12) -> int | None:
+    """A plain decimal integer within [lo, hi], else None (no signs, floats or exponents)."""
+    if not re.fullmatch(r"\d{1,13}", text):
+        return None
+    n = int(text)
+    return n if lo <= n <= hi else None
+
+
+def parse_dataset(raw: Mapping[str, object], choices: Iterable[str], default: str) -> Parsed:
+    """The dataset of a link: only a known registry name, never a path."""
+    out = Parsed(values={"dataset": default})
+    text = _first(raw, Q.DATASET)
+    if text is None or text == "":
+        return out
+    by_lower = {c.lower(): c for c in choices}
+    if len(text) <= MAX_PARAM_LEN and text.lower() in by_lower:
+        out.values["dataset"] = by_lower[text.lower()]
+    else:
+        out.notices.append(
+            f"The link asks for dataset {shown(text)}, which isn't available here; "
+            f"showing {shown(default)}. Available: {', '.join(shown(c) for c in by_lower.values())}."
+        )
+    return out
+
+
+def parse_view(raw: Mapping[str, object], cat: Catalogue) -> Parsed:
+    """Movie, blend and filters of a link, each checked against the catalogue."""
+    out = Parsed()
+    v = out.values
+
+    def too_long(key: str, text: str) -> bool:
+        if len(text) > MAX_PARAM_LEN:
+            out.notices.append(f"The link's `{key}` value is too long ({len(text)} characters); ignored it.")
+            return True
+        return False
+
+    text = _first(raw, Q.MOVIE)
+    if text and not too_long(Q.MOVIE, text):
+        mid = _int(text)
+        if mid is None:
+            out.notices.append(
+                f"The link's movie {shown(text)} is not a MovieLens movie id (a whole number); "
+                "showing the default movie."
+            )
+        elif mid not in cat.movie_ids:
+            out.notices.append(
+                f"Movie id {shown(text)} isn't in this dataset; showing the default movie instead."
+            )
+        else:
+            v["movie_id"] = mid
+
+    text = _first(raw, Q.ALPHA)
+    if text and not too_long(Q.ALPHA, text):
+        try:
+            alpha = float(text)
+        except ValueError:
+            alpha = math.nan
+        if not math.isfinite(alpha) or not 0.0 <= alpha <= 1.0:
+            out.notices.append(
+                f"The blend {shown(text)} must be a number from 0 (collaborative only) to "
+                "1 (content only); using the default blend."
+            )
+        else:
+            v["alpha"] = round(alpha, 2)
+
+    text = _first(raw, Q.MIN_RATINGS)
+    if text and not too_long(Q.MIN_RATINGS, text):
+        n = _int(text)
+        if n is None:
+            out.notices.append(f"Minimum ratings {shown(text)} must be a whole number ≥ 0; ignored it.")
+        elif n > cat.max_count:
+            out.notices.append(
+                f"Minimum ratings {shown(text)} is more than any movie has; capped at {cat.max_count}."
+            )
+            v["min_ratings"] = cat.max_count
+        else:
+            v["min_ratings"] = n
+
+    text = _first(raw, Q.MAX_RATINGS)
+    if text and not too_long(Q.MAX_RATINGS, text):
+        n = _int(text, lo=1)
+        if n is None:
+            out.notices.append(f"The blockbuster cap {shown(text)} must be a whole number ≥ 1; ignored it.")
+        else:
+            v["max_ratings"] = min(n, cat.max_count)
+
+    text = _first(raw, Q.GENRES)
+    if text and not too_long(Q.GENRES, text):
+        by_lower = {g.lower(): g for g in cat.genres}
+        keep: list[str] = []
+        unknown: list[str] = []
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            if part.lower() in by_lower:
+                if by_lower[part.lower()] not in keep:
+                    keep.append(by_lower[part.lower()])
+            else:
+                unknown.append(part)
+        if unknown:
+            out.notices.append(
+                f"Unknown genre {', '.join(shown(u) for u in unknown[:3])}"
+                f"{' …' if len(unknown) > 3 else ''}; ignored. Genres here: {', '.join(cat.genres)}."
+            )
+        if keep:
+            v["genres"] = tuple(keep)
+
+    text = _first(raw, Q.YEARS)
+    if text and not too_long(Q.YEARS, text):
+        m = re.fullmatch(r"(\d{1,4})\s*(?:-|,|\.\.|to)\s*(\d{1,4})|(\d{1,4})", text)
+        if not m:
+            out.notices.append(f"The year range {shown(text)} should look like 1980-1999; ignored it.")
+        else:
+            a, b = (int(m.group(1)), int(m.group(2))) if m.group(3) is None else (int(m.group(3)),) * 2
+            if a > b:
+                out.notices.append(f"The year range {shown(text)} was reversed; showing {b}-{a}.")
+                a, b = b, a
+            lo, hi = cat.year_bounds
+            if b < lo or a > hi:
+                out.notices.append(
+                    f"The year range {shown(text)} is outside this dataset's {lo}-{hi}; ignored it."
+                )
+            else:
+                if a < lo or b > hi:
+                    out.notices.append(f"The year range {shown(text)} was clipped to {lo}-{hi}.")
+                v["years"] = (max(a, lo), min(b, hi))
+
+    mr, cap = v.get("min_ratings", 0), v.get("max_ratings")
+    if cap is not None and cap < mr:
+        out.notices.append(
+            f"The blockbuster cap ({cap}) is below the minimum ratings ({mr}); ignored the cap."
+        )
+        v.pop("max_ratings")
+    return out
+
+
+# --- Streamlit glue -----------------------------------------------------------------------------
+
+
+def init_session() -> None:
+    """Put every canonical key in session state once, with its default."""
+    ss = st.session_state
+    defaults: dict[str, object] = {
+        K.DATASET: DEFAULT_DATASET,
+        K.MOVIE: None,
+        K.ALPHA: None,
+        K.MIN_RATINGS: 0,
+        K.GENRES: (),
+        K.YEARS: None,
+        K.MAX_RATINGS: None,
+        K.URL_APPLIED: False,
+        K.URL_PENDING: None,
+        K.NOTICES: ([], None),
+        K.PREV_HYBRID: None,
+        K.SAVED_VIEWS: [],
+        K.TOUR_POS: 0,
+        K.CONFIG: {},
+        K.LAST_MAP_PICK: {},
+        K.TASTE: {},
+        K.ALPHA_FROM_URL: False,
+    }
+    for key, value in defaults.items():
+        if key not in ss:
+            ss[key] = value
+
+
+def current_view() -> View:
+    """The canonical view held in session state."""
+    ss = st.session_state
+    return View(
+        dataset=ss[K.DATASET],
+        movie_id=ss[K.MOVIE],
+        alpha=ss[K.ALPHA],
+        min_ratings=int(ss[K.MIN_RATINGS] or 0),
+        genres=tuple(ss[K.GENRES] or ()),
+        years=ss[K.YEARS],
+        max_ratings=ss[K.MAX_RATINGS],
+    )
+
+
+def apply_view(view: View) -> None:
+    """Make ``view`` the session's view and drop widget values so widgets re-seed from it."""
+    ss = st.session_state
+    ss[K.DATASET] = view.dataset
+    ss[K.MOVIE] = view.movie_id
+    ss[K.ALPHA] = view.alpha
+    ss[K.MIN_RATINGS] = view.min_ratings
+    ss[K.GENRES] = view.genres
+    ss[K.YEARS] = view.years
+    ss[K.MAX_RATINGS] = view.max_ratings
+    ss[K.PREV_HYBRID] = None
+    for key in (K.W_ALPHA, K.W_SEARCH, K.W_PICK, K.W_MIN_RATINGS, K.W_GENRES, K.W_YEARS,
+                K.W_CAP_ON, K.W_MAX_RATINGS, K.W_DATASET):
+        ss.pop(key, None)
+
+
+def reset_for_dataset(dataset: str) -> None:
+    """A new dataset: keep the blend, drop the movie and filters that belong to the old one."""
+    apply_view(View(dataset=dataset))
+
+
+def read_url_once(choices: Iterable[str], default: str) -> None:
+    """On a session's first run, take the dataset from the URL and park the rest for validation."""
+    ss = st.session_state
+    if ss[K.URL_APPLIED]:
+        return
+    ss[K.URL_APPLIED] = True
+    raw = {k: v for k, v in st.query_params.to_dict().items() if k in Q.ALL}
+    parsed = parse_dataset(raw, choices, default)
+    ss[K.DATASET] = parsed.values["dataset"]
+    ss[K.URL_PENDING] = (raw, parsed.notices)
+
+
+def apply_pending_url(cat: Catalogue) -> None:
+    """Validate the parked URL values against the opened dataset and keep the notices."""
+    ss = st.session_state
+    pending = ss[K.URL_PENDING]
+    if pending is None:
+        return
+    ss[K.URL_PENDING] = None
+    raw, notices = pending
+    parsed = parse_view(raw, cat)
+    view = replace(current_view(), **parsed.values)  # type: ignore[arg-type]
+    apply_view(view)
+    ss[K.ALPHA_FROM_URL] = view.alpha is not None
+    all_notices = list(notices) + parsed.notices
+    ss[K.NOTICES] = (all_notices, None)  # bound to the view once the defaults are filled in
+
+
+def notices_for(view: View) -> list[str]:
+    """URL notices stay visible while the view is still the one the link produced."""
+    ss = st.session_state
+    notices, bound = ss[K.NOTICES]
+    if not notices:
+        return []
+    if bound is None:
+        ss[K.NOTICES] = (notices, view)
+        return notices
+    return notices if bound == view else []
+
+
+def write_url(view: View) -> None:
+    """Mirror the view into the address bar (page switches drop it, so every run re-writes it)."""
+    wanted = view.to_query()
+    current = st.query_params.to_dict()
+    if current != wanted:
+        st.query_params.from_dict(wanted)
