@@ -179,7 +179,11 @@ def download(name: str, *, base_url: str | None = None, progress: Progress | Non
                 f"{url}: checksum mismatch (got {actual}, published {expected}); the download was corrupt "
                 "and has been deleted, nothing was extracted. Run the command again"
             )
-        extract(part, target)
+        try:
+            extract(part, target)
+        except DownloadError:
+            part.unlink(missing_ok=True)  # verified but unusable: keeping it would only be retried
+            raise
         if keep_archive:
             os.replace(part, base / str(release.archive))
         else:

@@ -53,7 +53,7 @@ def _fail_missing(path: Path, what: str) -> None:
     if not path.is_file():
         present = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
         raise DatasetError(
-            f"{path}: missing ({what}); the folder holds {', '.join(present) or 'nothing'}. "
+            f"{path}: missing (needed: {what}); the folder holds {', '.join(present) or 'nothing'}. "
             "Point --data at a complete MovieLens release folder or zip"
         )
     if path.stat().st_size == 0:
