@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import threading
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -10,6 +14,8 @@ import pytest
 
 from recsys_core.data import load_dataset
 from recsys_core.data.formats import ML100K_GENRES
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------- CSV releases (ml-latest-small .. ml-32m)
 MOVIES_CSV = (
@@ -155,3 +161,72 @@ def bundled():
 @pytest.fixture
 def csv_release(tmp_path) -> Path:
     return write_csv_release(tmp_path / "ml-tiny")
+
+
+# ---------------------------------------------------------------- loopback HTTP server
+class _Handler(BaseHTTPRequestHandler):
+    """Serves server.files; honours Range; can cut a response in half to simulate a dropped link."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        srv = self.server
+        rng = self.headers.get("Range")
+        srv.log.append((self.path, rng))
+        body = srv.files.get(self.path)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        start = 0
+        m = re.match(r"bytes=(\d+)-$", rng or "")
+        if m and srv.ranges:
+            start = int(m.group(1))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        payload = body[start:]
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if srv.cuts.get(self.path, 0) > 0:
+            srv.cuts[self.path] -= 1
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server():
+    """A threaded HTTP server on a free loopback port; .url, .files, .log, .cuts, .ranges."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.files, srv.log, srv.cuts, srv.ranges = {}, [], {}, True
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/"
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+
+
+def serve_release(server, tmp_path: Path, name: str, body: bytes | None = None, md5: str | None = None,
+                  style: str = "bsd") -> bytes:
+    """Put <name>.zip (a tiny release under a top folder, unless body is given) and its .md5 on the server."""
+    if body is None:
+        folder = write_csv_release(tmp_path / "src" / name)
+        body = zip_folder(folder, tmp_path / f"{name}.zip", top=name).read_bytes()
+    server.files[f"/{name}.zip"] = body
+    digest = md5 or hashlib.md5(body).hexdigest()
+    line = f"MD5 ({name}.zip) = {digest}\n" if style == "bsd" else f"{digest}  {name}.zip\n"
+    server.files[f"/{name}.zip.md5"] = line.encode()
+    return body
