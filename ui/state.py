@@ -216,7 +216,7 @@ def parse_view(raw: Mapping[str, object], cat: Catalogue) -> Parsed:
                 "1 (content only); using the default blend."
             )
         else:
-            v["alpha"] = round(alpha, 2)
+            v["alpha"] = round(alpha, 2) + 0.0  # no "-0.00" in links
 
     text = _first(raw, Q.MIN_RATINGS)
     if text and not too_long(Q.MIN_RATINGS, text):

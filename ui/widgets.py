@@ -704,3 +704,231 @@ def recs_table(recs: pd.DataFrame) -> None:
         "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width="small"),
         "Why": st.column_config.TextColumn("Why", width="large"),
     })
+
+
+# --- data & model -------------------------------------------------------------------------------
+
+
+def try_explorer() -> Explorer | None:
+    """The session's explorer, or None when it cannot be opened (the router already said why)."""
+    from recsys_core.errors import RecsysError
+
+    try:
+        return cached.current_explorer()
+    except RecsysError:
+        return None
+
+
+def release_table() -> None:
+    """The registry: what each release holds, its size, and whether it is on this machine."""
+    from recsys_core.data import registry
+
+    rows = registry.list_releases()
+    df = pd.DataFrame({
+        "Name": [r["name"] for r in rows],
+        "Release": [r["title"] for r in rows],
+        "Here": ["✓ bundled" if r["bundled"] else ("✓" if r["present"] else "—") for r in rows],
+        "Size (MB)": [r["approx_mb"] for r in rows],
+        "What it holds": [r["description"] for r in rows],
+    })
+    st.dataframe(df, hide_index=True, key="tbl_releases", column_config={
+        "Size (MB)": st.column_config.NumberColumn("Size (MB)", format="%.1f", width="small"),
+        "What it holds": st.column_config.TextColumn("What it holds", width="large"),
+    })
+    st.caption(f"Downloads go to {registry.data_dir()} (set RECSYS_DATA_DIR to change it). MovieLens data is "
+               "© GroupLens, for non-commercial use; cite Harper & Konstan (2015).")
+
+
+def download_release() -> None:
+    """Pick a release that is not here yet and download it with a progress bar."""
+    from recsys_core.data import download, registry
+    from recsys_core.errors import RecsysError
+
+    missing = [r["name"] for r in registry.list_releases() if not r["present"]]
+    if not missing:
+        st.caption("Every release is on this machine.")
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    name = left.selectbox("Download a release", missing, key="w_dl_pick",
+                          format_func=lambda n: f"{n} · about {registry.RELEASES[n].approx_mb:g} MB")
+    if right.button("Download", key="btn_download", icon="⬇️", width="stretch"):
+        bar = st.progress(0.0, text=f"Downloading {name}…")
+
+        def on_bytes(done: int, total: int | None) -> None:
+            if total:
+                bar.progress(min(1.0, done / total), text=f"{name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+            else:
+                bar.progress(0.0, text=f"{name}: {done / 1e6:.1f} MB")
+
+        try:
+            download(name, progress=on_bytes)
+        except RecsysError as exc:
+            bar.empty()
+            st.error(f"Download failed: {exc}", icon="⚠️")
+            return
+        bar.progress(1.0, text=f"{name} is ready")
+        cached.dataset_choices.clear()
+        st.success(f"{name} is on this machine: pick it in the sidebar's Dataset list "
+                   "(its first open trains a model, with progress).")
+
+
+def artifact_details(ex: Explorer) -> None:
+    """Where and how this model was trained: device, time, size, when, settings."""
+    m = dict(ex.manifest or {})
+    cols = st.columns(4)
+    cols[0].metric("Device", str(m.get("device", "?")))
+    secs = m.get("train_seconds", m.get("seconds"))
+    cols[1].metric("Training time", f"{float(secs):.0f} s" if isinstance(secs, (int, float)) else "?")
+    size = m.get("size_bytes", m.get("bytes"))
+    cols[2].metric("Artifact size", f"{size / 1e6:.1f} MB" if isinstance(size, (int, float)) else "?")
+    when = str(m.get("created", m.get("created_at", "?")))
+    cols[3].metric("Trained", when[:16].replace("T", " "))
+    with st.expander("All artifact details (manifest)"):
+        st.json(m, expanded=1)
+
+
+def loss_curves(ex: Explorer) -> None:
+    """Training and validation loss per epoch, one chart per model."""
+    hist = dict(ex.history or {})
+    names = {"content": "Content autoencoder", "collab": "Collaborative model", "rating": "Rating model"}
+    items = [(k, v) for k, v in hist.items() if isinstance(v, dict) and (v.get("train") or v.get("val"))]
+    if not items:
+        st.caption("No training history stored with this model.")
+        return
+    cols = st.columns(min(3, len(items)))
+    for i, (name, h) in enumerate(items):
+        with cols[i % len(cols)]:
+            st.plotly_chart(loss_figure(h, names.get(name, name.title()) + " loss"), config=PLOT_CONFIG,
+                            key=f"loss_{name}")
+            best = h.get("best_epoch")
+            if best:
+                st.caption(f"Best epoch {best} of {len(h.get('train') or [])}"
+                           + (f" · {h['seconds']:.1f} s" if isinstance(h.get("seconds"), (int, float)) else ""))
+
+
+def cache_controls() -> None:
+    """Drop the dashboard's in-memory caches (the trained artifacts on disk stay)."""
+    if st.button("Clear the dashboard's caches", key="btn_clear_cache", icon="🧹",
+                 help="Re-reads models and maps from the artifact cache on the next view; nothing is retrained."):
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        st.success("Cleared. Models and maps are re-read from disk on the next view.")
+    st.caption("Trained artifacts live under the artifacts folder (RECSYS_ARTIFACTS_DIR); "
+               "`make clean-cache` deletes them.")
+
+
+def set_alpha(alpha: float) -> None:
+    """Move the shared blend slider (widgets re-seed from the view)."""
+    st.session_state[K.ALPHA] = round(float(alpha), 2)
+    st.session_state.pop(K.W_ALPHA, None)
+
+
+def make_default_alpha(ex: Explorer, alpha: float) -> None:
+    """Persist alpha as the artifact's default and keep it in the URL."""
+    ex.set_default_alpha(round(float(alpha), 2))
+    st.session_state[K.ALPHA] = round(float(alpha), 2)
+    st.session_state["default_alpha_saved"] = round(float(alpha), 2)
+
+
+# --- training settings --------------------------------------------------------------------------
+
+_SETTING_LABELS = {
+    "code_dim": "Embedding size",
+    "dim": "Embedding size",
+    "n_factors": "Embedding size",
+    "factors": "Embedding size",
+    "hidden_dim": "Hidden layer width",
+    "epochs": "Max epochs",
+    "loss": "Loss",
+    "kind": "Model kind",
+    "model": "Model kind",
+}
+_SETTING_CHOICES = {
+    "loss": ("mse", "cosine", "multinomial"),
+    "device": ("auto", "cpu", "cuda", "mps"),
+}
+_SECTION_LABELS = {"content": "Content (autoencoder)", "collab": "Collaborative", "rating": "Rating model",
+                   "eval": "Evaluation", "evaluation": "Evaluation", "projection": "Maps (UMAP)"}
+
+
+def _choices_for(name: str, current: str, section_obj: Any) -> tuple[str, ...]:
+    """Allowed values of a string setting: known lists, or a KINDS/CHOICES attribute on its config."""
+    if name in _SETTING_CHOICES:
+        return _SETTING_CHOICES[name]
+    for attr in (f"{name.upper()}S", f"{name.upper()}_CHOICES", "KINDS", "CHOICES"):
+        opts = getattr(type(section_obj), attr, None)
+        if isinstance(opts, (tuple, list)) and current in opts:
+            return tuple(opts)
+    return (current,)
+
+
+def training_settings(config_json: str) -> str:
+    """The few settings people change (model kind, sizes, epochs, device), as form widgets; returns JSON."""
+    import dataclasses as dc
+    import json
+
+    cfg = cached.config_from_json(config_json)
+    data = json.loads(cached.config_to_json(cfg))
+    sections = [(f.name, getattr(cfg, f.name)) for f in dc.fields(cfg)]
+    top_level = [(n, v) for n, v in sections if not dc.is_dataclass(v)]
+    nested = [(n, v) for n, v in sections if dc.is_dataclass(v)]
+    shown_any = False
+    cols = st.columns(max(1, len(nested)))
+    for col, (sec, obj) in zip(cols, nested, strict=False):
+        fields = [f for f in dc.fields(obj) if f.name in _SETTING_LABELS]
+        fit = getattr(obj, "fit", None)
+        if not fields and not dc.is_dataclass(fit):
+            continue
+        with col:
+            st.markdown(f"*{_SECTION_LABELS.get(sec, sec.title())}*")
+            for f in fields:
+                value = getattr(obj, f.name)
+                wkey = f"w_set_{sec}_{f.name}"
+                if isinstance(value, bool):
+                    continue
+                if isinstance(value, int):
+                    hi = 1000 if f.name == "epochs" else 4096
+                    data[sec][f.name] = int(st.number_input(_SETTING_LABELS[f.name], 1, hi, value, key=wkey))
+                elif isinstance(value, str):
+                    opts = _choices_for(f.name, value, obj)
+                    data[sec][f.name] = st.selectbox(_SETTING_LABELS[f.name], opts, index=opts.index(value),
+                                                     key=wkey)
+                shown_any = True
+            if dc.is_dataclass(fit) and hasattr(fit, "epochs"):
+                data[sec]["fit"]["epochs"] = int(st.number_input("Max epochs", 1, 1000, int(fit.epochs),
+                                                                 key=f"w_set_{sec}_fit_epochs"))
+                shown_any = True
+    for name, value in top_level:
+        if name == "device" or name in _SETTING_LABELS:
+            opts = _choices_for(name, str(value), cfg)
+            data[name] = st.selectbox("Device" if name == "device" else _SETTING_LABELS[name], opts,
+                                      index=opts.index(str(value)) if str(value) in opts else 0,
+                                      key=f"w_set_{name}",
+                                      help="auto = GPU when there is one, else CPU")
+            shown_any = True
+    if not shown_any:
+        st.caption("This model has no adjustable settings here.")
+    st.caption("Training stops early when validation stops improving. Training again with the same settings "
+               "reuses the cached model; two people pressing Train at once get one training.")
+    return json.dumps(data, sort_keys=True)
+
+
+def train_and_use(dataset: str, config_json: str) -> None:
+    """Train with these settings (progress shown), then make them this session's model."""
+    from recsys_core.errors import RecsysError
+
+    try:
+        cfg_json = cached.config_to_json(cached.config_from_json(config_json))
+        cached.train_with_progress(dataset, cfg_json, f"Training on {dataset}…")
+    except RecsysError as exc:
+        st.error(f"Training did not run: {exc}", icon="⚠️")
+        return
+    configs = dict(st.session_state[K.CONFIG])
+    if cfg_json == cached.DEFAULT_CONFIG_JSON:
+        configs.pop(dataset, None)
+    else:
+        configs[dataset] = cfg_json
+    st.session_state[K.CONFIG] = configs
+    st.session_state[K.ALPHA] = None  # the new model's default blend
+    st.session_state.pop(K.W_ALPHA, None)
+    st.success("Trained. Every page now uses this model.")

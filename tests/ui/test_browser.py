@@ -1,0 +1,179 @@
+"""End to end in headless Debian Chromium against `streamlit run app.py` (real websocket, real plotly)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from tests.ui.conftest import ROOT, screenshot
+
+pytestmark = pytest.mark.browser
+
+SHOTS = ROOT / "docs" / "screenshots"
+
+JS_TABLE = """(key) => {
+  const root = document.querySelector('.st-key-' + key);
+  if (!root) return null;
+  const cells = root.querySelectorAll('[data-testid^="glide-cell-"]');
+  const rows = {};
+  for (const c of cells) {
+    const m = c.getAttribute('data-testid').match(/glide-cell-(\\d+)-(\\d+)/);
+    if (!m) continue;
+    (rows[+m[2]] = rows[+m[2]] || {})[+m[1]] = c.textContent.trim();
+  }
+  return Object.keys(rows).sort((a, b) => a - b).map(r => rows[r]);
+}"""
+
+JS_POINTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => ({
+  title: (gd.layout && gd.layout.title && gd.layout.title.text) || '',
+  gl: (gd._fullData || []).filter(t => t.type === 'scattergl').reduce((n, t) => n + (t.x ? t.x.length : 0), 0),
+  drawn: !!gd._fullLayout && !!gd.querySelector('.main-svg'),
+}))"""
+
+
+def wait_idle(pg) -> None:
+    """Wait until Streamlit has finished the current run (no running indicator, no stale elements)."""
+    pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-stale=\"true\"]')"
+    )
+
+
+def table_rows(pg, key: str) -> list[dict]:
+    """Rows of a keyed st.dataframe, read from the grid's accessibility table."""
+    return pg.evaluate(JS_TABLE, key) or []
+
+
+def title_col(rows: list[dict]) -> list[str]:
+    """The Title cells (the column whose values end with a year in brackets)."""
+    if not rows:
+        return []
+    for col in sorted(rows[0]):
+        if all(re.search(r"\(\d{4}\)$", r.get(col, "")) for r in rows[:5]):
+            return [r.get(col, "").removeprefix("◆ ") for r in rows]
+    return []
+
+
+def wait_changed(pg, key: str, before: list[str], timeout_s: float = 15.0) -> list[str]:
+    """Poll the table's titles until they differ from ``before`` (or time out and return them)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = title_col(table_rows(pg, key))
+        if (now and now != before) or time.monotonic() > deadline:
+            return now
+        pg.wait_for_timeout(50)
+
+
+def wait_lists(pg) -> None:
+    """Wait until the three Explore lists are drawn with rows."""
+    pg.wait_for_function(
+        "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-' + k);"
+        " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })",
+        timeout=60_000,
+    )
+
+
+def open_explore(pg, server: str, query: str = "") -> None:
+    """Open the landing page and wait for the lists."""
+    pg.goto(f"{server}/{query}")
+    pg.get_by_role("heading", name="Explore similar movies").wait_for(timeout=60_000)
+    wait_lists(pg)
+    wait_idle(pg)
+
+
+def test_explore_type_a_movie_move_the_slider_and_the_blend_changes(page, server):
+    from playwright.sync_api import expect
+
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(server.replace("http", "ws")) or
+            r.url.startswith(server) or r.url.startswith("data:") or r.url.startswith("blob:")
+            else external.append(r.url))
+    open_explore(page, server)
+    expect(page).to_have_url(re.compile(r"movie=50"))
+    box = page.get_by_label("Search a title")
+    box.fill("empire strikes bak")
+    box.press("Enter")
+    expect(page).to_have_url(re.compile(r"movie=172"))
+    wait_idle(page)
+    wait_lists(page)
+    expect(page.get_by_role("combobox", name="Movie")).to_contain_text("Empire Strikes Back")
+    before = title_col(table_rows(page, "tbl_hybrid"))
+    assert len(before) == 20
+    slider = page.get_by_role("slider", name=re.compile("Blend"))
+    slider.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(r"alpha=0\.\d5|alpha=0\.\d0|alpha=1\.00"))
+    wait_idle(page)
+    after = wait_changed(page, "tbl_hybrid", before)
+    assert len(after) == 20
+    assert after != before, "moving the blend changed the blended list"
+    assert not external, f"the page reached outside the machine: {external[:3]}"
+
+
+def test_latent_space_draws_every_movie(page, server):
+    open_explore(page, server)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Latent space").click()
+    page.get_by_role("heading", name="Latent space").wait_for()
+    page.wait_for_function(f"() => ({JS_POINTS})().filter(p => p.drawn && p.gl > 0).length >= 3",
+                           timeout=60_000)
+    wait_idle(page)
+    points = page.evaluate(JS_POINTS)
+    maps = {p["title"].split(" (")[0].split(" at ")[0]: p["gl"] for p in points if p["gl"]}
+    assert maps["Content space"] == 1682
+    assert maps["Collaborative space"] == 1682
+    assert maps["Blended space"] == 1682
+    assert re.search(r"movie=50", page.url), "the page switch re-wrote the view into the URL"
+
+
+def test_a_shared_link_gives_the_same_view(page, server, browser):
+    open_explore(page, server, "?movie=1&alpha=0.30&min_ratings=50&genres=Comedy")
+    rows = title_col(table_rows(page, "tbl_hybrid"))
+    slider_value = page.locator('[data-testid="stSliderThumbValue"]').first.inner_text()
+    url = page.url
+    other = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    try:
+        open_explore(other, server, url.removeprefix(server + "/"))
+        assert title_col(table_rows(other, "tbl_hybrid")) == rows
+        assert other.locator('[data-testid="stSliderThumbValue"]').first.inner_text() == slider_value
+        assert "0.30" in slider_value
+        assert not other.locator('[data-testid="stAlert"]').count()
+    finally:
+        other.context.close()
+
+
+def test_a_bad_link_gets_a_notice_not_a_traceback(page, server):
+    open_explore(page, server, "?movie=%3Cscript%3Ealert(1)%3C/script%3E&alpha=7&dataset=../../etc")
+    alerts = page.locator('[data-testid="stAlert"]')
+    text = " ".join(alerts.all_inner_texts())
+    assert "not a MovieLens movie id" in text and "must be a number from 0" in text
+    assert "<script>alert(1)</script>" in text, "the value is shown as plain text"
+    assert page.locator("script", has_text="alert(1)").count() == 0
+    assert not page.locator('[data-testid="stException"]').count()
+    assert len(title_col(table_rows(page, "tbl_hybrid"))) == 20
+
+
+PAGES = [("", "Explore similar movies", "explore"), ("latent-space", "Latent space", "latent_space"),
+         ("tune", "Tune the blend", "tune"), ("your-taste", "Your taste", "your_taste"),
+         ("data-model", "Data & model", "data_model")]
+
+
+@pytest.mark.parametrize("path,heading,name", PAGES, ids=[p[2] for p in PAGES])
+def test_screenshot_every_page(page, server, path, heading, name):
+    page.goto(f"{server}/{path}")
+    page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+    wait_idle(page)
+    if name == "latent_space":
+        page.wait_for_function(f"() => ({JS_POINTS})().filter(p => p.drawn && p.gl > 0).length >= 3",
+                               timeout=60_000)
+    page.wait_for_timeout(1500)  # let plotly and the grid finish painting
+    assert not page.locator('[data-testid="stException"]').count()
+    shot = screenshot(page, name)
+    assert shot.stat().st_size > 20_000
+    if name in ("explore", "latent_space"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SHOTS / f"{name}.png")
