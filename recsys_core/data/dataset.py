@@ -99,11 +99,11 @@ class Dataset:
 
     def movie_rows(self, movie_ids: np.ndarray | list[int]) -> np.ndarray:
         """MovieLens ids -> movie rows (int64), -1 where the id is not in the catalogue."""
-        return _lookup(self.movies["movie_id"].to_numpy(np.int64), np.asarray(movie_ids, np.int64))
+        return lookup(self.movies["movie_id"].to_numpy(np.int64), np.asarray(movie_ids, np.int64))
 
     def user_rows(self, user_ids: np.ndarray | list[int]) -> np.ndarray:
         """MovieLens user ids -> user rows (int64), -1 where the user has no ratings."""
-        return _lookup(self.users["user_id"].to_numpy(np.int64), np.asarray(user_ids, np.int64))
+        return lookup(self.users["user_id"].to_numpy(np.int64), np.asarray(user_ids, np.int64))
 
     def with_ratings(self, index: np.ndarray) -> Dataset:
         """The same catalogue and users with a subset of ratings (boolean mask or positions).
@@ -151,10 +151,15 @@ class Dataset:
         }
 
 
-def _lookup(sorted_ids: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Positions of query ids in a sorted id array, -1 where absent (vectorised)."""
+def lookup(sorted_ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Positions of query ids in a sorted unique id array, -1 where absent (vectorised, O(n))."""
     if sorted_ids.size == 0:
         return np.full(query.shape, -1, np.int64)
+    lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+    if lo >= 0 and hi <= 50_000_000:  # MovieLens ids: a direct lookup table beats a binary search
+        lut = np.full(hi + 1, -1, np.int64)
+        lut[sorted_ids] = np.arange(sorted_ids.size)
+        return np.where((query >= 0) & (query <= hi), lut[query.clip(0, hi)], -1)
     pos = np.searchsorted(sorted_ids, query).clip(0, sorted_ids.size - 1)
     return np.where(sorted_ids[pos] == query, pos, -1).astype(np.int64)
 
@@ -196,7 +201,7 @@ def build_dataset(raw: RawData) -> Dataset:
         if ids.min() < 0:
             raise DatasetError(f"{raw.ratings_file}: negative {label} id {int(ids.min())}; ids must be >= 0")
 
-    movie_row = _lookup(movies["movie_id"].to_numpy(np.int64), movie_id)
+    movie_row = lookup(movies["movie_id"].to_numpy(np.int64), movie_id)
     missing = movie_row < 0
     if missing.any():
         absent = np.unique(movie_id[missing])
@@ -205,7 +210,7 @@ def build_dataset(raw: RawData) -> Dataset:
             f"not in {raw.movies_file} (e.g. movie id {', '.join(map(str, absent[:5]))}); "
             f"use the movies file from the same release"
         )
-    user_ids, user_row = _dense_rows(user_id)
+    user_ids, user_row = dense_rows(user_id)
     ratings = Ratings(user_row.astype(np.int32), movie_row.astype(np.int32),
                       rating.astype(np.float32, copy=False), timestamp.astype(np.int64, copy=False))
     ratings = _sort_and_dedupe(ratings, len(movies), raw.ratings_file, notes)
@@ -249,7 +254,7 @@ def _check_scale(raw: RawData, rating: np.ndarray, user_id: np.ndarray, movie_id
         )
 
 
-def _dense_rows(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dense_rows(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique ids and each id's row, in O(n) when ids are small (MovieLens ids are)."""
     top = int(ids.max())
     if top > 50_000_000:
@@ -297,11 +302,11 @@ def _canonical_tags(raw: RawData, movies: pd.DataFrame, users: pd.DataFrame, not
                              "tag": pd.Series([], dtype="str")})
     t = raw.tags
     tag = t["tag"].astype("str").str.strip()
-    movie = _lookup(movies["movie_id"].to_numpy(np.int64), t["movie_id"].to_numpy(np.int64))
+    movie = lookup(movies["movie_id"].to_numpy(np.int64), t["movie_id"].to_numpy(np.int64))
     keep = (movie >= 0) & tag.notna().to_numpy() & (tag != "").to_numpy()
     if (movie < 0).any():
         notes.append(f"{int((movie < 0).sum())} tags refer to movies not in the catalogue and were dropped")
-    user = _lookup(users["user_id"].to_numpy(np.int64), t["user_id"].to_numpy(np.int64))
+    user = lookup(users["user_id"].to_numpy(np.int64), t["user_id"].to_numpy(np.int64))
     out = pd.DataFrame({"user": user[keep].astype(np.int32), "movie": movie[keep].astype(np.int32),
                         "tag": tag[keep].to_numpy()})
     out["tag"] = out["tag"].astype("str")
@@ -313,7 +318,7 @@ def _canonical_genome(raw: RawData, movies: pd.DataFrame, notes: list[str]) -> G
     if raw.genome is None:
         return None
     ids, scores, tags = raw.genome
-    rows = _lookup(movies["movie_id"].to_numpy(np.int64), ids.astype(np.int64))
+    rows = lookup(movies["movie_id"].to_numpy(np.int64), ids.astype(np.int64))
     keep = rows >= 0
     if not keep.all():
         notes.append(f"{int((~keep).sum())} genome rows refer to movies not in the catalogue and were dropped")

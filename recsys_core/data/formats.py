@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import DatasetError
-from .dataset import RawData
+from .dataset import RawData, dense_rows, lookup
 
 NO_GENRES = ("(no genres listed)", "unknown", "")
 ML100K_GENRES = (
@@ -258,10 +258,14 @@ def _read_genome(folder: Path, notes: list[str]) -> tuple[np.ndarray, np.ndarray
                   ["movieId", "tagId", "relevance"])
     movie, tag = _ints(spath, gs, "movieId"), _ints(spath, gs, "tagId")
     rel = gs.column("relevance").to_numpy().astype(np.float32, copy=False)
-    col = np.searchsorted(tag_ids, tag).clip(0, max(len(tag_ids) - 1, 0))
-    if len(tag_ids) == 0 or (tag_ids[col] != tag).any():
+    if len(tag_ids) == 0 or len(movie) == 0:
+        raise DatasetError(f"{spath}: the genome has no rows or no tags; use both files of one release")
+    if movie.min() < 0:
+        raise DatasetError(f"{spath}: negative movieId {int(movie.min())}; ids must be >= 0")
+    col = lookup(tag_ids, tag)
+    if (col < 0).any():
         raise DatasetError(f"{spath}: some tagId values are not in {tpath.name}; use both files of one release")
-    movies, row = np.unique(movie, return_inverse=True)
+    movies, row = dense_rows(movie)
     scores = np.zeros((len(movies), len(tag_ids)), np.float32)
     scores[row, col] = rel
     return movies, scores, names
