@@ -20,10 +20,12 @@ _log = logging.getLogger("recsys_app")
 st.set_page_config(page_title="Similar-movies explorer", page_icon="🎬", layout="wide",
                    initial_sidebar_state="expanded")
 
+# url_paths deliberately differ from the file names: Streamlit still maps pages/<stem>.py to "<stem>"
+# (legacy pages/ discovery), and a colliding path would run a page without this router.
 PAGES = [
-    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True),
+    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True, url_path="similar"),
     st.Page("pages/latent_space.py", title="Latent space", icon="🗺️", url_path="latent-space"),
-    st.Page("pages/tune.py", title="Tune the blend", icon="🎚️", url_path="tune"),
+    st.Page("pages/tune.py", title="Tune the blend", icon="🎚️", url_path="tune-blend"),
     st.Page("pages/your_taste.py", title="Your taste", icon="⭐", url_path="your-taste"),
     st.Page("pages/data_model.py", title="Data & model", icon="🧠", url_path="data-model"),
 ]
@@ -153,7 +155,8 @@ def main() -> None:
             if pg.url_path != "data-model":
                 st.page_link(PAGE_BY_PATH["data-model"], label="Open Data & model to fix it", icon="🧠")
                 return
-            pg.run()  # the data page works without a model: download, retrain, clear the cache
+            with state.routed():
+                pg.run()  # the data page works without a model: download, retrain, clear the cache
             return
         state.apply_pending_url(cached.catalogue(cached.artifact_key(ex), ex))
         sidebar_alpha(ex.default_alpha)
@@ -165,7 +168,8 @@ def main() -> None:
             st.warning(notice, icon="🔗")
         state.write_url(view)
         sidebar_saved_views(pg.url_path)
-        pg.run()
+        with state.routed():
+            pg.run()
         state.write_url(state.current_view())
     except RecsysError as exc:
         show_error(exc)

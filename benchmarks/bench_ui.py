@@ -26,7 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
 LISTS_DRAWN = (
-    "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-' + k);"
+    "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k.replace('tbl_', ''));"
     " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })"
 )
 IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"

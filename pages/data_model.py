@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, widgets
+from ui import cached, state, widgets
 from ui.state import K
 
+state.require_router()
 ss = st.session_state
 ex = widgets.try_explorer()
 

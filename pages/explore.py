@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, widgets
+from ui import cached, state, widgets
 from ui.state import K, LOW_RATINGS, format_alpha
 
+state.require_router()
 ex = cached.current_explorer()
 key = cached.artifact_key(ex)
 cat = cached.catalogue(key, ex)
@@ -48,8 +49,9 @@ for col, name in zip(cols, ("content", "collab", "hybrid"), strict=True):
         if len(df) == 0:
             st.warning("Nothing left after the filters; loosen them to see this list.")
         else:
-            widgets.list_table(widgets.table_frame(df, name, others, moves if name == "hybrid" else None),
-                               name, key=f"tbl_{name}")
+            with st.container(key=f"list_{name}"):
+                widgets.list_table(widgets.table_frame(df, name, others, moves if name == "hybrid" else None),
+                                   name, key=f"tbl_{name}")
         st.caption(f"{removed} removed by the filters" if removed else "◆ = also in another list")
 
 left, right = st.columns([3, 2])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, widgets
+from ui import cached, state, widgets
 from ui.state import K, format_alpha
 
+state.require_router()
 ex = cached.current_explorer()
 key = cached.artifact_key(ex)
 ss = st.session_state

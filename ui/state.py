@@ -7,9 +7,11 @@ the default instead of an exception. Parsing is pure (no Streamlit) so it is eas
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
@@ -290,6 +292,27 @@ def parse_view(raw: Mapping[str, object], cat: Catalogue) -> Parsed:
 
 
 # --- Streamlit glue -----------------------------------------------------------------------------
+
+_ROUTED: contextvars.ContextVar[bool] = contextvars.ContextVar("recsys_routed", default=False)
+
+
+@contextlib.contextmanager
+def routed() -> Iterator[None]:
+    """Mark that a page runs under the router (app.py), which set up the session and the model."""
+    token = _ROUTED.set(True)
+    try:
+        yield
+    finally:
+        _ROUTED.reset(token)
+
+
+def require_router() -> None:
+    """A page file opened directly (legacy /<file-name> URL) gets a link to the app instead of an error."""
+    if not _ROUTED.get():
+        st.info("This page is part of the Similar-movies explorer; open it from the start page.")
+        st.markdown("[Open the explorer](./)")
+        st.stop()
+
 
 
 def init_session() -> None:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 SHOTS = ROOT / "docs" / "screenshots"
 
 JS_TABLE = """(key) => {
-  const root = document.querySelector('.st-key-' + key);
+  const root = document.querySelector('.st-key-list_' + key.replace('tbl_', ''));
   if (!root) return null;
   const cells = root.querySelectorAll('[data-testid^="glide-cell-"]');
   const rows = {};
@@ -71,7 +71,7 @@ def wait_changed(pg, key: str, before: list[str], timeout_s: float = 15.0) -> li
 def wait_lists(pg) -> None:
     """Wait until the three Explore lists are drawn with rows."""
     pg.wait_for_function(
-        "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-' + k);"
+        "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k.replace('tbl_', ''));"
         " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })",
         timeout=60_000,
     )
@@ -158,7 +158,7 @@ def test_a_bad_link_gets_a_notice_not_a_traceback(page, server):
 
 
 PAGES = [("", "Explore similar movies", "explore"), ("latent-space", "Latent space", "latent_space"),
-         ("tune", "Tune the blend", "tune"), ("your-taste", "Your taste", "your_taste"),
+         ("tune-blend", "Tune the blend", "tune"), ("your-taste", "Your taste", "your_taste"),
          ("data-model", "Data & model", "data_model")]
 
 

@@ -23,15 +23,11 @@ TOY_STORY = 1
 
 
 def tables(at) -> dict[str, pd.DataFrame]:
-    """The three list tables of Explore, by key."""
-    out = {}
-    for df in at.dataframe:
-        key = getattr(df, "key", None) or df.proto.id
-        for name in ("content", "collab", "hybrid"):
-            if key == f"tbl_{name}" or str(key).endswith(f"tbl_{name}"):
-                value = df.value
-                out[name] = value.data if hasattr(value, "data") else value
-    return out
+    """The three list tables of Explore, in page order: content, collaborative, blended."""
+    frames = [d.value for d in at.dataframe]
+    frames = [f.data if hasattr(f, "data") else f for f in frames]
+    lists = [f for f in frames if {"Title", "Why", "Similarity"} <= set(f.columns)]
+    return dict(zip(("content", "collab", "hybrid"), lists[:3], strict=False))
 
 
 def titles(df: pd.DataFrame) -> list[str]:
