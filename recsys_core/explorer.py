@@ -1,0 +1,520 @@
+"""The facade pages and the CLI call: open (train or load) a dataset's models and ask them questions."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .config import EngineConfig
+from .errors import ConfigError, UnknownMovieError
+from .similarity import Filters, QueryResult, RankedList, SimilarityIndex, co_liked, liked_matrix
+from .store import Artifact, ArtifactMissingError, ArtifactStore, ArtifactWriter
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+    from .data.dataset import Dataset
+
+__all__ = ["Explorer", "Progress", "Similar", "ArtifactMissingError"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event: stage ("load", "content", "collab", "rating", "evaluate", "store", "projection", ...)."""
+
+    stage: str
+    epoch: int | None = None
+    epochs: int | None = None
+    metrics: dict = field(default_factory=dict)
+    eta_s: float | None = None
+    message: str = ""
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Similar:
+    """Three ranked lists for one movie, what the filters removed from each, and notes for the reader."""
+
+    content: pd.DataFrame
+    collab: pd.DataFrame
+    hybrid: pd.DataFrame
+    removed: dict[str, int]
+    notes: tuple[str, ...]
+    removed_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    row: int = -1
+    alpha: float = 0.5
+
+
+def _emit(progress: ProgressFn | None, stage: str, message: str = "", **kw: Any) -> None:
+    if progress is not None:
+        progress(Progress(stage=stage, message=message, **kw))
+
+
+def _stage_adapter(progress: ProgressFn | None) -> Callable[[str, int, int, dict, float], None] | None:
+    """progress(stage, epoch, epochs, metrics, eta_s) -> Progress events."""
+    if progress is None:
+        return None
+
+    def fn(stage: str, epoch: int, epochs: int, metrics: dict, eta_s: float) -> None:
+        progress(Progress(stage=stage, epoch=epoch, epochs=epochs, metrics=dict(metrics or {}), eta_s=eta_s))
+
+    return fn
+
+
+def _history_of(h: Any) -> dict:
+    return h.as_dict() if hasattr(h, "as_dict") else dict(h or {})
+
+
+def _build(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: ProgressFn | None) -> dict:
+    """Train content + collab, evaluate, write every array; returns the manifest's extra fields."""
+    import torch
+
+    from .collab import collab_to_arrays, train_collab
+    from .content import content_to_arrays, train_content
+    from .device import resolve_device
+    from .evaluation import evaluate
+
+    choice = resolve_device(cfg.device)
+    if choice.notice:
+        _emit(progress, "device", choice.notice)
+    dev = choice.device
+    stage = _stage_adapter(progress)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    content = train_content(ds, cfg.content, dev, stage)
+    timings["content"] = time.perf_counter() - t0
+    ca = content_to_arrays(content)
+    w.array("content_vectors", ca.pop("content_vectors"))
+    w.array("content_mask", ca.pop("content_mask"))
+    w.arrays("tfidf", ca)
+
+    t1 = time.perf_counter()
+    collab = train_collab(ds, cfg.collab, dev, stage)
+    timings["collab"] = time.perf_counter() - t1
+    w.array("collab_vectors", np.asarray(collab.vectors, dtype=np.float32))
+    w.array("collab_mask", np.asarray(collab.has_vector, dtype=bool))
+    w.array("low_confidence", np.asarray(collab.low_confidence, dtype=bool))
+    arrays, meta = collab_to_arrays(collab)
+    w.arrays("collab_model", arrays)
+
+    t2 = time.perf_counter()
+    _emit(progress, "evaluate", "Measuring the lists on held-out ratings")
+    metrics = evaluate(ds, content.vectors, content.has_vector, cfg.collab, cfg.eval, dev, stage)
+    timings["evaluate"] = time.perf_counter() - t2
+    timings["total"] = time.perf_counter() - t0
+
+    history = {"content": _history_of(content.history)}
+    ch = _history_of(collab.history)
+    if "train" in ch or "val" in ch:
+        history["collab"] = ch
+    else:
+        history.update({k: _history_of(v) for k, v in ch.items()})
+    w.json("history", history)
+    _emit(progress, "store", "Saving the trained models")
+    return {
+        "config": cfg.as_dict(),
+        "dataset": {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint, "n_movies": ds.n_movies,
+                    "n_users": ds.n_users, "n_ratings": len(ds.ratings)},
+        "device": choice.name,
+        "torch_threads": torch.get_num_threads(),
+        "metrics": metrics,
+        "content_metrics": content.metrics,
+        "collab_metrics": dict(collab.metrics or {}),
+        "collab_meta": meta,
+        "timings": timings,
+        "train_seconds": timings["total"],
+    }
+
+
+def _catalog(ds: "Dataset", has_content: np.ndarray, has_collab: np.ndarray, low_conf: np.ndarray) -> pd.DataFrame:
+    """Per-movie facts every page shows, computed with bincounts (no loop over ratings)."""
+    n = ds.n_movies
+    r = ds.ratings
+    counts = np.bincount(r.movie, minlength=n).astype(np.int64)
+    sums = np.bincount(r.movie, weights=r.rating.astype(np.float64), minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+    mv = ds.movies
+    year = pd.array(pd.to_numeric(mv["year"], errors="coerce"), dtype="Int16")
+    title = mv["title"].astype(str).to_numpy()
+    ystr = pd.Series(year).astype("string").fillna("").to_numpy()
+    label = np.where(ystr != "", np.char.add(np.char.add(np.char.add(title.astype(str), " ("), ystr.astype(str)), ")"), title)
+    return pd.DataFrame(
+        {
+            "movie_id": mv["movie_id"].to_numpy(np.int64),
+            "title": title,
+            "year": year,
+            "genres": mv["genres"].to_numpy(),
+            "label": label,
+            "n_ratings": counts,
+            "mean_rating": mean,
+            "has_content": has_content,
+            "has_collab": has_collab,
+            "low_confidence": low_conf,
+        },
+        index=pd.RangeIndex(n, name="movie"),
+    )
+
+
+def _search_key(title: str) -> str:
+    """'Empire Strikes Back, The (1980)' -> 'the empire strikes back (1980)' for matching."""
+    t = title.lower()
+    for art in (", the", ", a", ", an", ", la", ", le", ", les", ", il", ", el", ", das", ", der", ", die"):
+        i = t.find(art + " (")
+        if t.endswith(art) or i >= 0:
+            head = t[: i if i >= 0 else len(t) - len(art)]
+            tail = t[i + len(art) :] if i >= 0 else ""
+            return f"{art[2:]} {head}{tail}"
+    return t
+
+
+class Explorer:
+    """A dataset's trained content and collaborative spaces, and every question the pages ask of them."""
+
+    def __init__(self, ds: "Dataset", config: EngineConfig, store: ArtifactStore, art: Artifact, notices: tuple[str, ...] = ()) -> None:
+        self.dataset = ds
+        self.config = config
+        self.store = store
+        self.artifact = art
+        self.notices = notices
+        content = art.array("content_vectors")
+        if content.shape[0] != ds.n_movies:
+            raise ArtifactMissingError("The cached model does not match this dataset's movies; train again to rebuild it.")
+        low = art.array("low_confidence") if art.has("low_confidence.npy") else np.zeros(ds.n_movies, bool)
+        self._index = SimilarityIndex(
+            content, art.array("content_mask"), art.array("collab_vectors"), art.array("collab_mask"),
+            np.bincount(ds.ratings.movie, minlength=ds.n_movies),
+            pd.to_numeric(ds.movies["year"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
+            *self._genre_matrix(ds),
+        )
+        self.catalog = _catalog(ds, self._index.has_content, self._index.has_collab, low)
+        self._tfidf: tuple["sp.csr_matrix", np.ndarray] | None = None
+        self._liked: "sp.csc_matrix | None" = None
+        self._search_keys: list[str] | None = None
+        self._collab_model: Any = None
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls,
+        data: "str | Path | Dataset",
+        config: EngineConfig | None = None,
+        train: bool = True,
+        progress: ProgressFn | None = None,
+        store: ArtifactStore | None = None,
+    ) -> "Explorer":
+        """Load the dataset, then the cached artifact (< 1 s) or, when allowed, train and store it once."""
+        config = config or EngineConfig()
+        config.validate()
+        ds = cls._dataset(data, progress)
+        store = store or ArtifactStore()
+        key = config.config_hash()
+        notices: list[str] = []
+        if not train:
+            art = store.open(ds.fingerprint, key)
+        else:
+            def note(msg: str) -> None:
+                notices.append(msg)
+                _emit(progress, "cache", msg)
+
+            art, built = store.get_or_build(ds.fingerprint, key, lambda w: _build(ds, config, w, progress), note)
+            _emit(progress, "done", "Trained and stored" if built else "Loaded from the cache")
+        return cls(ds, config, store, art, tuple(notices))
+
+    @staticmethod
+    def _dataset(data: "str | Path | Dataset", progress: ProgressFn | None) -> "Dataset":
+        from .data.dataset import Dataset
+
+        if isinstance(data, Dataset):
+            return data
+        from .data import load_dataset
+
+        _emit(progress, "load", f"Reading {data}")
+        return load_dataset(data)
+
+    @staticmethod
+    def _genre_matrix(ds: "Dataset") -> tuple[np.ndarray, tuple[str, ...]]:
+        g = ds.movies["genres"].explode().dropna().astype(str)
+        names = tuple(sorted(set(g)))
+        m = np.zeros((ds.n_movies, len(names)), dtype=bool)
+        if len(g):
+            col = pd.Index(names).get_indexer(g)
+            m[g.index.to_numpy(), col] = True
+        return m, names
+
+    # ------------------------------------------------------------ simple facts
+
+    @property
+    def manifest(self) -> dict:
+        return self.artifact.manifest
+
+    @property
+    def metrics(self) -> dict:
+        return dict(self.artifact.manifest.get("metrics") or {})
+
+    @property
+    def history(self) -> dict:
+        return self.artifact.json("history") if self.artifact.has("history.json") else {}
+
+    @property
+    def device(self) -> str:
+        return str(self.artifact.manifest.get("device", "?"))
+
+    @property
+    def default_alpha(self) -> float:
+        """The persisted default blend, else the evaluation's best alpha, else 0.5."""
+        s = self.store.read_settings(self.dataset.fingerprint, self.config.config_hash())
+        a = s.get("default_alpha", self.metrics.get("best_alpha", 0.5))
+        try:
+            a = float(a)
+        except (TypeError, ValueError):
+            return 0.5
+        return a if 0.0 <= a <= 1.0 else 0.5
+
+    def set_default_alpha(self, alpha: float) -> None:
+        """Persist the blend someone chose, beside the artifact (survives restarts)."""
+        alpha = float(alpha)
+        if not (0.0 <= alpha <= 1.0) or math.isnan(alpha):
+            raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
+        self.store.write_settings(self.dataset.fingerprint, self.config.config_hash(), {"default_alpha": alpha})
+
+    # ------------------------------------------------------------ finding movies
+
+    def search(self, q: str, limit: int = 10) -> list[int]:
+        """Movie rows whose title best matches ``q`` (typo tolerant, year aware), best first."""
+        from rapidfuzz import fuzz, process
+
+        q = (q or "").strip().lower()
+        if not q or limit <= 0:
+            return []
+        if self._search_keys is None:
+            self._search_keys = [_search_key(s) for s in self.catalog["label"].tolist()]
+        hits = process.extract(q, self._search_keys, scorer=fuzz.WRatio, limit=max(limit * 5, 50), score_cutoff=50)
+        if not hits:
+            return []
+        rows = np.array([h[2] for h in hits], dtype=np.int64)
+        score = np.array([h[1] for h in hits], dtype=np.float64)
+        keys = [self._search_keys[r] for r in rows]
+        score += np.array([8.0 if k.startswith(q) else 4.0 if q in k else 0.0 for k in keys])
+        score += 2.0 * np.log10(1 + self.catalog["n_ratings"].to_numpy()[rows])  # popular first among equals
+        return rows[np.argsort(-score, kind="stable")][:limit].tolist()
+
+    def resolve(self, movie: "str | int") -> int:
+        """A MovieLens movieId (int or digits) or a title (fuzzy) -> movie row; UnknownMovieError lists candidates."""
+        if isinstance(movie, (int, np.integer)) or (isinstance(movie, str) and movie.strip().isdigit()):
+            mid = int(movie)
+            hit = np.flatnonzero(self.catalog["movie_id"].to_numpy() == mid)
+            if len(hit):
+                return int(hit[0])
+            if not isinstance(movie, str):
+                raise UnknownMovieError(f"No movie has id {mid} in {self.dataset.name}; search by title instead.")
+        text = str(movie).strip()
+        if not text:
+            raise UnknownMovieError("No movie given; type a title or a MovieLens movieId.")
+        low = text.lower()
+        cat = self.catalog
+        for col in ("label", "title"):
+            exact = np.flatnonzero(cat[col].str.lower().to_numpy() == low)
+            if len(exact) == 0 and col == "label":
+                keys = self._search_keys or [_search_key(s) for s in cat["label"].tolist()]
+                self._search_keys = keys
+                exact = np.flatnonzero(np.array(keys) == low)
+            if len(exact) == 1:
+                return int(exact[0])
+            if len(exact) > 1:
+                labels = [f"{cat['label'].iat[r]} [id {cat['movie_id'].iat[r]}]" for r in exact[:10]]
+                raise UnknownMovieError(
+                    f"{text!r} matches {len(exact)} movies; add the year or use the id: " + "; ".join(labels), labels
+                )
+        rows = self.search(text, limit=8)
+        if rows:
+            from rapidfuzz import fuzz
+
+            top = fuzz.WRatio(low, self._search_keys[rows[0]])
+            second = fuzz.WRatio(low, self._search_keys[rows[1]]) if len(rows) > 1 else 0
+            if top >= 90 and top - second >= 5:
+                return int(rows[0])
+        labels = [str(cat["label"].iat[r]) for r in rows]
+        if labels:
+            raise UnknownMovieError(f"No movie is clearly {text!r}; did you mean: " + "; ".join(labels) + "?", labels)
+        raise UnknownMovieError(f"No movie matches {text!r} in {self.dataset.name}; check the spelling.", [])
+
+    # ------------------------------------------------------------ similarity
+
+    def _tfidf_terms(self) -> tuple["sp.csr_matrix", np.ndarray]:
+        if self._tfidf is None:
+            from .content import tfidf_from_arrays
+
+            self._tfidf = tfidf_from_arrays(self.artifact.arrays("tfidf"))
+        return self._tfidf
+
+    def _liked_matrix(self) -> "sp.csc_matrix":
+        if self._liked is None:
+            r = self.dataset.ratings
+            self._liked = liked_matrix(r.user, r.movie, r.rating, self.dataset.n_users, self.dataset.n_movies)
+        return self._liked
+
+    def _content_why(self, row: int, rows: np.ndarray) -> list[str]:
+        from .content import describe_terms, shared_terms
+
+        x, terms = self._tfidf_terms()
+        return [describe_terms(t) for t in shared_terms(x, terms, row, rows)]
+
+    def _collab_why(self, row: int, rows: np.ndarray) -> list[str]:
+        n = co_liked(self._liked_matrix(), row, rows)
+        return [f"{int(c)} users liked both" if c != 1 else "1 user liked both" for c in n]
+
+    def _frame(self, lst: RankedList, why: list[str]) -> pd.DataFrame:
+        cat = self.catalog
+        r = lst.rows
+        return pd.DataFrame(
+            {
+                "rank": np.arange(1, len(r) + 1, dtype=np.int64),
+                "movie": r,
+                "movie_id": cat["movie_id"].to_numpy()[r],
+                "title": cat["title"].to_numpy()[r],
+                "year": cat["year"].array[r],
+                "genres": cat["genres"].to_numpy()[r],
+                "score": lst.score,
+                "content_score": lst.content_score,
+                "collab_score": lst.collab_score,
+                "n_ratings": cat["n_ratings"].to_numpy()[r],
+                "mean_rating": cat["mean_rating"].to_numpy()[r],
+                "why": why,
+            }
+        )
+
+    def similar(self, row: int, k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> Similar:
+        """Content, collaborative and hybrid top-k for one movie row, with both scores and a reason per row."""
+        row = int(row)
+        if not 0 <= row < self.dataset.n_movies:
+            raise UnknownMovieError(f"Movie row {row} is not in {self.dataset.name}; pick a movie from the search.")
+        res: QueryResult = self._index.query(row, k, float(alpha), filters)
+        all_rows = np.unique(np.concatenate([res.content.rows, res.collab.rows, res.hybrid.rows]))
+        cwhy = dict(zip(all_rows.tolist(), self._content_why(row, all_rows)))
+        kwhy = dict(zip(all_rows.tolist(), self._collab_why(row, all_rows)))
+        content = self._frame(res.content, [cwhy[r] for r in res.content.rows.tolist()])
+        collab = self._frame(res.collab, [kwhy[r] for r in res.collab.rows.tolist()])
+        hw = [" — ".join(p for p in (cwhy[r], kwhy[r]) if p) for r in res.hybrid.rows.tolist()]
+        hybrid = self._frame(res.hybrid, hw)
+        for name, lst in (("content_rank", res.content), ("collab_rank", res.collab)):
+            pos = pd.Series(np.arange(1, len(lst.rows) + 1), index=lst.rows)
+            hybrid[name] = pd.array(pos.reindex(res.hybrid.rows).to_numpy(), dtype="Int64")
+        return Similar(content, collab, hybrid, dict(res.removed), res.notes, dict(res.removed_rows), row, float(alpha))
+
+    def blend_path(self, row: int, alphas: "np.ndarray | list[float] | None" = None, k: int = 20) -> pd.DataFrame:
+        """How the hybrid top-k changes as alpha moves: one row per (alpha, rank)."""
+        alphas = np.round(np.linspace(0, 1, 11), 2) if alphas is None else np.asarray(alphas, dtype=np.float64)
+        parts = []
+        titles = self.catalog["label"].to_numpy()
+        for a in alphas:
+            lst = self._index.query(int(row), k, float(a), None).hybrid
+            parts.append(pd.DataFrame({"alpha": float(a), "rank": np.arange(1, len(lst.rows) + 1), "movie": lst.rows,
+                                       "title": titles[lst.rows], "score": lst.score}))
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["alpha", "rank", "movie", "title", "score"])
+
+    def agreement(self, k: int = 20) -> np.ndarray:
+        """Per movie: how many of its content top-k are also in its collaborative top-k (cached in the artifact)."""
+        name = f"agreement_k{int(k)}"
+        if self.artifact.has(f"{name}.npy"):
+            return self.artifact.array(name)
+        a = self._index.top_table("content", k)
+        b = self._index.top_table("collab", k)
+        both = (a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)
+        out = both.any(axis=2).sum(axis=1).astype(np.int32)
+        self.artifact = self.store.add(self.artifact, {name: out})
+        return out
+
+    def recommend(self, ratings: dict[int, float], k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> pd.DataFrame:
+        """Blended recommendations from a handful of ratings {movie row: rating}, with the movie that explains each."""
+        if not ratings:
+            raise ConfigError("Rate at least one movie to get recommendations.")
+        rows = np.array([int(r) for r in ratings], dtype=np.int64)
+        if (rows < 0).any() or (rows >= self.dataset.n_movies).any():
+            raise UnknownMovieError("A rated movie is not in this catalogue; pick movies from the search.")
+        if not (0.0 <= alpha <= 1.0):
+            raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
+        lo, hi = self.dataset.rating_scale
+        vals = np.array([float(v) for v in ratings.values()], dtype=np.float32)
+        w = vals - np.float32((lo + hi) / 2)
+        if not (w > 0).any():
+            w = vals - np.float32(lo) + np.float32(0.5)  # only low ratings: still use them as (weak) seeds
+        usable = self._index.has_content[rows] | self._index.has_collab[rows]
+        sims = self._index.blended(rows, float(alpha))  # [n, m]
+        sims[:, ~usable] = 0
+        contrib = sims * w[None, :]
+        score = contrib.sum(axis=1)
+        valid = self._index.has_content | self._index.has_collab
+        valid[rows] = False
+        ok = self._index.allowed(filters)
+        if ok is not None:
+            valid &= ok
+        from .similarity import top_k
+
+        top = top_k(score, k, valid)
+        best = contrib[top].argmax(axis=1) if len(top) else np.zeros(0, dtype=np.int64)
+        labels = self.catalog["label"].to_numpy()
+        why = [f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})" for t, b in zip(top, best)]
+        cat = self.catalog
+        return pd.DataFrame(
+            {
+                "rank": np.arange(1, len(top) + 1),
+                "movie": top,
+                "movie_id": cat["movie_id"].to_numpy()[top],
+                "title": cat["title"].to_numpy()[top],
+                "year": cat["year"].array[top],
+                "genres": cat["genres"].to_numpy()[top],
+                "score": score[top].astype(np.float32),
+                "n_ratings": cat["n_ratings"].to_numpy()[top],
+                "mean_rating": cat["mean_rating"].to_numpy()[top],
+                "why": why,
+            }
+        )
+
+    # ------------------------------------------------------------ maps
+
+    def projection(self, space: str, alpha: float = 0.5, progress: ProgressFn | None = None) -> np.ndarray:
+        """2-D UMAP coordinates [n_movies, 2] (NaN rows without that embedding), computed once and cached."""
+        from .projection import projection_for
+
+        coords, self.artifact = projection_for(self, space, alpha, progress)
+        return coords
+
+    # ------------------------------------------------------------ ratings (CLI predict)
+
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted ratings for (MovieLens userId, movieId) pairs; unknown ones get the baseline and a True flag."""
+        from .collab import load_collab, predict_ratings
+
+        if self._collab_model is None:
+            meta = self.artifact.manifest.get("collab_meta") or {}
+            self._collab_model = load_collab(self.artifact.arrays("collab_model"), meta)
+        uids = self.dataset.users["user_id"].to_numpy()
+        mids = self.catalog["movie_id"].to_numpy()
+        u = _lookup(uids, np.asarray(user_ids))
+        m = _lookup(mids, np.asarray(movie_ids))
+        pred = np.asarray(predict_ratings(self._collab_model, u, m), dtype=np.float32)
+        return pred, (u < 0) | (m < 0)
+
+    def neighbor_table(self, k: int = 20, alpha: float = 0.5) -> dict[str, np.ndarray]:
+        """Hybrid top-k of every movie (for export), in blocks: rows, ranks, neighbours and all three scores."""
+        return self._index.hybrid_table(k, float(alpha))
+
+
+def _lookup(ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Positions of ``query`` values in ``ids`` (-1 when absent), vectorised."""
+    order = np.argsort(ids, kind="stable")
+    sid = ids[order]
+    pos = np.searchsorted(sid, query)
+    pos = np.clip(pos, 0, max(len(sid) - 1, 0))
+    found = (len(sid) > 0) & (sid[pos] == query) if len(sid) else np.zeros(len(query), bool)
+    return np.where(found, order[pos], -1).astype(np.int64)

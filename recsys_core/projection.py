@@ -1,0 +1,155 @@
+"""UMAP 2-D maps per space (cosine, exact kNN passed in), aligned to the content map and cached in the artifact."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import ProjectionConfig
+    from .explorer import Explorer, ProgressFn
+    from .store import Artifact
+
+SPACES = ("content", "collab", "hybrid")
+
+
+def hybrid_space(content_unit: np.ndarray, has_c: np.ndarray, collab_unit: np.ndarray, has_k: np.ndarray, alpha: float):
+    """[sqrt(a) c, sqrt(1-a) k]: its inner products are exactly the blend a*cos_c + (1-a)*cos_k."""
+    a = np.float32(alpha)
+    x = np.hstack([np.sqrt(a) * content_unit, np.sqrt(np.float32(1) - a) * collab_unit]).astype(np.float32)
+    return x, has_c | has_k
+
+
+def exact_knn(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine kNN (self first, distance 1 - cos) of unit rows, in blocks: what UMAP would approximate."""
+    n = x.shape[0]
+    k = min(k, n)
+    idx = np.empty((n, k), dtype=np.int32)
+    dist = np.empty((n, k), dtype=np.float32)
+    for lo in range(0, n, block):
+        s = x[lo : lo + block] @ x.T
+        r = np.arange(s.shape[0])
+        s[r, lo + r] = np.inf  # itself first
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        ps = np.take_along_axis(s, part, axis=1)
+        order = np.argsort(-ps, axis=1, kind="stable")
+        idx[lo : lo + block] = np.take_along_axis(part, order, axis=1)
+        d = 1.0 - np.take_along_axis(ps, order, axis=1)
+        d[:, 0] = 0.0
+        dist[lo : lo + block] = np.clip(d, 0.0, 2.0)
+    return idx, dist
+
+
+def umap_2d(x: np.ndarray, has: np.ndarray, cfg: "ProjectionConfig", cache_dir: str | None = None) -> np.ndarray:
+    """2-D coordinates of the rows that have a vector (NaN elsewhere); umap is imported only here."""
+    n = x.shape[0]
+    out = np.full((n, 2), np.nan, dtype=np.float32)
+    rows = np.flatnonzero(has)
+    if len(rows) == 0:
+        return out
+    if len(rows) < 4:  # too few points for a manifold: place them on a line
+        out[rows, 0] = np.arange(len(rows), dtype=np.float32)
+        out[rows, 1] = 0.0
+        return out
+    if cache_dir:
+        os.makedirs(cache_dir, exist_ok=True)
+        os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir)
+    xs = x[rows]
+    norms = np.linalg.norm(xs, axis=1, keepdims=True)
+    xs = xs / np.maximum(norms, 1e-12)
+    k = min(cfg.n_neighbors, len(rows) - 1)
+    knn = exact_knn(xs, k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import umap
+
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=k,
+            min_dist=cfg.min_dist,
+            metric="cosine",
+            n_epochs=cfg.n_epochs,
+            random_state=cfg.seed,
+            init="spectral" if len(rows) > k + 2 else "random",
+            precomputed_knn=knn,
+            low_memory=True,
+            verbose=False,
+        )
+        emb = reducer.fit_transform(xs)
+    out[rows] = np.asarray(emb, dtype=np.float32)
+    return out
+
+
+def align(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Rotate/reflect, scale and shift ``coords`` onto ``reference`` (orthogonal Procrustes on shared rows)."""
+    from scipy.linalg import orthogonal_procrustes
+
+    both = np.isfinite(coords).all(axis=1) & np.isfinite(reference).all(axis=1)
+    if both.sum() < 3:
+        return coords
+    a, b = coords[both].astype(np.float64), reference[both].astype(np.float64)
+    ma, mb = a.mean(axis=0), b.mean(axis=0)
+    a0, b0 = a - ma, b - mb
+    r, sv = orthogonal_procrustes(a0, b0)
+    scale = sv / max(float((a0**2).sum()), 1e-12)
+    return ((coords - ma) @ r * scale + mb).astype(np.float32)
+
+
+def projection_name(space: str, alpha: float, cfg: "ProjectionConfig") -> str:
+    """File stem of a cached map: hybrid maps per alpha rounded to the configured step."""
+    if space == "hybrid":
+        step = cfg.alpha_step
+        a = round(round(alpha / step) * step, 3)
+        return f"proj_hybrid_a{a:.3g}_{cfg.key()}"
+    return f"proj_{space}_{cfg.key()}"
+
+
+def rounded_alpha(alpha: float, cfg: "ProjectionConfig") -> float:
+    return float(min(1.0, max(0.0, round(round(alpha / cfg.alpha_step) * cfg.alpha_step, 6))))
+
+
+def projection_for(ex: "Explorer", space: str, alpha: float, progress: "ProgressFn | None") -> tuple[np.ndarray, "Artifact"]:
+    """The cached map of ``space`` or compute it (aligned to the content map), store it and return it."""
+    from .explorer import Progress
+    from .store import artifacts_root
+
+    if space not in SPACES:
+        raise ConfigError(f"Unknown space {space!r}; choose content, collab or hybrid.")
+    if not (0.0 <= float(alpha) <= 1.0):
+        raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
+    cfg = ex.config.projection
+    name = projection_name(space, alpha, cfg)
+    art = ex.artifact
+    if art.has(f"{name}.npy"):
+        return art.array(name), art
+    idx = ex._index
+    reference = None
+    if space != "content":
+        reference, art = projection_for(ex, "content", 0.5, progress)
+        ex.artifact = art
+    if progress is not None:
+        progress(Progress(stage="projection", epoch=0, epochs=1, message=f"Computing the {space} map (UMAP, first time only)"))
+    t0 = time.perf_counter()
+    cache_dir = str(ex.store.root / ".numba-cache") if ex.store is not None else str(artifacts_root() / ".numba-cache")
+    if space == "content":
+        x, has = idx.content, idx.has_content
+    elif space == "collab":
+        x, has = idx.collab, idx.has_collab
+    else:
+        x, has = hybrid_space(idx.content, idx.has_content, idx.collab, idx.has_collab, rounded_alpha(alpha, cfg))
+    coords = umap_2d(x, has, cfg, cache_dir)
+    if reference is not None:
+        coords = align(coords, reference)
+    secs = time.perf_counter() - t0
+    timings: dict[str, Any] = dict(art.manifest.get("projection_seconds") or {})
+    timings[name] = secs
+    art = ex.store.add(art, {name: coords}, {"projection_seconds": timings})
+    if progress is not None:
+        progress(Progress(stage="projection", epoch=1, epochs=1, message=f"{space} map ready in {secs:.1f} s"))
+    return coords, art

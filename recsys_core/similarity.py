@@ -1,0 +1,273 @@
+"""Cosine top-k over pre-normalised float32 matrices, the alpha blend, filters and the collaborative "why"."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import ConfigError
+
+LIKED_AT = 4.0  # a rating at or above this counts as "liked" for the collaborative reason
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which candidates a list may show; filtered lists refill to k from further down."""
+
+    min_ratings: int = 0
+    genres: tuple[str, ...] = ()  # keep movies having ANY of these genres
+    year_range: tuple[int, int] | None = None  # inclusive; movies without a year are dropped when set
+    max_ratings: int | None = None  # hides blockbusters
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "genres", tuple(self.genres))
+        if self.year_range is not None:
+            object.__setattr__(self, "year_range", tuple(int(y) for y in self.year_range))
+
+    def validate(self) -> None:
+        """Refuse filters that can only be mistakes."""
+        if self.min_ratings < 0:
+            raise ConfigError(f"min_ratings must be >= 0, got {self.min_ratings}.")
+        if self.max_ratings is not None and self.max_ratings < self.min_ratings:
+            raise ConfigError(
+                f"max_ratings ({self.max_ratings}) is below min_ratings ({self.min_ratings}); raise it or clear it."
+            )
+        if self.year_range is not None and (len(self.year_range) != 2 or self.year_range[0] > self.year_range[1]):
+            raise ConfigError(f"year_range must be (first, last) with first <= last, got {self.year_range}.")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.min_ratings > 0 or self.genres or self.year_range is not None or self.max_ratings is not None)
+
+
+def unit_rows(x: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalise rows once (float32, C-contiguous); zero or masked-out rows stay zero and are flagged."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1)
+    has = np.isfinite(norms) & (norms > 1e-12)
+    if mask is not None:
+        has &= np.asarray(mask, dtype=bool)
+    out = np.zeros_like(x)
+    out[has] = x[has] / norms[has, None]
+    return out, has
+
+
+def top_k(scores: np.ndarray, k: int, valid: np.ndarray) -> np.ndarray:
+    """Rows of the k best valid scores, best first (argpartition, then sort only k)."""
+    cand = np.flatnonzero(valid)
+    if len(cand) == 0 or k <= 0:
+        return np.empty(0, dtype=np.int64)
+    s = scores[cand]
+    if len(cand) > k:
+        part = np.argpartition(-s, k - 1)[:k]
+        cand, s = cand[part], s[part]
+    order = np.lexsort((cand, -s))  # ties: lower row first, so results are reproducible
+    return cand[order]
+
+
+@dataclass(frozen=True, eq=False)
+class RankedList:
+    """One ranked list as arrays: rows, blended score and both component scores (NaN when missing)."""
+
+    rows: np.ndarray
+    score: np.ndarray
+    content_score: np.ndarray
+    collab_score: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class QueryResult:
+    """The three lists of one query plus what filters removed and notes for the reader."""
+
+    content: RankedList
+    collab: RankedList
+    hybrid: RankedList
+    removed: dict[str, int] = field(default_factory=dict)
+    removed_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+class SimilarityIndex:
+    """Both spaces normalised once plus the per-movie attributes filters need."""
+
+    def __init__(
+        self,
+        content: np.ndarray,
+        content_mask: np.ndarray,
+        collab: np.ndarray,
+        collab_mask: np.ndarray,
+        n_ratings: np.ndarray,
+        years: np.ndarray,
+        genre_matrix: np.ndarray,
+        genre_names: tuple[str, ...],
+    ) -> None:
+        self.content, self.has_content = unit_rows(content, content_mask)
+        self.collab, self.has_collab = unit_rows(collab, collab_mask)
+        self.n = self.content.shape[0]
+        self.n_ratings = np.asarray(n_ratings, dtype=np.int64)
+        self.years = np.asarray(years, dtype=np.float64)  # NaN when unknown
+        self.genre_matrix = np.asarray(genre_matrix, dtype=bool)
+        self.genre_names = tuple(genre_names)
+        self._genre_col = {g.lower(): i for i, g in enumerate(self.genre_names)}
+
+    def allowed(self, filters: Filters | None) -> np.ndarray | None:
+        """Boolean mask of movies the filters keep (None when no filter is active)."""
+        if filters is None or not filters.active:
+            return None
+        filters.validate()
+        ok = self.n_ratings >= filters.min_ratings
+        if filters.max_ratings is not None:
+            ok &= self.n_ratings <= filters.max_ratings
+        if filters.year_range is not None:
+            lo, hi = filters.year_range
+            with np.errstate(invalid="ignore"):
+                ok &= (self.years >= lo) & (self.years <= hi)
+        if filters.genres:
+            cols = [self._genre_col[g.lower()] for g in filters.genres if g.lower() in self._genre_col]
+            ok &= self.genre_matrix[:, cols].any(axis=1) if cols else False
+        return ok
+
+    def scores(self, row: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+        """Cosine to every movie in both spaces, the blend, the hybrid's candidate mask and notes."""
+        if not (0.0 <= alpha <= 1.0) or math.isnan(alpha):
+            raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
+        c = self.content @ self.content[row]
+        k = self.collab @ self.collab[row]
+        hc, hk = bool(self.has_content[row]), bool(self.has_collab[row])
+        notes: list[str] = []
+        if hc and hk:
+            a = np.float32(alpha)
+            h = a * c + (np.float32(1) - a) * k  # a missing component contributes 0
+            cand = self.has_content | self.has_collab
+        elif hc:
+            h, cand = c, self.has_content
+            notes.append("This movie has no collaborative vector (too few ratings), so the hybrid list uses content only.")
+        elif hk:
+            h, cand = k, self.has_collab
+            notes.append("This movie has no content (no tags, genres, title words or year), so the hybrid list uses ratings only.")
+        else:
+            h, cand = np.zeros(self.n, np.float32), np.zeros(self.n, bool)
+            notes.append("This movie has neither a content nor a collaborative vector, so no list can be made.")
+        return c, k, h, cand, tuple(notes)
+
+    def query(self, row: int, k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> QueryResult:
+        """Content, collaborative and hybrid top-k for one movie, excluding itself, filters applied and refilled."""
+        if not 0 <= row < self.n:
+            raise ConfigError(f"movie row {row} is outside the catalogue (0..{self.n - 1}).")
+        if not 1 <= k <= 10_000:
+            raise ConfigError(f"k must be between 1 and 10000, got {k}.")
+        c, kk, h, hyb_cand, notes = self.scores(row, alpha)
+        ok = self.allowed(filters)
+        lists: dict[str, RankedList] = {}
+        removed: dict[str, int] = {}
+        removed_rows: dict[str, np.ndarray] = {}
+        spaces = {
+            "content": (c, self.has_content & bool(self.has_content[row])),
+            "collab": (kk, self.has_collab & bool(self.has_collab[row])),
+            "hybrid": (h, hyb_cand),
+        }
+        for name, (s, valid) in spaces.items():
+            valid = valid.copy()
+            valid[row] = False
+            if ok is not None:
+                unfiltered = top_k(s, k, valid)
+                gone = unfiltered[~ok[unfiltered]]
+                removed[name], removed_rows[name] = int(len(gone)), gone
+                valid &= ok
+            else:
+                removed[name], removed_rows[name] = 0, np.empty(0, dtype=np.int64)
+            rows = top_k(s, k, valid)
+            cs = np.where(self.has_content[rows], c[rows], np.nan).astype(np.float32)
+            ks = np.where(self.has_collab[rows], kk[rows], np.nan).astype(np.float32)
+            lists[name] = RankedList(rows, s[rows].astype(np.float32), cs, ks)
+        if not self.has_content[row]:
+            notes += ("No content list: this movie has no content vector.",)
+        if not self.has_collab[row]:
+            notes += ("No collaborative list: this movie has no collaborative vector.",)
+        return QueryResult(lists["content"], lists["collab"], lists["hybrid"], removed, removed_rows, notes)
+
+    def blended(self, rows: np.ndarray, alpha: float) -> np.ndarray:
+        """Hybrid similarity of every movie to each of ``rows``: [n, len(rows)] (for recommendations)."""
+        c = self.content @ self.content[rows].T
+        k = self.collab @ self.collab[rows].T
+        a = np.float32(alpha)
+        both = self.has_content[rows] & self.has_collab[rows]
+        out = np.where(both[None, :], a * c + (1 - a) * k, np.where(self.has_content[rows][None, :], c, k))
+        return out.astype(np.float32)
+
+    def hybrid_table(self, k: int, alpha: float, block: int = 1024) -> dict[str, np.ndarray]:
+        """Hybrid top-k of every movie with the same rules as ``query`` (for export), in row blocks."""
+        a = np.float32(alpha)
+        hc, hk = self.has_content, self.has_collab
+        outs: dict[str, list[np.ndarray]] = {n: [] for n in ("movie", "rank", "neighbor", "score", "content_score", "collab_score")}
+        any_vec = hc | hk
+        for lo in range(0, self.n, block):
+            q = np.arange(lo, min(lo + block, self.n))
+            c = self.content[q] @ self.content.T
+            kk = self.collab[q] @ self.collab.T
+            qc, qk = hc[q][:, None], hk[q][:, None]
+            h = np.where(qc & qk, a * c + (1 - a) * kk, np.where(qc, c, kk))
+            valid = np.where(qc & qk, any_vec[None, :], np.where(qc, hc[None, :], np.where(qk, hk[None, :], False)))
+            valid[np.arange(len(q)), q] = False
+            h = np.where(valid, h, -np.inf)
+            kq = min(k, self.n - 1)
+            if kq <= 0:
+                continue
+            part = np.argpartition(-h, kq - 1, axis=1)[:, :kq]
+            ps = np.take_along_axis(h, part, axis=1)
+            order = np.argsort(-ps, axis=1, kind="stable")
+            nb = np.take_along_axis(part, order, axis=1)
+            sc = np.take_along_axis(ps, order, axis=1)
+            keep = np.isfinite(sc)
+            rr = np.broadcast_to(q[:, None], nb.shape)
+            ranks = np.broadcast_to(np.arange(1, kq + 1)[None, :], nb.shape)
+            cs = np.take_along_axis(c, nb, axis=1)
+            ks = np.take_along_axis(kk, nb, axis=1)
+            cs = np.where(hc[nb] & qc, cs, np.nan)
+            ks = np.where(hk[nb] & qk, ks, np.nan)
+            for name, arr in (("movie", rr), ("rank", ranks), ("neighbor", nb), ("score", sc), ("content_score", cs), ("collab_score", ks)):
+                outs[name].append(arr[keep])
+        return {n: (np.concatenate(v) if v else np.empty(0)) for n, v in outs.items()}
+
+    def top_table(self, space: str, k: int, block: int = 2048) -> np.ndarray:
+        """Top-k neighbour rows of every movie in one space ([n, k], -1 padding), computed in blocks."""
+        x, has = (self.content, self.has_content) if space == "content" else (self.collab, self.has_collab)
+        kk = min(k, max(int(has.sum()) - 1, 0))
+        out = np.full((self.n, k), -1, dtype=np.int64)
+        if kk == 0:
+            return out
+        rows = np.flatnonzero(has)
+        xs = x[rows]
+        for lo in range(0, len(rows), block):
+            q = rows[lo : lo + block]
+            s = x[q] @ xs.T
+            s[np.arange(len(q)), np.arange(lo, lo + len(q))] = -np.inf  # itself
+            part = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+            ps = np.take_along_axis(s, part, axis=1)
+            order = np.argsort(-ps, axis=1, kind="stable")
+            out[q, :kk] = rows[np.take_along_axis(part, order, axis=1)]
+        return out
+
+
+def liked_matrix(user: np.ndarray, movie: np.ndarray, rating: np.ndarray, n_users: int, n_movies: int) -> sp.csc_matrix:
+    """Users x movies 0/1 matrix of likes (rating >= 4), column-compressed for per-movie lookups."""
+    keep = rating >= LIKED_AT
+    data = np.ones(int(keep.sum()), dtype=np.float32)
+    return sp.csc_matrix((data, (user[keep], movie[keep])), shape=(n_users, n_movies))
+
+
+def co_liked(liked: sp.csc_matrix, a: int, others: np.ndarray) -> np.ndarray:
+    """Number of users who liked both ``a`` and each of ``others``."""
+    others = np.asarray(others, dtype=np.int64)
+    if len(others) == 0:
+        return np.zeros(0, dtype=np.int64)
+    users = liked.indices[liked.indptr[a] : liked.indptr[a + 1]]
+    sub = liked[:, others]
+    hit = np.zeros(liked.shape[0], dtype=bool)
+    hit[users] = True
+    counts = np.add.reduceat(hit[sub.indices].astype(np.int64), sub.indptr[:-1]) if sub.nnz else np.zeros(len(others), np.int64)
+    counts = np.where(np.diff(sub.indptr) > 0, counts, 0)
+    return counts.astype(np.int64)
