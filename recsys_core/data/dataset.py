@@ -272,14 +272,20 @@ def _sort_and_dedupe(r: Ratings, n_movies: int, file: str, notes: list[str]) -> 
     key = r.user.astype(np.int64) * n_movies + r.movie
     order = np.argsort(key, kind="stable")
     key_sorted = key[order]
-    if key_sorted.size > 1 and (key_sorted[1:] == key_sorted[:-1]).any():
-        order = np.lexsort((r.timestamp, key))  # stable: ties keep file order
-        key_sorted = key[order]
-        last = np.append(key_sorted[1:] != key_sorted[:-1], True)
-        dropped = int((~last).sum())
-        order = order[last]
-        notes.append(f"{file}: {dropped} repeated (user, movie) ratings; policy: {DUPLICATE_POLICY}")
-    return r.take(order)
+    same = key_sorted[1:] == key_sorted[:-1]
+    if not same.any():
+        return r.take(order)
+    in_dup = np.zeros(key.size, bool)
+    in_dup[:-1] |= same
+    in_dup[1:] |= same
+    group = order[in_dup]  # original positions, grouped by key, file order inside a group
+    group = group[np.argsort(r.timestamp[group], kind="stable")]  # two stable radix sorts: by
+    group = group[np.argsort(key[group], kind="stable")]  # key, then time, then file order
+    last = np.append(key[group][1:] != key[group][:-1], True)
+    keep = np.ones(key.size, bool)
+    keep[group[~last]] = False
+    notes.append(f"{file}: {int((~last).sum())} repeated (user, movie) ratings; policy: {DUPLICATE_POLICY}")
+    return r.take(order[keep[order]])
 
 
 def _canonical_users(raw: RawData, user_ids: np.ndarray, notes: list[str]) -> pd.DataFrame:
