@@ -10,11 +10,11 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from . import cache
-from .dataset import DUPLICATE_POLICY, Dataset, Genome, Ratings, RawData, build_dataset
+from .dataset import DUPLICATE_POLICY, Dataset, Genome, Ratings, build_dataset
 from .download import Progress, download
 from .formats import LAYOUTS, Layout, detect, find_root
 from .registry import (
-    BUNDLED_DIR, DEFAULT_DATASET, RELEASES, Release, data_dir, get_release, is_present, list_releases,
+    DEFAULT_DATASET, RELEASES, Release, data_dir, get_release, is_present, list_releases,
     release_dir,
 )
 
