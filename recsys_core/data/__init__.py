@@ -26,7 +26,10 @@ __all__ = [
 
 
 def resolve_source(data: str | Path, *, fetch: bool = False, progress: Progress | None = None) -> tuple[str, Path]:
-    """(dataset name, folder or .zip path) for a registry name or a path; DatasetError otherwise."""
+    """(dataset name, folder or .zip path) for a registry name or a path; DatasetError otherwise.
+
+    A registry name wins over a same-named folder in the working directory; write ./ml-1m for that.
+    """
     if isinstance(data, str) and data in RELEASES:
         folder = release_dir(data)
         if not is_present(data):
