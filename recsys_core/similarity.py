@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -11,6 +12,20 @@ import scipy.sparse as sp
 from .errors import ConfigError
 
 LIKED_AT = 4.0  # a rating at or above this counts as "liked" for the collaborative reason
+_BLAS: list = []
+
+
+def one_blas_thread():
+    """Context running BLAS on one thread: a matrix-vector product is 20x slower when threads fight for cores."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except Exception:  # threadpoolctl missing or unable to inspect: run as is
+            _BLAS.append(None)
+    ctl = _BLAS[0]
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -134,8 +149,9 @@ class SimilarityIndex:
         """Cosine to every movie in both spaces, the blend, the hybrid's candidate mask and notes."""
         if not (0.0 <= alpha <= 1.0) or math.isnan(alpha):
             raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
-        c = self.content @ self.content[row]
-        k = self.collab @ self.collab[row]
+        with one_blas_thread():
+            c = self.content @ self.content[row]
+            k = self.collab @ self.collab[row]
         hc, hk = bool(self.has_content[row]), bool(self.has_collab[row])
         notes: list[str] = []
         if hc and hk:
@@ -191,8 +207,9 @@ class SimilarityIndex:
 
     def blended(self, rows: np.ndarray, alpha: float) -> np.ndarray:
         """Hybrid similarity of every movie to each of ``rows``: [n, len(rows)] (for recommendations)."""
-        c = self.content @ self.content[rows].T
-        k = self.collab @ self.collab[rows].T
+        with one_blas_thread():
+            c = self.content @ self.content[rows].T
+            k = self.collab @ self.collab[rows].T
         a = np.float32(alpha)
         both = self.has_content[rows] & self.has_collab[rows]
         out = np.where(both[None, :], a * c + (1 - a) * k, np.where(self.has_content[rows][None, :], c, k))
@@ -268,6 +285,5 @@ def co_liked(liked: sp.csc_matrix, a: int, others: np.ndarray) -> np.ndarray:
     sub = liked[:, others]
     hit = np.zeros(liked.shape[0], dtype=bool)
     hit[users] = True
-    counts = np.add.reduceat(hit[sub.indices].astype(np.int64), sub.indptr[:-1]) if sub.nnz else np.zeros(len(others), np.int64)
-    counts = np.where(np.diff(sub.indptr) > 0, counts, 0)
-    return counts.astype(np.int64)
+    cs = np.concatenate([[0], np.cumsum(hit[sub.indices], dtype=np.int64)])
+    return (cs[sub.indptr[1:]] - cs[sub.indptr[:-1]]).astype(np.int64)
