@@ -177,6 +177,14 @@ def _search_key(title: str) -> str:
     return t
 
 
+def _bare(title: str) -> str:
+    """Lower-case title without a leading/trailing article or a year: the loosest exact match."""
+    t = re.sub(r"\s*\((?:1[89]|20)\d\d\)\s*$", "", title.lower()).strip()
+    t = re.sub(r",\s*(the|a|an)$", "", t)
+    t = re.sub(r"^(the|a|an)\s+", "", t)
+    return " ".join(t.split())
+
+
 class Explorer:
     """A dataset's trained content and collaborative spaces, and every question the pages ask of them."""
 
@@ -337,8 +345,12 @@ class Explorer:
             raise UnknownMovieError("No movie given; type a title or a MovieLens movieId.")
         low = text.lower()
         cat = self.catalog
-        for col in ("label", "title"):
-            exact = np.flatnonzero(cat[col].str.lower().to_numpy() == low)
+        for col in ("label", "title", "bare"):
+            if col == "bare":  # 'godfather' == 'Godfather, The' (article and year ignored)
+                keys = np.array([_bare(t) for t in self._col["title"].tolist()])
+                exact = np.flatnonzero(keys == _bare(low))
+            else:
+                exact = np.flatnonzero(np.char.lower(self._col[col].astype(str)) == low)
             if len(exact) == 0 and col == "label":
                 keys = self._search_keys or [_search_key(s) for s in cat["label"].tolist()]
                 self._search_keys = keys
