@@ -118,3 +118,15 @@ def engine_small_explorer(ml_latest_small, tmp_path_factory):
 
     store = ArtifactStore(tmp_path_factory.mktemp("engine_small_artifacts"))
     return Explorer.open(ml_latest_small, store=store)
+
+
+@pytest.fixture(scope="session")
+def engine_write():
+    """The folder writer, for tests that need their own (changed, training-only) copies."""
+    return engine_write_folder
+
+
+@pytest.fixture(scope="session")
+def engine_config():
+    """Factory of the fast tiny-data EngineConfig."""
+    return engine_small_config
