@@ -1,0 +1,382 @@
+"""Collaborative movie embeddings for similarity, plus the rating model behind predict() and RMSE.
+
+The default similarity space ("spectral") is a ridge-filtered truncated SVD of the binary user x movie
+matrix with popularity-damped columns: rating-trained vectors (the write-up's net, biased MF) measure
+about ten times worse for item-to-item retrieval, so they are kept only as comparison spaces.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from .data.dataset import Dataset
+from .device import seed_everything
+from .errors import CacheError, ConfigError, DatasetError
+from .models.fit import FitOptions, fit, make_optimizer
+from .models.rating_nets import build_rating_model
+
+SPACES = ("spectral", "rating_net", "dot_bias")
+RATING_MODELS = ("dot_bias", "entity_net")
+FORMAT_VERSION = 1
+_MAX_CELLS = 2_000_000_000  # n_movies x dim (or n_users x rating_dim) above this is refused before allocating
+
+# progress(stage, epoch, epochs, metrics, eta_s)
+CollabProgress = Callable[[str, int, int, dict, "float | None"], None]
+
+_DEFAULT_FITS = {
+    # measured on ml-latest-small / ml-100k per-user 80/20 splits (benchmarks/collab_research.py)
+    "dot_bias": FitOptions(epochs=40, batch_size=8192, lr=3e-3, weight_decay=0.0, patience=3),
+    "entity_net": FitOptions(epochs=20, batch_size=8192, lr=3e-3, weight_decay=1e-5, patience=2),
+}
+
+
+@dataclass(frozen=True)
+class CollabConfig:
+    """Settings of the collaborative space and the rating model; hashed into the artifact key."""
+
+    space: str = "spectral"  # "spectral" | "rating_net" | "dot_bias"
+    dim: int = 256  # size of the similarity space
+    pop_beta: float = 0.3  # spectral: column weight = n_ratings ** -pop_beta
+    ridge: float = 0.4  # spectral: filter s / sqrt(s^2 + (ridge * s_max)^2), EASE-like shrinkage of the head
+    exact_max: int = 6000  # spectral: exact eigh of the smaller Gram side up to this size, randomized SVD above
+    rating_model: str = "dot_bias"  # "dot_bias" | "entity_net": the model behind predict() / RMSE
+    rating_dim: int = 64
+    rating_fit: FitOptions | None = None  # None = the tuned default for rating_model
+    rating_reg: float = 0.1  # dot_bias: L2 on the embedding rows each batch touches
+    bias_reg: float = 5.0  # shrinkage (pseudo-counts) of the closed-form user/movie bias baseline
+    val_fraction: float = 0.05
+    low_confidence_below: int = 5
+    seed: int = 42
+
+    def fit_for(self, kind: str) -> FitOptions:
+        """The loop options for a rating model kind (the configured ones for rating_model, else its default)."""
+        if kind == self.rating_model and self.rating_fit is not None:
+            return self.rating_fit
+        return _DEFAULT_FITS[kind]
+
+    def validate(self) -> None:
+        """Raise ConfigError for settings that are unknown, out of range or absurdly large."""
+        if self.space not in SPACES:
+            raise ConfigError(f"Unknown collaborative space {self.space!r}; choose one of {', '.join(SPACES)}.")
+        if self.rating_model not in RATING_MODELS:
+            raise ConfigError(
+                f"Unknown rating model {self.rating_model!r}; choose one of {', '.join(RATING_MODELS)}."
+            )
+        for name, val, hi in (("dim", self.dim, 4096), ("rating_dim", self.rating_dim, 1024)):
+            if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or not 1 <= val <= hi:
+                raise ConfigError(f"{name} must be a whole number between 1 and {hi}, got {val!r}.")
+        if not (0.0 <= self.pop_beta <= 2.0):
+            raise ConfigError(f"pop_beta must be between 0 and 2 (0.3 works well), got {self.pop_beta}.")
+        if not (0.0 <= self.ridge <= 100.0) or not math.isfinite(self.ridge):
+            raise ConfigError(f"ridge must be between 0 and 100 (0.4 works well), got {self.ridge}.")
+        if not 1 <= self.exact_max <= 50_000:
+            raise ConfigError(f"exact_max must be between 1 and 50000, got {self.exact_max}.")
+        if not (0.0 < self.val_fraction < 0.5):
+            raise ConfigError(f"val_fraction must be between 0 and 0.5 (e.g. 0.05), got {self.val_fraction}.")
+        if self.rating_reg < 0 or self.bias_reg < 0:
+            raise ConfigError("rating_reg and bias_reg must be >= 0.")
+        if self.low_confidence_below < 0:
+            raise ConfigError(f"low_confidence_below must be >= 0, got {self.low_confidence_below}.")
+        if self.rating_fit is not None:
+            self.rating_fit.validate()
+
+
+@dataclass(frozen=True, eq=False)
+class CollabModel:
+    """A trained collaborative space plus the rating model, all as numpy arrays (no torch needed to use it)."""
+
+    vectors: np.ndarray  # float32 [n_movies, d]; zero rows for movies with no vector
+    has_vector: np.ndarray  # bool [n_movies]
+    low_confidence: np.ndarray  # bool [n_movies]
+    rating_state: dict[str, np.ndarray]
+    rating_meta: dict
+    history: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- similarity space
+
+
+def _binary_weighted(ds: Dataset, beta: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    r = ds.ratings
+    m = sp.csr_matrix(
+        (np.ones(len(r), dtype=np.float32), (r.user, r.movie)), shape=(ds.n_users, ds.n_movies)
+    )
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    count = np.diff(m.tocsc().indptr).astype(np.int64)
+    colw = np.where(count > 0, np.maximum(count, 1).astype(np.float64) ** (-beta), 0.0).astype(np.float32)
+    return (m @ sp.diags(colw)).tocsr().astype(np.float32), count
+
+
+def _top_singular(xw: sp.csr_matrix, q: int, cfg: CollabConfig, device: torch.device,
+                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Right singular vectors/values of xw: exact via the smaller Gram side when small, randomized SVD otherwise."""
+    n_u, n_m = xw.shape
+    if min(n_u, n_m) <= cfg.exact_max:
+        dt = torch.float64 if device.type != "mps" else torch.float32
+        if n_u <= n_m:
+            gram = torch.from_numpy((xw @ xw.T).toarray()).to(device=device, dtype=dt)
+            lam, u = torch.linalg.eigh(gram)
+            lam, u = lam.flip(0)[:q].clamp(min=0), u.flip(1)[:, :q]
+            s = lam.sqrt()
+            keep = s > 1e-6 * s[0].clamp(min=1e-30)
+            s, u = s[keep], u[:, keep]
+            xt = _torch_sparse(xw.T.tocoo(), device, dt)
+            v = torch.sparse.mm(xt, u) / s
+            return v.float(), s.float(), "eigh-users"
+        gram = torch.from_numpy((xw.T @ xw).toarray()).to(device=device, dtype=dt)
+        lam, v = torch.linalg.eigh(gram)
+        lam, v = lam.flip(0)[:q].clamp(min=0), v.flip(1)[:, :q]
+        s = lam.sqrt()
+        keep = s > 1e-6 * s[0].clamp(min=1e-30)
+        return v[:, keep].float(), s[keep].float(), "eigh-movies"
+    x = _torch_sparse(xw.tocoo(), device, torch.float32)
+    _, s, v = torch.svd_lowrank(x, q=min(q + 16, min(n_u, n_m)), niter=4)
+    return v[:, :q], s[:q], "svd_lowrank"
+
+
+def _torch_sparse(coo: sp.coo_matrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    val = torch.from_numpy(coo.data).to(dtype)
+    return torch.sparse_coo_tensor(idx, val, coo.shape, check_invariants=False).coalesce().to(device)
+
+
+def spectral_space(ds: Dataset, cfg: CollabConfig, device: torch.device) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Movie vectors V * s/sqrt(s^2 + (ridge*s_max)^2) of the popularity-damped binary rating matrix.
+
+    Cosine of these rows approximates a ridge-regularised item-item model (EASE without the zero
+    diagonal) restricted to the top ``dim`` directions; damping columns by n^-beta stops blockbusters
+    from owning every direction, and the filter keeps the noisy tail from dominating after normalising.
+    """
+    t0 = time.perf_counter()
+    xw, count = _binary_weighted(ds, cfg.pop_beta)
+    active = np.flatnonzero(count > 0)
+    out = np.zeros((ds.n_movies, cfg.dim), dtype=np.float32)
+    info: dict = {"kind": "spectral", "rank": 0, "method": "none"}
+    if len(active) >= 2:
+        v, s, method = _top_singular(xw[:, active].tocsr(), cfg.dim, cfg, device)
+        filt = s / torch.sqrt(s * s + (cfg.ridge * s[0]) ** 2) if cfg.ridge > 0 else s
+        emb = (v * filt).cpu().numpy().astype(np.float32)
+        out[active, : emb.shape[1]] = emb
+        info = {"kind": "spectral", "rank": int(emb.shape[1]), "method": method,
+                "singular_values": [float(x) for x in s[:8].cpu()]}
+    has = np.linalg.norm(out, axis=1) > 0
+    info["seconds"] = time.perf_counter() - t0
+    return out, has, info
+
+
+# ---------------------------------------------------------------- rating models
+
+
+def fit_biases(users: np.ndarray, movies: np.ndarray, y: np.ndarray, n_users: int, n_movies: int,
+               reg: float, iters: int = 8) -> tuple[float, np.ndarray, np.ndarray]:
+    """Regularised global mean + user + movie biases by alternating closed-form updates (the RMSE baseline)."""
+    mu = float(y.mean()) if len(y) else 0.0
+    bu = np.zeros(n_users, np.float64)
+    bm = np.zeros(n_movies, np.float64)
+    cu = np.bincount(users, minlength=n_users)
+    cm = np.bincount(movies, minlength=n_movies)
+    yd = y.astype(np.float64) - mu
+    for _ in range(iters):
+        bm = np.bincount(movies, yd - bu[users], n_movies) / (cm + reg)
+        bu = np.bincount(users, yd - bm[movies], n_users) / (cu + reg)
+    return mu, bu.astype(np.float32), bm.astype(np.float32)
+
+
+def _split_val(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    n_val = max(1, int(round(n * frac))) if n > 1 else 0
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _rmse(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((pred.astype(np.float64) - y) ** 2))) if len(y) else float("nan")
+
+
+def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.device,
+                  progress: CollabProgress | None, stage: str) -> tuple[dict, dict, dict, dict]:
+    """Train one rating model with the shared loop; return (state arrays, meta, history, metrics)."""
+    r = ds.ratings
+    lo, hi = (float(x) for x in ds.rating_scale)
+    tr, va = _split_val(len(r), cfg.val_fraction, cfg.seed)
+    mu, bu, bm = fit_biases(r.user[tr], r.movie[tr], r.rating[tr], ds.n_users, ds.n_movies, cfg.bias_reg)
+    y_va = r.rating[va].astype(np.float64)
+    base_bias = _rmse(np.clip(mu + bu[r.user[va]] + bm[r.movie[va]], lo, hi), y_va)
+    base_mean = _rmse(np.full(len(va), mu), y_va)
+
+    gen = seed_everything(cfg.seed)
+    opts = cfg.fit_for(kind)
+    model = build_rating_model(kind, ds.n_users, ds.n_movies, cfg.rating_dim, lo, hi).to(device)
+    if kind == "dot_bias":
+        model.init_biases(mu, torch.from_numpy(bu), torch.from_numpy(bm))
+    dev = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+    u_all, m_all, y_all = dev(r.user.astype(np.int64)), dev(r.movie.astype(np.int64)), dev(r.rating.astype(np.float32))
+    tr_t, va_t = dev(tr.astype(np.int64)), dev(va.astype(np.int64))
+    ut, mt, yt = u_all[tr_t], m_all[tr_t], y_all[tr_t]
+    uv, mv, yv = u_all[va_t], m_all[va_t], y_all[va_t]
+    reg = cfg.rating_reg if kind == "dot_bias" else 0.0
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        u, m = ut[idx], mt[idx]
+        loss = (model(u, m) - yt[idx]).pow(2).mean()
+        return loss + reg * model.penalty(u, m) if reg > 0 else loss
+
+    def validate() -> float:
+        pred = torch.cat([model(uv[i : i + 65536], mv[i : i + 65536]) for i in range(0, len(uv), 65536)])
+        return float((pred.clamp(lo, hi) - yv).pow(2).mean().sqrt())
+
+    def on_epoch(epoch: int, epochs: int, train_loss: float, val: float, eta: float) -> None:
+        if progress is not None:
+            progress(stage, epoch, epochs, {"train_mse": train_loss, "val_rmse": val}, eta)
+
+    hist = fit(model, len(tr), batch_loss, validate, opts, device, gen, on_epoch,
+               make_optimizer(model, opts, device))
+    state = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    state["baseline.user_bias"] = bu
+    state["baseline.movie_bias"] = bm
+    meta = {"kind": kind, "dim": cfg.rating_dim, "rating_low": lo, "rating_high": hi, "global_mean": mu,
+            "n_users": ds.n_users, "n_movies": ds.n_movies}
+    if kind == "entity_net":
+        meta["squash_low"], meta["squash_span"] = model.squash.low, model.squash.span
+    metrics = {"val_rmse": min(hist.val) if hist.val else float("nan"), "baseline_global_mean_rmse": base_mean,
+               "baseline_bias_rmse": base_bias, "epochs": len(hist.val), "best_epoch": hist.best_epoch + 1,
+               "seconds": hist.seconds, "n_train": int(len(tr)), "n_val": int(len(va))}
+    return state, meta, hist.as_dict(), metrics
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0, out=x)
+
+
+def _raw_predict(state: dict, meta: dict, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The rating model's prediction for known (non-negative) rows, in numpy."""
+    if meta["kind"] == "dot_bias":
+        dot = np.einsum("ij,ij->i", state["user.weight"][u], state["movie.weight"][m])
+        return (state["offset"][0] + state["user_bias.weight"][u, 0] + state["movie_bias.weight"][m, 0] + dot)
+    x = np.concatenate([state["user.weight"][u], state["movie.weight"][m]], axis=1)
+    x = _relu(x @ state["fc1.weight"].T + state["fc1.bias"])
+    x = _relu(x @ state["fc2.weight"].T + state["fc2.bias"])
+    z = (x @ state["out.weight"].T + state["out.bias"])[:, 0]
+    return meta["squash_low"] + meta["squash_span"] / (1.0 + np.exp(-z))
+
+
+def predict_ratings(model: CollabModel, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+    """Predicted ratings for row pairs; a -1 (or out-of-range) user or movie gets the bias baseline instead."""
+    st, meta = model.rating_state, model.rating_meta
+    u = np.asarray(users, dtype=np.int64).ravel()
+    m = np.asarray(movies, dtype=np.int64).ravel()
+    if u.shape != m.shape:
+        raise ConfigError(f"users and movies must have the same length, got {len(u)} and {len(m)}.")
+    ku = (u >= 0) & (u < meta["n_users"])
+    km = (m >= 0) & (m < meta["n_movies"])
+    out = np.full(len(u), meta["global_mean"], dtype=np.float64)
+    out += np.where(ku, st["baseline.user_bias"][np.where(ku, u, 0)], 0.0)
+    out += np.where(km, st["baseline.movie_bias"][np.where(km, m, 0)], 0.0)
+    both = np.flatnonzero(ku & km)
+    for i in range(0, len(both), 262_144):
+        sel = both[i : i + 262_144]
+        out[sel] = _raw_predict(st, meta, u[sel], m[sel])
+    return np.clip(out, meta["rating_low"], meta["rating_high"]).astype(np.float32)
+
+
+# ---------------------------------------------------------------- training entry point
+
+
+def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
+                 progress: CollabProgress | None = None) -> CollabModel:
+    """Build the similarity space and train the rating model on every rating in ``ds``."""
+    cfg.validate()
+    if len(ds.ratings) < 2 or ds.n_movies < 2:
+        raise DatasetError(
+            f"Dataset {ds.name!r} has {len(ds.ratings)} ratings over {ds.n_movies} movies; collaborative "
+            "embeddings need at least two of each. Point it at a folder with a ratings file."
+        )
+    if ds.n_movies * cfg.dim > _MAX_CELLS or ds.n_users * cfg.rating_dim > _MAX_CELLS:
+        raise ConfigError(
+            f"dim={cfg.dim} / rating_dim={cfg.rating_dim} would need more than {_MAX_CELLS:,} cells for "
+            f"{ds.n_movies:,} movies and {ds.n_users:,} users; choose a smaller dimension."
+        )
+    t0 = time.perf_counter()
+    count = np.bincount(ds.ratings.movie, minlength=ds.n_movies)
+    history: dict = {}
+    state, meta, hist, metrics = _train_rating(ds, cfg.rating_model, cfg, device, progress, "rating")
+    history["rating"] = hist
+    if cfg.space == "spectral":
+        if progress is not None:
+            progress("collab", 0, 1, {}, None)
+        vectors, has, info = spectral_space(ds, cfg, device)
+        if progress is not None:
+            progress("collab", 1, 1, {"rank": info["rank"]}, 0.0)
+    else:
+        kind = "entity_net" if cfg.space == "rating_net" else "dot_bias"
+        sp_state = state
+        if kind != cfg.rating_model:
+            sp_state, _, sp_hist, sp_metrics = _train_rating(ds, kind, cfg, device, progress, "collab")
+            info = {"kind": cfg.space, "history": sp_hist, "val_rmse": sp_metrics["val_rmse"],
+                    "seconds": sp_metrics["seconds"]}
+        else:
+            info = {"kind": cfg.space, "seconds": 0.0}
+        vectors = np.ascontiguousarray(sp_state["movie.weight"], dtype=np.float32)
+        vectors = vectors * (count > 0)[:, None].astype(np.float32)
+        has = (count > 0) & (np.linalg.norm(vectors, axis=1) > 0)
+    history["space"] = info
+    metrics = dict(metrics, rating_seconds=metrics["seconds"], space_seconds=info["seconds"],
+                   seconds=time.perf_counter() - t0, space=cfg.space, rating_model=cfg.rating_model)
+    return CollabModel(
+        vectors=vectors.astype(np.float32),
+        has_vector=has.astype(bool),
+        low_confidence=count < cfg.low_confidence_below,
+        rating_state=state,
+        rating_meta=meta,
+        history=history,
+        metrics=metrics,
+    )
+
+
+# ---------------------------------------------------------------- persistence (npz + json, no pickle)
+
+
+def collab_to_arrays(model: CollabModel) -> tuple[dict[str, np.ndarray], dict]:
+    """Split a model into plain arrays (for .npz) and a JSON-able dict, so the store never pickles."""
+    arrays = {"vectors": model.vectors, "has_vector": model.has_vector, "low_confidence": model.low_confidence}
+    arrays.update({f"rating/{k}": v for k, v in model.rating_state.items()})
+    meta = {"format": FORMAT_VERSION, "rating_meta": model.rating_meta, "history": model.history,
+            "metrics": model.metrics}
+    return arrays, meta
+
+
+def load_collab(arrays: dict[str, np.ndarray], meta: dict) -> CollabModel:
+    """Rebuild a CollabModel from collab_to_arrays output; CacheError when anything is missing or inconsistent."""
+    try:
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"format {meta.get('format')!r} (expected {FORMAT_VERSION})")
+        vectors = np.asarray(arrays["vectors"], dtype=np.float32)
+        has = np.asarray(arrays["has_vector"], dtype=bool)
+        low = np.asarray(arrays["low_confidence"], dtype=bool)
+        state = {k.split("/", 1)[1]: np.asarray(v) for k, v in arrays.items() if k.startswith("rating/")}
+        rmeta = dict(meta["rating_meta"])
+        n_m = vectors.shape[0]
+        if vectors.ndim != 2 or has.shape != (n_m,) or low.shape != (n_m,) or rmeta["n_movies"] != n_m:
+            raise ValueError("array shapes disagree")
+        need = ["baseline.user_bias", "baseline.movie_bias", "user.weight", "movie.weight"]
+        missing = [k for k in need if k not in state]
+        if missing:
+            raise ValueError(f"missing rating arrays {missing}")
+        if not np.isfinite(vectors).all():
+            raise ValueError("non-finite vectors")
+        return CollabModel(vectors, has, low, state, rmeta, dict(meta.get("history", {})),
+                           dict(meta.get("metrics", {})))
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise CacheError(
+            f"The cached collaborative model is incomplete or corrupt ({exc}); delete the artifact folder "
+            "or retrain to rebuild it."
+        ) from exc
