@@ -156,7 +156,9 @@ class SimilarityIndex:
         notes: list[str] = []
         if hc and hk:
             a = np.float32(alpha)
-            h = a * c + (np.float32(1) - a) * k  # a missing component contributes 0
+            h = a * c + (np.float32(1) - a) * k
+            # a candidate lacking one embedding is scored by the other alone (as evaluation.py measures it)
+            h = np.where(self.has_content, np.where(self.has_collab, h, c), k)
             cand = self.has_content | self.has_collab
         elif hc:
             h, cand = c, self.has_content
@@ -211,8 +213,10 @@ class SimilarityIndex:
             c = self.content @ self.content[rows].T
             k = self.collab @ self.collab[rows].T
         a = np.float32(alpha)
-        both = self.has_content[rows] & self.has_collab[rows]
-        out = np.where(both[None, :], a * c + (1 - a) * k, np.where(self.has_content[rows][None, :], c, k))
+        qc, qk = self.has_content[rows][None, :], self.has_collab[rows][None, :]
+        mix = a * c + (1 - a) * k
+        mix = np.where(self.has_content[:, None], np.where(self.has_collab[:, None], mix, c), k)
+        out = np.where(qc & qk, mix, np.where(qc, c, k))
         return out.astype(np.float32)
 
     def hybrid_table(self, k: int, alpha: float, block: int = 1024) -> dict[str, np.ndarray]:
@@ -226,7 +230,9 @@ class SimilarityIndex:
             c = self.content[q] @ self.content.T
             kk = self.collab[q] @ self.collab.T
             qc, qk = hc[q][:, None], hk[q][:, None]
-            h = np.where(qc & qk, a * c + (1 - a) * kk, np.where(qc, c, kk))
+            both = a * c + (1 - a) * kk
+            both = np.where(hc[None, :], np.where(hk[None, :], both, c), kk)  # candidate lacks one: the other
+            h = np.where(qc & qk, both, np.where(qc, c, kk))
             valid = np.where(qc & qk, any_vec[None, :], np.where(qc, hc[None, :], np.where(qk, hk[None, :], False)))
             valid[np.arange(len(q)), q] = False
             h = np.where(valid, h, -np.inf)

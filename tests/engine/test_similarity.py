@@ -89,7 +89,9 @@ def test_missing_embedding_uses_the_other_and_says_so():
     assert res.hybrid.rows.tolist() == res.content.rows.tolist() and any("content only" in n for n in res.notes)
     res = idx.query(0, k=499, alpha=0.5)
     assert 7 not in res.content.rows and 8 not in res.collab.rows
-    assert np.isnan(res.hybrid.content_score[res.hybrid.rows == 7]).all()
+    seven = res.hybrid.rows == 7
+    assert np.isnan(res.hybrid.content_score[seven]).all()
+    np.testing.assert_allclose(res.hybrid.score[seven], res.hybrid.collab_score[seven])  # scored by the other alone
 
 
 def test_hybrid_table_agrees_with_query():
