@@ -38,7 +38,7 @@ def test_train_prints_a_summary(trained):
 
 def test_similar_text_json_and_unknown(trained):
     folder, _ = trained
-    out = _run("similar", "--data", str(folder), "--movie", "ring quest fellowship", "-k", "3", *FAST)
+    out = _run("similar", "--data", str(folder), "--movie", "Ring Quest: The Felowship", "-k", "3", *FAST)
     assert out.returncode == 0, out.stderr
     assert "Ring Quest: The Fellowship" in out.stdout and "hybrid" in out.stdout
     js = _run("similar", "--data", str(folder), "--movie", "1", "--alpha", "0.2", "-k", "4", "--json", *FAST)
