@@ -104,9 +104,8 @@ def sidebar_saved_views(page_path: str) -> None:
             pos = (pos + step) % len(views)
             ss[K.TOUR_POS] = pos
             target = views[pos]
-            state.apply_view(target.view)
-            page = PAGE_BY_PATH.get(target.page, PAGES[0])
-            st.switch_page(page)
+            ss[K.PENDING_VIEW] = target.view  # applied before any widget of the next run
+            st.switch_page(PAGE_BY_PATH.get(target.page, PAGES[0]))
 
 
 def _md_link_text(text: str) -> str:
@@ -142,6 +141,9 @@ def open_or_first_train(dataset: str) -> object | None:
 def main() -> None:
     """Route, share the sidebar and state across pages, and keep every error a message."""
     state.init_session()
+    pending = st.session_state.pop(K.PENDING_VIEW, None)
+    if pending is not None:
+        state.apply_view(pending)
     pg = st.navigation(PAGES)
     st.sidebar.markdown("### 🎬 Similar-movies explorer")
     try:

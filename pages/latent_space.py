@@ -31,7 +31,7 @@ overlap = cached.agreement_frame(key, ex).set_index("movie")["overlap"] if colou
 
 def space_map(space: str, title: str, list_name: str, height: int) -> None:
     """One map with the selected movie and its top-20 in that space highlighted; clicks select."""
-    df = cached.projection_frame(key, ex, space, alpha if space == "hybrid" else 0.5)
+    df = cached.projection_frame(key, ex, space, cached.map_alpha(ex, alpha) if space == "hybrid" else 0.5)
     if overlap is not None:
         df = df.assign(overlap=overlap.reindex(df["movie"]).to_numpy())
     neighbours = [int(m) for m in lists[list_name]["movie"]]
@@ -52,7 +52,16 @@ with right:
 st.caption("The two maps are aligned, so a film sits in comparable places in both. ★ = selected movie, "
            "rings = its top-20 in that space.")
 
-space_map("hybrid", f"Blended space at α = {format_alpha(alpha)}", "hybrid", 560)
+map_a = cached.map_alpha(ex, alpha)
+if cached.map_cached(ex, "hybrid", map_a) or st.button(
+    f"Compute the blended map for α = {format_alpha(map_a)}", key="btn_blend_map", icon="🗺️",
+    help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",
+):
+    space_map("hybrid", f"Blended space at α = {format_alpha(map_a)}", "hybrid", 560)
+    st.caption("Blended maps are stored per 0.1 of α (the lists use the exact α).")
+else:
+    st.info(f"The blended map for α = {format_alpha(map_a)} has not been computed yet. Moving the slider never "
+            "starts a UMAP run by itself; press the button to compute this one once.")
 
 st.subheader("Agreement: where “what it is” and “who likes it” disagree",
              help="Overlap of each movie's content and collaborative top-20 lists (0 to 20).")

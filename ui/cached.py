@@ -115,7 +115,9 @@ def _open_cached(dataset: str, config_json: str) -> Explorer:
 
 def artifact_missing(exc: BaseException) -> bool:
     """True for the facade's 'no trained artifact yet' error."""
-    return type(exc).__name__ == "ArtifactMissingError"
+    from recsys_core import ArtifactMissingError
+
+    return isinstance(exc, ArtifactMissingError)
 
 
 def open_explorer(dataset: str, config_json: str = DEFAULT_CONFIG_JSON) -> Explorer:
@@ -238,6 +240,20 @@ def projection_with_progress(ex: Explorer, space: str, alpha: float) -> np.ndarr
     if "status" in shown:
         shown["status"].update(label=f"{space.title()} map ready", state="complete", expanded=False)
     return coords
+
+
+def map_alpha(ex: Explorer, alpha: float) -> float:
+    """The alpha the engine's cached hybrid map is keyed on (rounded to its step)."""
+    from recsys_core.projection import rounded_alpha
+
+    return rounded_alpha(alpha, ex.config.projection)
+
+
+def map_cached(ex: Explorer, space: str, alpha: float) -> bool:
+    """Whether the engine already stored this map (so drawing it needs no UMAP run)."""
+    from recsys_core.projection import projection_name
+
+    return bool(ex.artifact.has(f"{projection_name(space, alpha, ex.config.projection)}.npy"))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -42,7 +42,8 @@ class K:
     TOUR_POS = "tour_pos"
     CONFIG = "engine_config"  # per dataset: the training settings in use (JSON)
     LAST_MAP_PICK = "last_map_pick"  # last plotly selection already applied
-    TASTE = "taste_ratings"  # {movie_id: rating}
+    TASTE = "taste_ratings"  # {movie_id: stars index 0-4}
+    PENDING_VIEW = "pending_view"  # a saved view to apply at the start of the next run
     ALPHA_FROM_URL = "alpha_from_url"
 
     W_DATASET = "w_dataset"
@@ -357,7 +358,7 @@ def current_view() -> View:
 
 
 def apply_view(view: View) -> None:
-    """Make ``view`` the session's view and drop widget values so widgets re-seed from it."""
+    """Make ``view`` the session's view (call before the widgets of this run are drawn)."""
     ss = st.session_state
     ss[K.DATASET] = view.dataset
     ss[K.MOVIE] = view.movie_id
@@ -367,9 +368,8 @@ def apply_view(view: View) -> None:
     ss[K.YEARS] = view.years
     ss[K.MAX_RATINGS] = view.max_ratings
     ss[K.PREV_HYBRID] = None
-    for key in (K.W_ALPHA, K.W_SEARCH, K.W_PICK, K.W_MIN_RATINGS, K.W_GENRES, K.W_YEARS,
-                K.W_CAP_ON, K.W_MAX_RATINGS, K.W_DATASET):
-        ss.pop(key, None)
+    # Every other widget is re-seeded from the view on each run; the search text is the person's own.
+    ss.pop(K.W_SEARCH, None)
 
 
 def reset_for_dataset(dataset: str) -> None:

@@ -842,9 +842,14 @@ _SETTING_LABELS = {
     "loss": "Loss",
     "kind": "Model kind",
     "model": "Model kind",
+    "space": "Model kind",
+    "rating_model": "Rating model (RMSE)",
+    "rating_dim": "Rating model size",
 }
 _SETTING_CHOICES = {
     "loss": ("mse", "cosine", "multinomial"),
+    "space": ("spectral", "rating_net", "dot_bias"),
+    "rating_model": ("dot_bias", "entity_net"),
     "device": ("auto", "cpu", "cuda", "mps"),
 }
 _SECTION_LABELS = {"content": "Content (autoencoder)", "collab": "Collaborative", "rating": "Rating model",
@@ -853,7 +858,7 @@ _SECTION_LABELS = {"content": "Content (autoencoder)", "collab": "Collaborative"
 
 def _choices_for(name: str, current: str, section_obj: Any) -> tuple[str, ...]:
     """Allowed values of a string setting: known lists, or a KINDS/CHOICES attribute on its config."""
-    if name in _SETTING_CHOICES:
+    if name in _SETTING_CHOICES and current in _SETTING_CHOICES[name]:
         return _SETTING_CHOICES[name]
     for attr in (f"{name.upper()}S", f"{name.upper()}_CHOICES", "KINDS", "CHOICES"):
         opts = getattr(type(section_obj), attr, None)
@@ -873,12 +878,12 @@ def training_settings(config_json: str) -> str:
     top_level = [(n, v) for n, v in sections if not dc.is_dataclass(v)]
     nested = [(n, v) for n, v in sections if dc.is_dataclass(v)]
     shown_any = False
-    cols = st.columns(max(1, len(nested)))
+    nested = [(n, v) for n, v in nested
+              if any(f.name in _SETTING_LABELS for f in dc.fields(v)) or dc.is_dataclass(getattr(v, "fit", None))]
+    cols = st.columns(max(1, len(nested) + (1 if top_level else 0)))
     for col, (sec, obj) in zip(cols, nested, strict=False):
         fields = [f for f in dc.fields(obj) if f.name in _SETTING_LABELS]
         fit = getattr(obj, "fit", None)
-        if not fields and not dc.is_dataclass(fit):
-            continue
         with col:
             st.markdown(f"*{_SECTION_LABELS.get(sec, sec.title())}*")
             for f in fields:
@@ -888,7 +893,8 @@ def training_settings(config_json: str) -> str:
                     continue
                 if isinstance(value, int):
                     hi = 1000 if f.name == "epochs" else 4096
-                    data[sec][f.name] = int(st.number_input(_SETTING_LABELS[f.name], 1, hi, value, key=wkey))
+                    lo = 0 if (value == 0 or f.name == "hidden_dim") else 1
+                    data[sec][f.name] = int(st.number_input(_SETTING_LABELS[f.name], lo, hi, value, key=wkey))
                 elif isinstance(value, str):
                     opts = _choices_for(f.name, value, obj)
                     data[sec][f.name] = st.selectbox(_SETTING_LABELS[f.name], opts, index=opts.index(value),
@@ -901,7 +907,7 @@ def training_settings(config_json: str) -> str:
     for name, value in top_level:
         if name == "device" or name in _SETTING_LABELS:
             opts = _choices_for(name, str(value), cfg)
-            data[name] = st.selectbox("Device" if name == "device" else _SETTING_LABELS[name], opts,
+            data[name] = cols[-1].selectbox("Device" if name == "device" else _SETTING_LABELS[name], opts,
                                       index=opts.index(str(value)) if str(value) in opts else 0,
                                       key=f"w_set_{name}",
                                       help="auto = GPU when there is one, else CPU")
@@ -932,3 +938,124 @@ def train_and_use(dataset: str, config_json: str) -> None:
     st.session_state[K.ALPHA] = None  # the new model's default blend
     st.session_state.pop(K.W_ALPHA, None)
     st.success("Trained. Every page now uses this model.")
+
+
+# --- metrics (Tune, Data & model) ---------------------------------------------------------------
+
+METRIC_LABELS = {
+    "recall": ("Recall@{k}", "Share of a user's held-out liked movies found from their other liked movies. Higher is better."),
+    "ndcg": ("NDCG@{k}", "Like recall, but hits near the top count more. Higher is better."),
+    "cold_recall": ("Cold-start recall@{k}", "Recall on movies with few training ratings. Higher is better."),
+    "genre_coherence": ("Genre coherence", "Mean genre overlap (Jaccard) of a movie and its neighbours. Higher = more same-genre."),
+    "popularity": ("Popularity of listed movies", "Mean log10 number of ratings of what is listed. Lower = less blockbuster bias."),
+    "coverage": ("Catalogue coverage", "Share of the catalogue that appears in someone's list. Higher = more variety."),
+}
+BASELINE_LABELS = {"popularity": "Most popular", "itemknn": "Item kNN", "ease": "EASE",
+                   "rating_vectors": "Rating-model vectors"}
+
+
+def _metric_base(name: str) -> str:
+    """'recall@20' -> 'recall'."""
+    return name.split("@", 1)[0]
+
+
+def metric_label(name: str, k: int) -> str:
+    """Human label of a metric key."""
+    label = METRIC_LABELS.get(_metric_base(name), (name, ""))[0]
+    return label.format(k=k)
+
+
+def metrics_view(m: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The engine's evaluation as frames the charts use; None when the model has none."""
+    if not m or not m.get("alphas") or not isinstance(m.get("hybrid"), dict):
+        return None
+    alphas = [float(a) for a in m["alphas"]]
+    hybrid = pd.DataFrame({k: v for k, v in m["hybrid"].items() if isinstance(v, list) and len(v) == len(alphas)},
+                          index=pd.Index(alphas, name="alpha"))
+    baselines = {BASELINE_LABELS.get(n, n): v for n, v in (m.get("baselines") or {}).items()
+                 if isinstance(v, dict) and "skipped" not in v}
+    skipped = {BASELINE_LABELS.get(n, n): v["skipped"] for n, v in (m.get("baselines") or {}).items()
+               if isinstance(v, dict) and "skipped" in v}
+    order = [c for c in ("recall@20", "ndcg@20", "genre_coherence", "popularity", "coverage", "cold_recall@20")
+             if c in hybrid.columns] + [c for c in hybrid.columns if c not in
+                                         ("recall@20", "ndcg@20", "genre_coherence", "popularity", "coverage",
+                                          "cold_recall@20")]
+    return {
+        "k": int(m.get("k", 20)),
+        "alphas": alphas,
+        "hybrid": hybrid[order],
+        "content": dict(m.get("content") or {}),
+        "collab": dict(m.get("collab") or {}),
+        "baselines": baselines,
+        "skipped": skipped,
+        "best_alpha": float(m.get("best_alpha", 0.5)),
+        "best_metric": next((c for c in hybrid.columns if c.startswith("recall")), order[0] if order else ""),
+        "rmse": dict(m.get("rmse") or {}),
+        "n_users": m.get("n_users"),
+    }
+
+
+def best_alpha_text(v: dict[str, Any]) -> str:
+    """Why the suggested alpha is the best one, in one paragraph."""
+    best, metric, k = v["best_alpha"], v["best_metric"], v["k"]
+    h = v["hybrid"]
+    value = h.loc[best, metric] if best in h.index and metric in h.columns else float("nan")
+    users = f" of {v['n_users']:,} users" if v.get("n_users") else ""
+    side = ("only the content signal" if best >= 1.0 else "only the collaborative signal" if best <= 0.0
+            else f"{best:.0%} content and {1 - best:.0%} collaborative")
+    text = (f"**Best α = {format_alpha(best)}** ({side}): it finds the most held-out liked movies — "
+            f"{metric_label(metric, k)} = {value:.3f} — when each user's other liked movies are used as seeds"
+            f"{users}. The dashed lines are baselines; the dotted ones the pure content and collaborative lists.")
+    coll = v["collab"].get(metric)
+    if coll is not None and not math.isnan(value) and coll > value * 1.5:
+        text += (f"\n\n⚠️ The collaborative list alone scores {coll:.3f}, far above any blend: this artifact's "
+                 "blend looks miscalibrated; retrain or report it.")
+    return text
+
+
+def metric_charts(v: dict[str, Any], alpha: float) -> None:
+    """One small line chart per metric against alpha, best alpha and the current alpha marked."""
+    h = v["hybrid"]
+    cols = st.columns(3)
+    for i, metric in enumerate(h.columns):
+        base = _metric_base(metric)
+        fig = go.Figure(go.Scatter(x=h.index, y=h[metric], mode="lines+markers", name="Blend",
+                                   line={"color": ACCENT}, hovertemplate="α %{x:.1f}: %{y:.3f}<extra></extra>"))
+        for name, vals in v["baselines"].items():
+            if metric in vals:
+                fig.add_hline(y=float(vals[metric]), line={"dash": "dash", "width": 1, "color": "#7B8794"},
+                              annotation_text=name, annotation_position="top left",
+                              annotation_font={"size": 9, "color": "#52606D"})
+        fig.add_vline(x=v["best_alpha"], line={"color": "#2E7D32", "width": 2},
+                      annotation_text="best", annotation_position="top")
+        fig.add_vline(x=alpha, line={"color": NEIGHBOUR, "width": 1, "dash": "dot"})
+        label = metric_label(metric, v["k"])
+        _layout(fig, 260, title={"text": label, "font": {"size": 13}}, showlegend=False,
+                xaxis_title="α (0 = collaborative, 1 = content)", yaxis_title=label)
+        with cols[i % 3]:
+            st.plotly_chart(fig, config=PLOT_CONFIG, key=f"metric_{base}")
+            st.caption(METRIC_LABELS.get(base, ("", ""))[1])
+
+
+def metric_tables(v: dict[str, Any]) -> None:
+    """The numbers: blend per alpha, then the pure lists and the baselines, plus rating RMSE."""
+    k = v["k"]
+    h = v["hybrid"].copy()
+    h.columns = [metric_label(c, k) for c in h.columns]
+    st.markdown("**Blend across α**")
+    st.dataframe(h.reset_index().rename(columns={"alpha": "α"}).round(4), hide_index=True, key="tbl_metrics_alpha")
+    rows = {"Content only": v["content"], "Collaborative only": v["collab"], **v["baselines"]}
+    table = pd.DataFrame(rows).T
+    table = table[[c for c in v["hybrid"].columns if c in table.columns]]
+    table.columns = [metric_label(c, k) for c in table.columns]
+    st.markdown("**Pure lists next to the baselines**")
+    st.dataframe(table.round(4), key="tbl_metrics_baselines")
+    for name, why in v["skipped"].items():
+        st.caption(f"{name} skipped: {why}")
+    r = v["rmse"]
+    if r.get("test_rmse") is not None:
+        st.markdown(
+            f"**Rating prediction** ({r.get('model', 'model')}, {int(r.get('n_test', 0)):,} held-out ratings): "
+            f"RMSE {r['test_rmse']:.3f} · global-mean baseline {r.get('global_mean', float('nan')):.3f} · "
+            f"user+movie bias baseline {r.get('bias', float('nan')):.3f} (lower is better)"
+        )

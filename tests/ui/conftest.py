@@ -28,7 +28,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="session")
 def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train the bundled default once through the facade (and its maps), so pages open it instantly."""
-    art = tmp_path_factory.getbasetemp() / "artifacts"  # the dir the root conftest points every test at
+    # The dir the root conftest points every test at; RECSYS_UI_TEST_CACHE reuses one across sessions
+    # (safe: artifacts are keyed by data fingerprint + config hash and checksummed by the store).
+    reuse = os.environ.get("RECSYS_UI_TEST_CACHE", "")
+    art = Path(reuse).resolve() if reuse else tmp_path_factory.getbasetemp() / "artifacts"
     mp = pytest.MonkeyPatch()
     mp.setenv("RECSYS_ARTIFACTS_DIR", str(art))
     try:
@@ -55,9 +58,11 @@ def _fresh_streamlit_caches() -> Iterator[None]:
 
 
 @pytest.fixture
-def app(trained_artifacts: Path) -> Callable[..., object]:
+def app(trained_artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     """Run app.py in AppTest, optionally with query params; returns the ran AppTest."""
     from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
 
     def run(query: dict[str, str] | None = None, page: str | None = None) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -177,3 +177,16 @@ def test_screenshot_every_page(page, server, path, heading, name):
     if name in ("explore", "latent_space"):
         SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SHOTS / f"{name}.png")
+
+
+def test_explore_works_in_a_narrow_window(browser, server):
+    context = browser.new_context(viewport={"width": 420, "height": 900}, is_mobile=True)
+    pg = context.new_page()
+    try:
+        open_explore(pg, server)
+        overflow = pg.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 2, f"the page scrolls sideways by {overflow}px"
+        assert len(title_col(table_rows(pg, "tbl_hybrid"))) == 20
+        screenshot(pg, "explore_narrow")
+    finally:
+        context.close()
