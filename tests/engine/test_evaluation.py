@@ -64,7 +64,6 @@ def test_report_shape_on_a_small_catalogue():
 def test_ml100k_collab_space_matches_item_knn_and_rmse_meets_the_bar():
     from recsys_core.data import load_dataset
 
-    torch.set_num_threads(2)
     ds = load_dataset("ml-100k")
     genres = genre_matrix(ds).astype(np.float32)  # a stand-in content space: the protocol, not content quality
     res = evaluate(ds, genres, genres.any(axis=1), CollabConfig(), EvalConfig(baselines=("itemknn",)), CPU)
