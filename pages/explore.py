@@ -52,7 +52,8 @@ for col, name in zip(cols, ("content", "collab", "hybrid"), strict=True):
             with st.container(key=f"list_{name}"):
                 widgets.list_table(widgets.table_frame(df, name, others, moves if name == "hybrid" else None),
                                    name, key=f"tbl_{name}")
-        st.caption(f"{removed} removed by the filters" if removed else "◆ = also in another list")
+        st.caption(("◆ = in both the content and the collaborative top-20"
+                    + (f" · {removed} removed by the filters" if removed else "")))
 
 left, right = st.columns([3, 2])
 with left:

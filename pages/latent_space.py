@@ -29,13 +29,13 @@ lists = cached.similar_lists(key, ex, row, alpha, filt)
 overlap = cached.agreement_frame(key, ex).set_index("movie")["overlap"] if colour == "Agreement" else None
 
 
-def space_map(space: str, title: str, list_name: str, height: int) -> None:
+def space_map(space: str, title: str, list_name: str, height: int, legend: bool = True) -> None:
     """One map with the selected movie and its top-20 in that space highlighted; clicks select."""
     df = cached.projection_frame(key, ex, space, cached.map_alpha(ex, alpha) if space == "hybrid" else 0.5)
     if overlap is not None:
         df = df.assign(overlap=overlap.reindex(df["movie"]).to_numpy())
     neighbours = [int(m) for m in lists[list_name]["movie"]]
-    fig = widgets.map_figure(df, colour, title, row, neighbours, height=height)
+    fig = widgets.map_figure(df, colour, title, row, neighbours, height=height, legend=legend)
     event = st.plotly_chart(fig, config=widgets.PLOT_CONFIG, key=f"map_{space}", on_select="rerun",
                             selection_mode="points")
     widgets.apply_map_click(ex, f"map_{space}", event)
@@ -46,11 +46,11 @@ def space_map(space: str, title: str, list_name: str, height: int) -> None:
 
 left, right = st.columns(2, gap="medium")
 with left:
-    space_map("content", "Content space (what it is)", "content", 480)
+    space_map("content", "Content space (what it is)", "content", 440, legend=False)
 with right:
-    space_map("collab", "Collaborative space (who likes it)", "collab", 480)
+    space_map("collab", "Collaborative space (who likes it)", "collab", 440, legend=False)
 st.caption("The two maps are aligned, so a film sits in comparable places in both. ★ = selected movie, "
-           "rings = its top-20 in that space.")
+           "rings = its top-20 in that space (the first five labelled). Colours: see the legend of the blended map.")
 
 map_a = cached.map_alpha(ex, alpha)
 if cached.map_cached(ex, "hybrid", map_a) or st.button(

@@ -196,15 +196,14 @@ def movement(prev: Sequence[int] | None, current: Sequence[int]) -> list[str]:
 
 def table_frame(df: pd.DataFrame, name: str, others: dict[str, set[int]],
                 moves: list[str] | None = None) -> pd.DataFrame:
-    """The displayed columns of one list, with a marker for movies that also appear in other lists."""
-    also = []
+    """The displayed columns of one list; ◆ marks a movie both signals agree on (in both other-signal lists)."""
+    signals = {"content", "collab"} - {name}
+    also, agree = [], []
     for m in df["movie"]:
-        tags = [SHORT_NAMES[o] for o, members in others.items() if m in members]
-        also.append(" + ".join(tags))
-    title = [
-        f"◆ {t}" if a else str(t)
-        for t, a in zip(_labels(df), also, strict=True)
-    ]
+        also.append(" + ".join(SHORT_NAMES[o] for o, members in others.items() if m in members))
+        agree.append(all(m in others[o] for o in signals if o in others) if name != "hybrid"
+                     else all(m in others.get(o, set()) for o in ("content", "collab")))
+    title = [f"◆ {t}" if a else str(t) for t, a in zip(_labels(df), agree, strict=True)]
     out = pd.DataFrame(
         {
             "#": df["rank"].astype(int).to_numpy(),
@@ -218,7 +217,7 @@ def table_frame(df: pd.DataFrame, name: str, others: dict[str, set[int]],
         }
     )
     if name == "hybrid":
-        out.insert(1, "Move", moves if moves is not None else [""] * len(df))
+        out.insert(3, "Move", moves if moves is not None else [""] * len(df))
         out.insert(4, "Content", df["content_score"].astype(float).round(3).to_numpy())
         out.insert(5, "Collab", df["collab_score"].astype(float).round(3).to_numpy())
         out.insert(6, "Rank in content", _rank_text(df["content_rank"]))
@@ -240,27 +239,31 @@ def _rank_text(ranks: pd.Series) -> list[str]:
 
 
 def list_table(frame: pd.DataFrame, name: str, key: str) -> None:
-    """One top-20 list as a compact, readable table (rows in several lists are tinted)."""
+    """One top-20 list as a compact, readable table (rows both signals agree on are tinted)."""
     cfg: dict[str, Any] = {
-        "#": st.column_config.NumberColumn("#", width="small"),
-        "Title": st.column_config.TextColumn("Title", width="medium",
-                                             help="◆ = also in another list"),
-        "Similarity": st.column_config.NumberColumn("Similarity", format="%.3f", width="small"),
-        "Ratings": st.column_config.NumberColumn("Ratings", format="%d", width="small"),
-        "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width="small",
-                                              help="Mean rating"),
-        "Why": st.column_config.TextColumn("Why", width="medium"),
-        "Also in": st.column_config.TextColumn("Also in", width="small"),
+        "#": st.column_config.NumberColumn("#", width=34),
+        "Title": st.column_config.TextColumn("Title", width=210,
+                                             help="◆ = in both the content and the collaborative top-20"),
+        "Similarity": st.column_config.NumberColumn("Similarity", format="%.3f", width=78),
+        "Also in": st.column_config.TextColumn("Also in", width=110, help="The other lists showing this movie"),
+        "Ratings": st.column_config.NumberColumn("Ratings", format="%d", width=70),
+        "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width=56, help="Mean rating"),
+        "Genres": st.column_config.TextColumn("Genres", width=180),
+        "Why": st.column_config.TextColumn("Why", width=320),
     }
     if name == "hybrid":
-        cfg["Move"] = st.column_config.TextColumn("Move", width="small",
+        cfg["Move"] = st.column_config.TextColumn("Move", width=56,
                                                   help="Change since the last blend: ▲ rose, ▼ fell, new")
-        cfg["Content"] = st.column_config.NumberColumn("Content", format="%.3f", width="small",
+        cfg["Content"] = st.column_config.NumberColumn("Content", format="%.3f", width=70,
                                                        help="Content cosine similarity")
-        cfg["Collab"] = st.column_config.NumberColumn("Collab", format="%.3f", width="small",
+        cfg["Collab"] = st.column_config.NumberColumn("Collab", format="%.3f", width=70,
                                                       help="Collaborative cosine similarity")
+        cfg["Rank in content"] = st.column_config.TextColumn("Rank C", width=60, help="Rank in the content list")
+        cfg["Rank in collab"] = st.column_config.TextColumn("Rank CF", width=64,
+                                                            help="Rank in the collaborative list")
     styled = frame.style.apply(
-        lambda r: ["background-color: rgba(228, 87, 46, 0.10)" if r["Also in"] else "" for _ in r], axis=1
+        lambda r: ["background-color: rgba(228, 87, 46, 0.10)" if str(r["Title"]).startswith("◆") else ""
+                   for _ in r], axis=1
     )
     st.dataframe(styled, hide_index=True, column_config=cfg, key=key, height=737,
                  width="stretch", row_height=35)
@@ -284,11 +287,13 @@ def _layout(fig: go.Figure, height: int, **kw: Any) -> go.Figure:
     """Shared look: compact margins, readable fonts, legend on top."""
     fig.update_layout(
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        margin={"l": 10, "r": 10, "t": 48, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right",
+                "font": {"size": 10}},
         hoverlabel={"align": "left"},
         **kw,
     )
+    fig.update_layout(title={"x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"})
     return fig
 
 
@@ -330,7 +335,7 @@ def ratings_per_movie(per_movie: np.ndarray) -> go.Figure:
     fig = go.Figure(go.Scattergl(x=np.arange(1, len(counts) + 1), y=np.maximum(counts, 0.9),
                                  mode="lines", line={"color": ACCENT},
                                  hovertemplate="movie #%{x}: %{y:,} ratings<extra></extra>"))
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1)
     return _layout(fig, 280, title={"text": "Ratings per movie (log scale)", "font": {"size": 14}},
                    xaxis_title="Movies, most rated first", yaxis_title="Ratings (log)")
 
@@ -347,7 +352,7 @@ _PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#
 
 
 def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
-               neighbours: Sequence[int], height: int = 520) -> go.Figure:
+               neighbours: Sequence[int], height: int = 520, legend: bool = True) -> go.Figure:
     """A UMAP map as WebGL scatter: hover shows title, year, genres, ratings; the pick is labelled."""
     fig = go.Figure()
     hover = "%{text}<br>%{customdata[1]}<br>%{customdata[2]:,} ratings · mean %{customdata[3]:.2f}<extra></extra>"
@@ -383,10 +388,12 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
 
     if selected is not None:
         nb = df[df["movie"].isin(list(neighbours))]
+        first = set(list(neighbours)[:5])
         if len(nb):
             fig.add_trace(go.Scatter(
                 x=nb["x"], y=nb["y"], mode="markers+text", name="Top-20 neighbours",
-                text=[_short(t) for t in nb["label"]], textposition="top center",
+                text=[_short(t) if m in first else "" for t, m in zip(nb["label"], nb["movie"], strict=True)],
+                textposition="top center",
                 textfont={"size": 10}, customdata=np.column_stack([nb["movie"], nb["genres"],
                                                                    nb["n_ratings"], nb["mean_rating"].fillna(0.0)]),
                 hovertemplate=hover,
@@ -402,10 +409,13 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
                 hovertemplate=hover,
                 marker={"size": 16, "symbol": "star", "color": ACCENT, "line": {"width": 1, "color": "black"}},
             ))
-    fig.update_xaxes(showticklabels=False, title_text="UMAP 1", zeroline=False)
-    fig.update_yaxes(showticklabels=False, title_text="UMAP 2", zeroline=False)
-    return _layout(fig, height, title={"text": title, "font": {"size": 14}}, dragmode="pan",
-                   clickmode="event+select")
+    fig.update_xaxes(showticklabels=False, title_text="UMAP 1", zeroline=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, title_text="UMAP 2", zeroline=False, showgrid=False)
+    _layout(fig, height, title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left", "y": 0.98},
+            dragmode="pan", clickmode="event+select", showlegend=legend, plot_bgcolor="#FAFBFC")
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0, "font": {"size": 10}},
+                      margin={"l": 10, "r": 10, "t": 36, "b": 10})
+    return fig
 
 
 def _short(text: str, n: int = 28) -> str:
@@ -442,9 +452,9 @@ def path_heatmap(path: pd.DataFrame, alpha: float) -> go.Figure:
     ))
     fig.update_yaxes(autorange="reversed", tickfont={"size": 10})
     fig.update_xaxes(type="category")
-    near = min(piv.columns, key=lambda a: abs(a - alpha)) if len(piv.columns) else None
-    if near is not None:
-        fig.add_vline(x=format_alpha(near), line={"color": ACCENT, "width": 2})
+    if len(piv.columns):
+        near = int(np.argmin([abs(a - alpha) for a in piv.columns]))  # category axes place shapes by index
+        fig.add_vline(x=near, line={"color": ACCENT, "width": 2})
     return _layout(fig, max(380, 16 * len(piv) + 120),
                    title={"text": "Blended top-20 as α moves (empty = not in the top 20)", "font": {"size": 14}},
                    xaxis_title="α (0 = collaborative only, 1 = content only)", yaxis_title="")
@@ -1021,6 +1031,11 @@ def metric_charts(v: dict[str, Any], alpha: float) -> None:
         base = _metric_base(metric)
         fig = go.Figure(go.Scatter(x=h.index, y=h[metric], mode="lines+markers", name="Blend",
                                    line={"color": ACCENT}, hovertemplate="α %{x:.1f}: %{y:.3f}<extra></extra>"))
+        for name, vals, dash in (("Collaborative only", v["collab"], "dot"), ("Content only", v["content"], "dot")):
+            if metric in vals:
+                fig.add_hline(y=float(vals[metric]), line={"dash": dash, "width": 1.5, "color": "#3E4C59"},
+                              annotation_text=name, annotation_position="bottom right",
+                              annotation_font={"size": 9, "color": "#3E4C59"})
         for name, vals in v["baselines"].items():
             if metric in vals:
                 fig.add_hline(y=float(vals[metric]), line={"dash": "dash", "width": 1, "color": "#7B8794"},

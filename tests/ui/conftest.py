@@ -40,7 +40,8 @@ def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ex = Explorer.open("ml-100k", EngineConfig(), train=True)
         for space in ("content", "collab"):
             ex.projection(space)
-        ex.projection("hybrid", alpha=round(ex.default_alpha, 2))
+        for alpha in {0.5, round(ex.default_alpha, 2)}:  # the plain average (screenshots) and the default
+            ex.projection("hybrid", alpha=alpha)
         ex.agreement(k=20)
     finally:
         mp.undo()

@@ -65,7 +65,7 @@ def test_explore_opens_on_a_popular_movie_with_three_full_lists(app):
         assert "Star Wars (1977)" not in titles(df), f"{name} lists the movie itself"
     assert {"Content", "Collab", "Rank in content", "Rank in collab", "Move"} <= set(t["hybrid"].columns)
     # movies in more than one list are marked
-    assert any(x.startswith("◆ ") for x in t["hybrid"]["Title"])
+    assert any(t["hybrid"]["Also in"]) and any(t["collab"]["Also in"])
 
 
 def test_blend_slider_changes_the_hybrid_list(app):
@@ -276,16 +276,27 @@ def test_clicking_a_point_selects_that_movie(app):
 # --- Tune, Your taste, Data & model -------------------------------------------------------------
 
 
-def test_tune_shows_metrics_across_alpha_and_sets_the_default(app):
+def test_tune_shows_metrics_across_alpha_and_sets_the_default(app, trained_artifacts, monkeypatch):
+    from recsys_core import EngineConfig, Explorer
+
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
+    ex = Explorer.open("ml-100k", EngineConfig(), train=False)
+    original = ex.default_alpha
     at = app(page="pages/tune.py")
     no_errors(at)
-    charts = at.get("plotly_chart")
-    assert len(charts) >= 2
-    at.select_slider(key="w_alpha").set_value(0.35).run()
-    at.button(key="btn_set_default").click().run()
-    no_errors(at)
-    assert "0.35" in " ".join(s.value for s in at.success)
-    assert str(at.query_params["alpha"]).strip("[]'") == "0.35"
+    titles_ = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any("Recall@20" in t for t in titles_) and any("NDCG@20" in t for t in titles_)
+    assert any("Blended top-20 as α moves" in t for t in titles_)
+    assert "Best α" in " ".join(m.value for m in at.markdown)
+    try:
+        at.select_slider(key="w_alpha").set_value(0.35).run()
+        at.button(key="btn_set_default").click().run()
+        no_errors(at)
+        assert "0.35" in " ".join(s.value for s in at.success)
+        assert str(at.query_params["alpha"]).strip("[]'") == "0.35"
+        assert Explorer.open("ml-100k", EngineConfig(), train=False).default_alpha == pytest.approx(0.35)
+    finally:
+        ex.set_default_alpha(original)  # the artifact is shared by the whole session
 
 
 def test_your_taste_recommends_from_a_few_stars(app):
