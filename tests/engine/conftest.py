@@ -90,7 +90,6 @@ def engine_tiny_ds(engine_tiny_dir):
 @pytest.fixture(scope="session")
 def engine_tiny_explorer(engine_tiny_ds, tmp_path_factory):
     """Trained once per session on the tiny folder (its own artifacts root)."""
-    pytest.importorskip("recsys_core.collab", reason="recsys_core.collab (collab engineer) has not landed yet")
     from recsys_core import Explorer
     from recsys_core.store import ArtifactStore
 
@@ -101,7 +100,6 @@ def engine_tiny_explorer(engine_tiny_ds, tmp_path_factory):
 @pytest.fixture(scope="session")
 def engine_ml100k_explorer(tmp_path_factory):
     """The bundled ml-100k, trained once per session with the default config."""
-    pytest.importorskip("recsys_core.collab", reason="recsys_core.collab (collab engineer) has not landed yet")
     from recsys_core import Explorer
     from recsys_core.store import ArtifactStore
 
@@ -112,7 +110,6 @@ def engine_ml100k_explorer(tmp_path_factory):
 @pytest.fixture(scope="session")
 def engine_small_explorer(ml_latest_small, tmp_path_factory):
     """ml-latest-small (real, ../shared), trained once per session with the default config."""
-    pytest.importorskip("recsys_core.collab", reason="recsys_core.collab (collab engineer) has not landed yet")
     from recsys_core import Explorer
     from recsys_core.store import ArtifactStore
 

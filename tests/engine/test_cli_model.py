@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("recsys_core.collab", reason="recsys_core.collab (collab engineer) has not landed yet")
-
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--content-epochs", "3", "--code-dim", "16", "--quiet"]
 

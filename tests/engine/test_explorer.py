@@ -11,11 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("recsys_core.collab", reason="recsys_core.collab (collab engineer) has not landed yet")
-
-from recsys_core import ArtifactMissingError, Explorer, Filters, UnknownMovieError  # noqa: E402
-from recsys_core.errors import ConfigError  # noqa: E402
-from recsys_core.store import ArtifactStore  # noqa: E402
+from recsys_core import ArtifactMissingError, Explorer, Filters, UnknownMovieError
+from recsys_core.errors import ConfigError
+from recsys_core.store import ArtifactStore
 
 
 LIST_COLS = ["rank", "movie", "movie_id", "title", "year", "genres", "score", "content_score", "collab_score",
