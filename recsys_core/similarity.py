@@ -156,9 +156,9 @@ class SimilarityIndex:
         notes: list[str] = []
         if hc and hk:
             a = np.float32(alpha)
+            # a candidate lacking one embedding has a zero row there, so that space counts as 0 at its
+            # weight (as evaluation.py measures it): scoring it by the other alone floods the lists
             h = a * c + (np.float32(1) - a) * k
-            # a candidate lacking one embedding is scored by the other alone (as evaluation.py measures it)
-            h = np.where(self.has_content, np.where(self.has_collab, h, c), k)
             cand = self.has_content | self.has_collab
         elif hc:
             h, cand = c, self.has_content
@@ -214,8 +214,7 @@ class SimilarityIndex:
             k = self.collab @ self.collab[rows].T
         a = np.float32(alpha)
         qc, qk = self.has_content[rows][None, :], self.has_collab[rows][None, :]
-        mix = a * c + (1 - a) * k
-        mix = np.where(self.has_content[:, None], np.where(self.has_collab[:, None], mix, c), k)
+        mix = a * c + (1 - a) * k  # a space a candidate lacks counts as 0 (zero rows)
         out = np.where(qc & qk, mix, np.where(qc, c, k))
         return out.astype(np.float32)
 
@@ -230,8 +229,7 @@ class SimilarityIndex:
             c = self.content[q] @ self.content.T
             kk = self.collab[q] @ self.collab.T
             qc, qk = hc[q][:, None], hk[q][:, None]
-            both = a * c + (1 - a) * kk
-            both = np.where(hc[None, :], np.where(hk[None, :], both, c), kk)  # candidate lacks one: the other
+            both = a * c + (1 - a) * kk  # a space a candidate lacks counts as 0 (zero rows)
             h = np.where(qc & qk, both, np.where(qc, c, kk))
             valid = np.where(qc & qk, any_vec[None, :], np.where(qc, hc[None, :], np.where(qk, hk[None, :], False)))
             valid[np.arange(len(q)), q] = False
