@@ -58,8 +58,10 @@ for col, name in zip(cols, ("content", "collab", "hybrid"), strict=True):
 left, right = st.columns([3, 2])
 with left:
     if len(lists["hybrid"]):
-        st.plotly_chart(widgets.blend_scatter(lists["hybrid"], alpha), config=widgets.PLOT_CONFIG,
-                        key="blend_scatter")
+        with st.container(key="blend_scatter"):
+            # titles inside the SVG are HTML-escaped; inline SVG keeps hover tooltips
+            st.markdown(widgets.blend_scatter_svg(lists["hybrid"], alpha), unsafe_allow_html=True)
+        st.caption("Brighter = higher blended score; hover a dot for the title.")
 with right:
     st.markdown("**Share or keep this view**")
     st.caption("The address bar holds this exact view (movie, blend, filters, dataset): copy it to share.")
@@ -69,5 +71,6 @@ with right:
         file_name=f"similar-to-{widgets.slug(label)}-alpha-{format_alpha(alpha)}.csv",
         mime="text/csv", icon="⬇️", key="dl_csv",
     )
-    with st.expander("About this dataset"):
-        widgets.dataset_summary(ex, compact=True)
+    about = st.expander("About this dataset", key="exp_about", on_change="rerun")
+    with about:
+        widgets.dataset_summary(ex, compact=True, charts=bool(about.open))  # charts only once opened

@@ -413,7 +413,8 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
     fig.update_yaxes(showticklabels=False, title_text="UMAP 2", zeroline=False, showgrid=False)
     _layout(fig, height, title={"text": title, "font": {"size": 14}, "x": 0, "xanchor": "left", "y": 0.98},
             dragmode="pan", clickmode="event+select", showlegend=legend, plot_bgcolor="#FAFBFC")
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0, "font": {"size": 10}},
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0, "xanchor": "left",
+                              "font": {"size": 10}},
                       margin={"l": 10, "r": 10, "t": 36, "b": 10})
     return fig
 
@@ -551,7 +552,7 @@ def filter_controls(cat: Any) -> None:
 # --- dataset summary ----------------------------------------------------------------------------
 
 
-def dataset_summary(ex: Explorer, compact: bool = False) -> None:
+def dataset_summary(ex: Explorer, compact: bool = False, charts: bool = True) -> None:
     """Counts plus the ratings histogram and the ratings-per-movie long tail."""
     d = cached.dataset_charts_data(cached.artifact_key(ex), ex)
     cols = st.columns(2 if compact else 4)
@@ -563,12 +564,14 @@ def dataset_summary(ex: Explorer, compact: bool = False) -> None:
     years = f"{d['years'][0]}–{d['years'][1]}" if d["years"] else "unknown"
     extra = f" · {d['n_genome']:,} movies with tag-genome scores" if d["n_genome"] else ""
     st.caption(f"Rating scale {lo:g}–{hi:g} · sparsity {d['sparsity']:.2%} · years {years}{extra}")
-    charts = [rating_histogram(d["rating_values"], d["rating_counts"]), ratings_per_movie(d["per_movie"])]
+    if not charts:
+        return
+    figs = [rating_histogram(d["rating_values"], d["rating_counts"]), ratings_per_movie(d["per_movie"])]
     if compact:
-        for i, fig in enumerate(charts):
+        for i, fig in enumerate(figs):
             st.plotly_chart(fig, config=PLOT_CONFIG, key=f"summary_chart_{i}_compact")
     else:
-        for col, (i, fig) in zip(st.columns(2), enumerate(charts), strict=True):
+        for col, (i, fig) in zip(st.columns(2), enumerate(figs), strict=True):
             col.plotly_chart(fig, config=PLOT_CONFIG, key=f"summary_chart_{i}")
 
 
@@ -1074,3 +1077,89 @@ def metric_tables(v: dict[str, Any]) -> None:
             f"RMSE {r['test_rmse']:.3f} · global-mean baseline {r.get('global_mean', float('nan')):.3f} · "
             f"user+movie bias baseline {r.get('bias', float('nan')):.3f} (lower is better)"
         )
+
+
+# --- a light SVG scatter for the landing page ---------------------------------------------------
+
+_VIRIDIS = ["#440154", "#3B528B", "#21918C", "#5EC962", "#FDE725"]
+
+
+def _viridis(t: float) -> str:
+    """A viridis-like colour for t in [0, 1] (5 stops, linear in between)."""
+    t = min(1.0, max(0.0, t)) * (len(_VIRIDIS) - 1)
+    i = min(int(t), len(_VIRIDIS) - 2)
+    f = t - i
+    a, b = _VIRIDIS[i], _VIRIDIS[i + 1]
+    rgb = [round(int(a[k:k + 2], 16) * (1 - f) + int(b[k:k + 2], 16) * f) for k in (1, 3, 5)]
+    return "#%02x%02x%02x" % tuple(rgb)
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi]."""
+    span = max(hi - lo, 1e-9)
+    step = 10 ** math.floor(math.log10(span / n))
+    for m in (1, 2, 5, 10):
+        if span / (step * m) <= n:
+            step *= m
+            break
+    start = math.ceil(lo / step) * step
+    return [round(start + i * step, 6) for i in range(int((hi - start) / step) + 1)]
+
+
+def blend_scatter_svg(hybrid: pd.DataFrame, alpha: float) -> str:
+    """The blended picks by content (x) and collaborative (y) similarity, as inline SVG.
+
+    Drawn without a charting library so the landing page pays no plotly start-up; each dot has a
+    native tooltip (title, both scores) and shows its rank.
+    """
+    import html
+
+    x = hybrid["content_score"].astype(float).to_numpy()
+    y = hybrid["collab_score"].astype(float).to_numpy()
+    s = hybrid["score"].astype(float).to_numpy()
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return ""
+    w, h, ml, mr, mt, mb = 560, 300, 56, 16, 30, 44
+    pad_x = (x[ok].max() - x[ok].min()) * 0.08 or 0.02
+    pad_y = (y[ok].max() - y[ok].min()) * 0.08 or 0.02
+    x0, x1 = x[ok].min() - pad_x, x[ok].max() + pad_x
+    y0, y1 = y[ok].min() - pad_y, y[ok].max() + pad_y
+
+    def px(v: float) -> float:
+        return ml + (v - x0) / (x1 - x0) * (w - ml - mr)
+
+    def py(v: float) -> float:
+        return h - mb - (v - y0) / (y1 - y0) * (h - mt - mb)
+
+    parts = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" '
+             f'aria-label="Blended picks by content and collaborative similarity" '
+             f'style="max-width:{w}px;font-family:sans-serif;font-size:11px">',
+             f'<text x="{ml}" y="16" font-size="13" font-weight="600" fill="#1F2933">'
+             f'Blended picks at α = {format_alpha(alpha)} (numbers are ranks)</text>']
+    for t in _ticks(x0, x1):
+        parts.append(f'<line x1="{px(t):.1f}" y1="{mt}" x2="{px(t):.1f}" y2="{h - mb}" stroke="#E4E7EB"/>'
+                     f'<text x="{px(t):.1f}" y="{h - mb + 14}" text-anchor="middle" fill="#616E7C">{t:g}</text>')
+    for t in _ticks(y0, y1):
+        parts.append(f'<line x1="{ml}" y1="{py(t):.1f}" x2="{w - mr}" y2="{py(t):.1f}" stroke="#E4E7EB"/>'
+                     f'<text x="{ml - 6}" y="{py(t) + 4:.1f}" text-anchor="end" fill="#616E7C">{t:g}</text>')
+    parts.append(f'<text x="{(ml + w - mr) / 2}" y="{h - 8}" text-anchor="middle" fill="#3E4C59">'
+                 'Content similarity →</text>')
+    parts.append(f'<text transform="translate(14 {(mt + h - mb) / 2}) rotate(-90)" text-anchor="middle" '
+                 'fill="#3E4C59">Collaborative similarity →</text>')
+    lo, hi = float(np.nanmin(s)), float(np.nanmax(s))
+    labels = _labels(hybrid)
+    order = np.argsort(-np.asarray(hybrid["rank"], dtype=float))  # rank 1 drawn last, on top
+    for i in order:
+        if not ok[i]:
+            continue
+        colour = _viridis((s[i] - lo) / (hi - lo) if hi > lo else 1.0)
+        tip = html.escape(f"#{int(hybrid['rank'].iat[i])} {labels[i]} · content {x[i]:.3f} · "
+                          f"collab {y[i]:.3f} · blend {s[i]:.3f}")
+        parts.append(f'<g><title>{tip}</title><circle cx="{px(x[i]):.1f}" cy="{py(y[i]):.1f}" r="9" '
+                     f'fill="{colour}" stroke="white" stroke-width="1"/>'
+                     f'<text x="{px(x[i]):.1f}" y="{py(y[i]) + 3.5:.1f}" text-anchor="middle" font-size="9" '
+                     f'fill="{"#1F2933" if (s[i] - lo) / max(hi - lo, 1e-9) > 0.6 else "white"}">'
+                     f'{int(hybrid["rank"].iat[i])}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
