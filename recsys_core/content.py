@@ -217,6 +217,39 @@ def _neighbour_fidelity(x: sp.csr_matrix, codes: np.ndarray, rows: np.ndarray, k
     return float(hits) / (len(q) * k)
 
 
+def model_bytes(n_terms: int, cfg: ContentConfig) -> int:
+    """Memory the autoencoder needs to train: weights, gradients and Adam's two moments, plus a batch."""
+    first = cfg.hidden_dim or cfg.code_dim
+    params = n_terms * first + first + n_terms * first + n_terms  # input layer + the mirror output layer
+    if cfg.hidden_dim:
+        params += 2 * (cfg.hidden_dim * cfg.code_dim) + 4 * cfg.hidden_dim + cfg.code_dim
+    return 4 * (4 * params + 3 * cfg.batch_size * n_terms)
+
+
+def memory_limit_bytes() -> int:
+    """$RECSYS_MAX_MODEL_BYTES, else half of this machine's RAM."""
+    import os
+
+    env = os.environ.get("RECSYS_MAX_MODEL_BYTES", "").strip()
+    if env.isdigit():
+        return int(env)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def check_model_size(n_terms: int, cfg: ContentConfig) -> None:
+    """Refuse (ConfigError) an autoencoder too big for this machine, before allocating it."""
+    need, limit = model_bytes(n_terms, cfg), memory_limit_bytes()
+    if need > limit:
+        raise ConfigError(
+            f"The content autoencoder would need about {need / 2**30:.1f} GiB to train ({n_terms} terms x "
+            f"{cfg.hidden_dim or cfg.code_dim} units, batch {cfg.batch_size}); this machine allows "
+            f"{limit / 2**30:.1f} GiB. Lower code_dim / hidden_dim / batch_size."
+        )
+
+
 def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProgress | None = None) -> ContentModel:
     """Build documents, fit TF-IDF and the autoencoder (densifying per batch) and encode every movie."""
     import torch
@@ -238,6 +271,7 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProg
     if len(rows) == 0:
         return ContentModel(vectors, has, x, terms, history, metrics)
 
+    check_model_size(x.shape[1], cfg)  # before a single weight is allocated
     gen = seed_everything(cfg.seed)
     dev = torch.device(device) if not isinstance(device, torch.device) else device
     model = TfidfAutoencoder(x.shape[1], cfg.code_dim, cfg.hidden_dim, cfg.dropout).to(dev)

@@ -29,3 +29,15 @@ class UnknownMovieError(RecsysError):
 
 class CacheError(RecsysError):
     """An artifact is corrupt, incomplete or unwritable."""
+
+
+class DeviceError(RecsysError):
+    """Training failed on its device (out of memory, a CUDA error) even after the smaller-batch retries.
+
+    The caller retries the stage on the CPU; ``reason`` is "out of memory" or "device error".
+    """
+
+    def __init__(self, message: str, reason: str = "device error", batch_size: int = 0) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.batch_size = batch_size

@@ -75,22 +75,72 @@ def _history_of(h: Any) -> dict:
 
 
 def _build(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: ProgressFn | None) -> dict:
-    """Train content + collab, evaluate, write every array; returns the manifest's extra fields."""
+    """Train content + collab, evaluate, write every array; returns the manifest's extra fields.
+
+    Device notices (an unavailable device, out-of-memory retries, a fall back to the CPU) go to
+    ``progress`` as they happen and into the manifest's ``notices``.
+    """
+    import torch
+
+    from .device import resolve_device
+
+    choice = resolve_device(cfg.device)
+    notices: list[str] = []
+
+    def notice(msg: str) -> None:
+        notices.append(msg)
+        _emit(progress, "device", msg)
+
+    if choice.notice:
+        notice(choice.notice)
+    devs = {"now": choice.device}
+    stage = _stage_adapter(progress)
+
+    def on_device(what: str, run: Callable[[Any], Any]) -> Any:
+        """Run one training stage; after a device failure (already retried on smaller batches), once more on the CPU."""
+        from .errors import DeviceError
+        from .models.fit import free_device_memory
+
+        try:
+            return run(devs["now"])
+        except DeviceError as exc:
+            failed = devs["now"]
+            free_device_memory(failed)
+            cpu = torch.device("cpu")
+            notice(f"Training the {what} failed on {failed.type} ({exc.reason}"
+                   f"{f', even with batches of {exc.batch_size}' if exc.batch_size else ''}); "
+                   f"retrying it on the CPU{' with fresh memory' if failed.type == 'cpu' else ''}.")
+            devs["now"] = cpu
+            try:
+                return run(cpu)
+            except DeviceError as again:
+                raise ConfigError(
+                    f"Training the {what} failed on the CPU too ({again.reason}); lower the embedding sizes "
+                    "or the batch size, or use a smaller dataset."
+                ) from None
+
+    from .models.fit import NOTICE_SINK
+
+    sink = NOTICE_SINK.set(notice)  # smaller-batch retries inside any stage's training loop
+    try:
+        return _build_stages(ds, cfg, w, progress, stage, on_device, notices, choice, devs)
+    finally:
+        NOTICE_SINK.reset(sink)
+
+
+def _build_stages(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: ProgressFn | None, stage: Any,
+                  on_device: Callable[[str, Callable[[Any], Any]], Any], notices: list[str], choice: Any,
+                  devs: dict) -> dict:
+    """The three training stages in order, each through ``on_device`` (CPU fallback)."""
     import torch
 
     from .collab import collab_to_arrays, train_collab
     from .content import content_to_arrays, train_content
-    from .device import resolve_device
     from .evaluation import evaluate
 
-    choice = resolve_device(cfg.device)
-    if choice.notice:
-        _emit(progress, "device", choice.notice)
-    dev = choice.device
-    stage = _stage_adapter(progress)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    content = train_content(ds, cfg.content, dev, stage)
+    content = on_device("content model", lambda d: train_content(ds, cfg.content, d, stage))
     timings["content"] = time.perf_counter() - t0
     ca = content_to_arrays(content)
     w.array("content_vectors", ca.pop("content_vectors"))
@@ -98,7 +148,7 @@ def _build(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: Progre
     w.arrays("tfidf", ca)
 
     t1 = time.perf_counter()
-    collab = train_collab(ds, cfg.collab, dev, stage)
+    collab = on_device("collaborative model", lambda d: train_collab(ds, cfg.collab, d, stage))
     timings["collab"] = time.perf_counter() - t1
     w.array("collab_vectors", np.asarray(collab.vectors, dtype=np.float32))
     w.array("collab_mask", np.asarray(collab.has_vector, dtype=bool))
@@ -108,7 +158,8 @@ def _build(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: Progre
 
     t2 = time.perf_counter()
     _emit(progress, "evaluate", "Measuring the lists on held-out ratings")
-    metrics = evaluate(ds, content.vectors, content.has_vector, cfg.collab, cfg.eval, dev, stage)
+    metrics = on_device("evaluation", lambda d: evaluate(ds, content.vectors, content.has_vector, cfg.collab,
+                                                         cfg.eval, d, stage))
     timings["evaluate"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
 
@@ -121,10 +172,12 @@ def _build(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: Progre
     w.json("history", history)
     _emit(progress, "store", "Saving the trained models")
     return {
+        "notices": notices,
         "config": cfg.as_dict(),
         "dataset": {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint, "n_movies": ds.n_movies,
                     "n_users": ds.n_users, "n_ratings": len(ds.ratings)},
-        "device": choice.name,
+        "device": choice.name if devs["now"] == choice.device else "cpu",
+        "device_requested": choice.requested,
         "torch_threads": torch.get_num_threads(),
         "metrics": metrics,
         "content_metrics": content.metrics,
@@ -213,6 +266,11 @@ class Explorer:
         self._search_keys: list[str] | None = None
         self._collab_model: Any = None
 
+    def _note(self, msg: str) -> None:
+        """A notice that arrived after opening (e.g. a map that could not be cached)."""
+        if msg not in self.notices:
+            self.notices = (*self.notices, msg)
+
     # ------------------------------------------------------------ opening
 
     @classmethod
@@ -239,7 +297,12 @@ class Explorer:
                 _emit(progress, "cache", msg)
 
             art, built = store.get_or_build(ds.fingerprint, key, lambda w: _build(ds, config, w, progress), note)
-            _emit(progress, "done", "Trained and stored" if built else "Loaded from the cache")
+            _emit(progress, "done", ("Trained and stored" if art.cached else "Trained (not cached)") if built
+                  else "Loaded from the cache")
+        # What training had to work around (device fallback, smaller batches) and an uncached artifact.
+        for msg in [*(art.manifest.get("notices") or []), art.manifest.get("uncached") or ""]:
+            if msg and msg not in notices:
+                notices.append(msg)
         return cls(ds, config, store, art, tuple(notices))
 
     @staticmethod
@@ -459,7 +522,7 @@ class Explorer:
         b = self._index.top_table("collab", k)
         both = (a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)
         out = both.any(axis=2).sum(axis=1).astype(np.int32)
-        self.artifact = self.store.add(self.artifact, {name: out})
+        self.artifact = self.store.add(self.artifact, {name: out}, on_notice=self._note)
         return out
 
     def recommend(self, ratings: dict[int, float], k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> pd.DataFrame:

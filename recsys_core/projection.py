@@ -58,8 +58,11 @@ def umap_2d(x: np.ndarray, has: np.ndarray, cfg: "ProjectionConfig", cache_dir: 
         out[rows, 1] = 0.0
         return out
     if cache_dir:
-        os.makedirs(cache_dir, exist_ok=True)
-        os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir)
+        try:
+            os.makedirs(cache_dir, exist_ok=True)
+            os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir)
+        except OSError:  # read-only or full artifacts folder: numba just compiles without its cache
+            pass
     xs = x[rows]
     norms = np.linalg.norm(xs, axis=1, keepdims=True)
     xs = xs / np.maximum(norms, 1e-12)
@@ -149,7 +152,7 @@ def projection_for(ex: "Explorer", space: str, alpha: float, progress: "Progress
     secs = time.perf_counter() - t0
     timings: dict[str, Any] = dict(art.manifest.get("projection_seconds") or {})
     timings[name] = secs
-    art = ex.store.add(art, {name: coords}, {"projection_seconds": timings})
+    art = ex.store.add(art, {name: coords}, {"projection_seconds": timings}, on_notice=ex._note)
     if progress is not None:
         progress(Progress(stage="projection", epoch=1, epochs=1, message=f"{space} map ready in {secs:.1f} s"))
     return coords, art

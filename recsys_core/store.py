@@ -6,13 +6,15 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +25,9 @@ import numpy as np
 from .errors import CacheError
 
 FORMAT_VERSION = 1
+# A write failing with one of these means "this folder cannot take the artifact" (read-only, full, no
+# permission, over quota): the model is kept in memory and served without caching, with a notice.
+WRITE_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG})
 MANIFEST = "manifest.json"
 _LIBRARIES = ("numpy", "scipy", "scikit-learn", "torch", "pandas", "umap-learn")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -30,6 +35,27 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 class ArtifactMissingError(CacheError):
     """Nothing usable is cached for this dataset and configuration (and training was not allowed)."""
+
+
+class UnwritableError(CacheError):
+    """The artifacts folder cannot be written (read-only, full, no permission)."""
+
+
+# Artifacts that could not be written (read-only or full folder) live here for the rest of the process,
+# so every later open in this process (other sessions, train=False reloads) finds them without retraining.
+_UNCACHED: dict[tuple[str, str], "Artifact"] = {}
+_UNCACHED_LOCK = threading.Lock()
+
+
+def _is_write_failure(exc: BaseException) -> bool:
+    return isinstance(exc, UnwritableError) or (isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS)
+
+
+def _write_notice(root: Path, exc: BaseException) -> str:
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (f"Cannot save to the artifacts folder {root} ({why}); running without caching: the model is kept "
+            "in memory and will be trained again on the next start. Free some space or set "
+            "RECSYS_ARTIFACTS_DIR to a writable folder.")
 
 
 def artifacts_root() -> Path:
@@ -65,8 +91,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
-    import io
-
     arr = np.asarray(arr)
     if arr.dtype == object:
         raise CacheError("Refusing to store an object array (it would need pickle); convert it to a plain dtype.")
@@ -93,43 +117,73 @@ class Artifact:
     path: Path
     manifest: dict
 
+    # Files held in memory only (the folder could not be written); they win over the folder's files.
+    memory: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def cached(self) -> bool:
+        """False when (part of) this artifact lives only in memory because the folder is unwritable."""
+        return not self.memory
+
     def has(self, name: str) -> bool:
         return name in self.manifest.get("files", {})
 
+    def _source(self, fname: str) -> Any:
+        data = self.memory.get(fname)
+        return io.BytesIO(data) if data is not None else self.path / fname
+
     def array(self, name: str, mmap: bool = False) -> np.ndarray:
         """One stored .npy array (never unpickled)."""
-        return np.load(self.path / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
+        src = self._source(f"{name}.npy")
+        return np.load(src, allow_pickle=False, mmap_mode="r" if mmap and isinstance(src, Path) else None)
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
         """All arrays of one stored .npz bundle."""
-        with np.load(self.path / f"{name}.npz", allow_pickle=False) as z:
+        with np.load(self._source(f"{name}.npz"), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
     def json(self, name: str) -> Any:
-        return json.loads((self.path / f"{name}.json").read_text())
+        src = self._source(f"{name}.json")
+        return json.loads(src.getvalue() if isinstance(src, io.BytesIO) else src.read_text())
 
 
 class ArtifactWriter:
-    """Collects an artifact's files in a private temporary folder before it is renamed into place."""
+    """Collects an artifact's files in a private temporary folder before it is renamed into place.
 
-    def __init__(self, folder: Path) -> None:
+    Every file is also kept in memory until the build ends, so a folder that turns out to be read-only
+    or full mid-build costs no retraining: the artifact is then served from memory, uncached.
+    ``folder=None`` builds in memory only.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
         self.folder = folder
+        self.files: dict[str, bytes] = {}
+        self.write_error: OSError | None = None
+
+    def _put(self, fname: str, data: bytes) -> None:
+        self.files[fname] = data
+        if self.folder is None or self.write_error is not None:
+            return
+        try:
+            _fsync_write(self.folder / fname, data)
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            self.write_error = exc
 
     def array(self, name: str, arr: np.ndarray) -> None:
-        _fsync_write(self.folder / f"{name}.npy", _npy_bytes(arr))
+        self._put(f"{name}.npy", _npy_bytes(arr))
 
     def arrays(self, name: str, arrays: dict[str, np.ndarray]) -> None:
-        path = self.folder / f"{name}.npz"
         for k, v in arrays.items():
             if np.asarray(v).dtype == object:
                 raise CacheError(f"Refusing to store object array {k!r} (it would need pickle).")
-        with open(path, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
-            f.flush()
-            os.fsync(f.fileno())
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        self._put(f"{name}.npz", buf.getvalue())
 
     def json(self, name: str, obj: Any) -> None:
-        _fsync_write(self.folder / f"{name}.json", json.dumps(obj, indent=1, default=_json_default).encode())
+        self._put(f"{name}.json", json.dumps(obj, indent=1, default=_json_default).encode())
 
 
 def _json_default(o: Any) -> Any:
@@ -184,11 +238,23 @@ class ArtifactStore:
         path = self.folder(fingerprint, key)
         art, notice = self.verify(path)
         if art is None:
+            art = self.uncached(path)
+        if art is None:
             raise ArtifactMissingError(
                 (notice.replace("it will be rebuilt", "train again to rebuild it") if notice else
                  "No trained model is cached for this dataset and these settings yet; train it first "
                  "(python -m recsys_core train --data ..., or the dashboard's Train button).")
             )
+        return art
+
+    def uncached(self, path: Path) -> Artifact | None:
+        """The in-memory artifact this process built for ``path`` when its folder could not be written."""
+        with _UNCACHED_LOCK:
+            return _UNCACHED.get((str(self.root.resolve()), str(path)))
+
+    def _remember(self, art: Artifact) -> Artifact:
+        with _UNCACHED_LOCK:
+            _UNCACHED[(str(self.root.resolve()), str(art.path))] = art
         return art
 
     # ------------------------------------------------------------ locking and building
@@ -201,8 +267,9 @@ class ArtifactStore:
             parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(parent / f"{_SAFE.sub('_', key)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise CacheError(f"Cannot write to the artifacts folder {self.root} ({exc.strerror}); "
-                             "set RECSYS_ARTIFACTS_DIR to a writable folder.") from exc
+            cls = UnwritableError if exc.errno in WRITE_ERRNOS else CacheError
+            raise cls(f"Cannot write to the artifacts folder {self.root} ({exc.strerror}); "
+                      "set RECSYS_ARTIFACTS_DIR to a writable folder.") from exc
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -225,12 +292,25 @@ class ArtifactStore:
         build: Callable[[ArtifactWriter], dict],
         on_notice: Callable[[str], None] | None = None,
     ) -> tuple[Artifact, bool]:
-        """The verified artifact, building it once under the lock when absent or damaged; (artifact, built)."""
+        """The verified artifact, building it once under the lock when absent or damaged; (artifact, built).
+
+        When the artifacts folder cannot be written (read-only, full), the artifact is built in memory
+        and returned uncached (``artifact.cached`` is False), with a notice; nothing half-written is left.
+        """
         path = self.folder(fingerprint, key)
         art, notice = self.verify(path)
+        if art is None and not notice:
+            art = self.uncached(path)
         if art is not None:
             return art, False
-        with self.lock(fingerprint, key, on_notice):
+        try:
+            lock = self.lock(fingerprint, key, on_notice)
+            lock.__enter__()
+        except UnwritableError as exc:
+            if notice and on_notice is not None:
+                on_notice(notice)
+            return self._build_in_memory(path, fingerprint, key, build, exc, on_notice), True
+        try:
             art, notice = self.verify(path)  # someone else may have built it while we waited
             if art is not None:
                 return art, False
@@ -238,13 +318,30 @@ class ArtifactStore:
                 on_notice(notice)
             self._clear_leftovers(path)
             tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-            tmp.mkdir(parents=True)
+            try:
+                tmp.mkdir(parents=True)
+            except OSError as exc:
+                if not _is_write_failure(exc):
+                    raise
+                return self._build_in_memory(path, fingerprint, key, build, exc, on_notice), True
+            writer = ArtifactWriter(tmp)
             try:
                 started = time.perf_counter()
-                extra = build(ArtifactWriter(tmp)) or {}
-                manifest = self._manifest(tmp, fingerprint, key, extra, time.perf_counter() - started)
-                _fsync_write(tmp / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
+                extra = build(writer) or {}
+                manifest = self._manifest(writer.files, fingerprint, key, extra, time.perf_counter() - started)
+                data = json.dumps(manifest, indent=1, default=_json_default).encode()
+                if writer.write_error is not None:
+                    raise writer.write_error
+                _fsync_write(tmp / MANIFEST, data)
                 self._swap_in(tmp, path)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not _is_write_failure(exc) or "manifest" not in locals():
+                    raise
+                msg = _write_notice(self.root, exc)
+                if on_notice is not None:
+                    on_notice(msg)
+                return self._remember(Artifact(path, {**manifest, "uncached": msg}, dict(writer.files))), True
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -253,6 +350,20 @@ class ArtifactStore:
                 raise CacheError(f"The model was trained but could not be stored intact ({notice}); "
                                  "check the disk space and permissions of the artifacts folder.")
             return art, True
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _build_in_memory(self, path: Path, fingerprint: str, key: str, build: Callable[[ArtifactWriter], dict],
+                         reason: BaseException, on_notice: Callable[[str], None] | None) -> Artifact:
+        """No usable folder: build with a memory-only writer and serve that, uncached."""
+        msg = _write_notice(self.root, reason)
+        if on_notice is not None:
+            on_notice(msg)
+        writer = ArtifactWriter(None)
+        started = time.perf_counter()
+        extra = build(writer) or {}
+        manifest = self._manifest(writer.files, fingerprint, key, extra, time.perf_counter() - started)
+        return self._remember(Artifact(path, {**manifest, "uncached": msg}, dict(writer.files)))
 
     def _clear_leftovers(self, path: Path) -> None:
         """Remove temp/trash folders of this key left by killed processes (we hold the lock)."""
@@ -275,11 +386,9 @@ class ArtifactStore:
             os.fsync(dfd)
             os.close(dfd)
 
-    def _manifest(self, folder: Path, fingerprint: str, key: str, extra: dict, seconds: float) -> dict:
-        files = {}
-        for f in sorted(folder.iterdir()):
-            if f.is_file() and f.name != MANIFEST:
-                files[f.name] = {"bytes": f.stat().st_size, "sha256": _sha256(f)}
+    def _manifest(self, files_data: dict[str, bytes], fingerprint: str, key: str, extra: dict, seconds: float) -> dict:
+        files = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                 for name, data in sorted(files_data.items()) if name != MANIFEST}
         manifest = {
             "format_version": FORMAT_VERSION,
             "key": key,
@@ -300,25 +409,48 @@ class ArtifactStore:
         art: Artifact,
         arrays: dict[str, np.ndarray] | None = None,
         manifest_updates: dict | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> Artifact:
-        """Add arrays (e.g. projections) to an existing artifact: each file and the manifest replaced atomically."""
+        """Add arrays (e.g. projections) to an existing artifact: each file and the manifest replaced atomically.
+
+        An uncached (in-memory) artifact, or a folder that cannot be written any more, gets the arrays in
+        memory only (with a notice); the files on disk are left as they were, still valid.
+        """
         fingerprint, key = art.manifest["fingerprint"], art.manifest["key"]
-        with self.lock(fingerprint, key):
-            current, notice = self.verify(art.path)
-            if current is None:
-                raise CacheError(f"{notice or 'The cached model disappeared'}; open the dataset again to rebuild it.")
-            manifest = dict(current.manifest)
+        new = {f"{name}.npy": _npy_bytes(arr) for name, arr in (arrays or {}).items()}
+
+        def in_memory(manifest: dict) -> Artifact:
             files = dict(manifest["files"])
-            for name, arr in (arrays or {}).items():
-                fname = f"{name}.npy"
-                data = _npy_bytes(arr)
-                _atomic_write(art.path / fname, data)
+            for fname, data in new.items():
                 files[fname] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            manifest.update(manifest_updates or {})
-            manifest["files"] = files
+            manifest = {**manifest, **(manifest_updates or {}), "files": files}
             manifest["size_bytes"] = int(sum(v["bytes"] for v in files.values()))
-            _atomic_write(art.path / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
-            return Artifact(art.path, manifest)
+            return self._remember(Artifact(art.path, manifest, {**art.memory, **new}))
+
+        if not art.cached:
+            return in_memory(art.manifest)
+        try:
+            with self.lock(fingerprint, key):
+                current, notice = self.verify(art.path)
+                if current is None:
+                    raise CacheError(f"{notice or 'The cached model disappeared'}; open the dataset again to rebuild it.")
+                manifest = dict(current.manifest)
+                files = dict(manifest["files"])
+                for fname, data in new.items():
+                    _atomic_write(art.path / fname, data)
+                    files[fname] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                manifest.update(manifest_updates or {})
+                manifest["files"] = files
+                manifest["size_bytes"] = int(sum(v["bytes"] for v in files.values()))
+                _atomic_write(art.path / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
+                return Artifact(art.path, manifest)
+        except (UnwritableError, OSError) as exc:
+            if not _is_write_failure(exc):
+                raise
+            msg = _write_notice(self.root, exc)
+            if on_notice is not None:
+                on_notice(msg)
+            return in_memory({**art.manifest, "uncached": msg})
 
     # ------------------------------------------------------------ small mutable settings
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import math
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DeviceError
+
+# How many times a batch that ran out of memory is halved before giving up on the device (the caller
+# then retries on the CPU).
+MAX_HALVINGS = 3
+FAULT_ENV = "RECSYS_FAULT_INJECT"
+# Where the loop's notices (smaller-batch retries) also go: the facade sets it around a whole training run.
+NOTICE_SINK: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("recsys_fit_notices",
+                                                                                         default=None)
 
 
 @dataclass(frozen=True)
@@ -44,15 +55,104 @@ class LossHistory:
     best_epoch: int = 0
     seconds: float = 0.0
     epoch_seconds: list[float] = field(default_factory=list)
+    batch_size: int = 0  # the batch size the loop ended with (smaller than asked after an out-of-memory)
+    notices: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "train": self.train,
             "val": self.val,
             "best_epoch": self.best_epoch,
             "seconds": self.seconds,
             "epoch_seconds": self.epoch_seconds,
         }
+        if self.notices:
+            out.update(batch_size=self.batch_size, notices=list(self.notices))
+        return out
+
+
+# ---------------------------------------------------------------- device failures
+
+class _Faults:
+    """Failures injected on purpose through $RECSYS_FAULT_INJECT, to exercise the recovery path for real.
+
+    ``oom:N`` makes the next N training batches of this process raise ``torch.OutOfMemoryError`` (what
+    CUDA raises when memory runs out); ``cuda:N`` raises a CUDA ``AcceleratorError``-style RuntimeError.
+    Read once per process; unset (the normal case) costs one dict lookup per batch.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.kind = ""
+        self.left = 0
+        self.loaded = False
+
+    def _load(self) -> None:
+        spec = os.environ.get(FAULT_ENV, "").strip().lower()
+        self.loaded = True
+        if not spec:
+            return
+        kind, _, n = spec.partition(":")
+        if kind not in ("oom", "cuda") or not n.isdigit():
+            raise ConfigError(f"{FAULT_ENV} must look like oom:N or cuda:N, got {spec!r}.")
+        self.kind, self.left = kind, int(n)
+
+    def reset(self) -> None:
+        """Read the environment again (tests set it per test)."""
+        with self.lock:
+            self.loaded, self.kind, self.left = False, "", 0
+
+    def maybe_fail(self) -> None:
+        with self.lock:
+            if not self.loaded:
+                self._load()
+            if self.left <= 0:
+                return
+            self.left -= 1
+            kind = self.kind
+        if kind == "oom":
+            raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate 2.00 GiB ({FAULT_ENV})")
+        raise _accelerator_error(f"CUDA error: an illegal memory access was encountered ({FAULT_ENV})")
+
+
+FAULTS = _Faults()
+
+
+def _accelerator_error(msg: str) -> RuntimeError:
+    cls = getattr(torch, "AcceleratorError", None)
+    try:
+        return cls(msg) if cls is not None else RuntimeError(msg)
+    except TypeError:
+        return RuntimeError(msg)
+
+
+def is_oom(exc: BaseException) -> bool:
+    """torch's out-of-memory error (CUDA or MPS)."""
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower() and not isinstance(exc, DeviceError)
+    )
+
+
+def is_device_error(exc: BaseException) -> bool:
+    """A CUDA/accelerator failure (not a bug in our code): worth retrying the work on the CPU."""
+    acc = getattr(torch, "AcceleratorError", None)
+    if acc is not None and isinstance(exc, acc):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(
+        s in text for s in ("CUDA error", "CUBLAS_STATUS", "cuDNN error", "CUDNN_STATUS", "MPS backend", "HIP error")
+    )
+
+
+def free_device_memory(device: torch.device) -> None:
+    """Give cached blocks back after an out-of-memory, so a retry starts clean."""
+    import gc
+
+    gc.collect()
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
 
 
 # progress(epoch, epochs, train_loss, val_loss, eta_seconds)
@@ -78,35 +178,71 @@ def fit(
     generator: torch.Generator,
     progress: ProgressFn | None = None,
     optimizer: torch.optim.Optimizer | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> LossHistory:
     """Train ``model`` by minimising ``batch_loss(idx)`` over shuffled index batches of 0..n_train-1.
 
     ``validate()`` is called after each epoch in eval mode under ``torch.no_grad()`` and returns the
     number to minimise (validation loss or RMSE). The weights of the best epoch are restored.
+
+    Out of memory during an epoch: the cached memory is freed and the epoch is run again with half the
+    batch size (up to ``MAX_HALVINGS`` times, each with a notice in ``LossHistory.notices`` and to
+    ``on_notice``); after that, or on a CUDA/accelerator error, a ``DeviceError`` tells the caller to
+    retry on the CPU.
     """
     opts.validate()
     opt = optimizer or make_optimizer(model, opts, device)
-    hist = LossHistory()
+    hist = LossHistory(batch_size=opts.batch_size)
     best = math.inf
     best_state = None
     bad = 0
+    batch = opts.batch_size
+    halvings = 0
     start = time.perf_counter()
-    for epoch in range(opts.epochs):
+    epoch = 0
+    while epoch < opts.epochs:
         t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n_train, generator=generator).to(device)
-        total = torch.zeros((), device=device)
-        for lo in range(0, n_train, opts.batch_size):
-            idx = perm[lo : lo + opts.batch_size]
-            loss = batch_loss(idx)
+        try:
+            model.train()
+            perm = torch.randperm(n_train, generator=generator).to(device)
+            total = torch.zeros((), device=device)
+            for lo in range(0, n_train, batch):
+                idx = perm[lo : lo + batch]
+                FAULTS.maybe_fail()
+                loss = batch_loss(idx)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach() * idx.numel()
+            train_loss = float(total) / max(n_train, 1)
+            model.eval()
+            with torch.no_grad():
+                val = float(validate())
+        except RuntimeError as exc:  # torch.OutOfMemoryError and CUDA errors are RuntimeErrors
+            if isinstance(exc, DeviceError):
+                raise
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * idx.numel()
-        train_loss = float(total) / max(n_train, 1)
-        model.eval()
-        with torch.no_grad():
-            val = float(validate())
+            loss = total = None  # drop the failed batch's graph before retrying
+            if is_oom(exc):
+                free_device_memory(device)
+                if halvings < MAX_HALVINGS and batch > 1:
+                    old, batch = batch, max(1, batch // 2)
+                    halvings += 1
+                    msg = (f"Out of memory on {device.type} with batches of {old}; "
+                           f"retrying epoch {epoch + 1} with batches of {batch}.")
+                    hist.notices.append(msg)
+                    hist.batch_size = batch
+                    for sink in (on_notice, NOTICE_SINK.get()):
+                        if sink is not None:
+                            sink(msg)
+                    continue  # the same epoch again, smaller
+                raise DeviceError(
+                    f"Out of memory on {device.type} even with batches of {batch}", "out of memory", batch
+                ) from exc
+            if is_device_error(exc):
+                raise DeviceError(f"{device.type} failed during training ({str(exc)[:160]})",
+                                  "device error", batch) from exc
+            raise
         hist.train.append(train_loss)
         hist.val.append(val)
         hist.epoch_seconds.append(time.perf_counter() - t0)
@@ -123,6 +259,7 @@ def fit(
         if progress is not None:
             mean_epoch = sum(hist.epoch_seconds) / len(hist.epoch_seconds)
             progress(epoch + 1, opts.epochs, train_loss, val, mean_epoch * (opts.epochs - epoch - 1))
+        epoch += 1
         if opts.patience and bad >= opts.patience:
             break
     if best_state is not None:
