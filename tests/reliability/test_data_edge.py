@@ -1,0 +1,147 @@
+"""Awkward but valid datasets train (or say clearly why not); the CLI answers in one line, never a traceback.
+
+Malformed files (missing columns, wrong separator, bad encoding, truncated zip, ...) are covered by
+tests/data/test_bad_input.py; these are the cases that parse fine and stress the models instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsys_core import Explorer
+from recsys_core.errors import UnknownMovieError
+from recsys_core.store import ArtifactStore
+from tests.reliability.conftest import ROOT, files_under, tiny_config
+from tests.reliability.datasets import ODD_TITLES, write_ml100k, write_release
+
+LONG_TITLE = "The " + "Very " * 1200 + "Long Night (1999)"  # ~6 kB
+
+
+def _open(folder: Path, tmp_path: Path) -> tuple[Explorer, Path]:
+    root = tmp_path / "art"
+    ex = Explorer.open(folder, tiny_config(), store=ArtifactStore(root))
+    return ex, root
+
+
+def _intact(ex: Explorer, root: Path) -> None:
+    """The artifact on disk verifies, and no temporary or trash folder is left beside it."""
+    art, notice = ex.store.verify(ex.artifact.path)
+    assert art is not None, notice
+    assert not [p for p in files_under(root) if "/.tmp-" in f"/{p}" or "/.trash-" in f"/{p}"]
+    for name in ("content_vectors", "collab_vectors"):
+        assert np.isfinite(art.array(name)).all(), f"{name} has NaN/inf"
+
+
+def test_movies_without_ratings(tmp_path):
+    ex, root = _open(write_release(tmp_path / "d", unrated_movies=3), tmp_path)
+    _intact(ex, root)
+    cat = ex.catalog
+    unrated = cat.index[cat["title"].str.startswith("Never Rated")]
+    assert len(unrated) == 3 and (cat.loc[unrated, "n_ratings"] == 0).all()
+    assert not cat.loc[unrated, "has_collab"].any() and cat.loc[unrated, "has_content"].all()
+    res = ex.similar(int(unrated[0]), k=5)
+    assert len(res.content) == 5 and len(res.collab) == 0 and len(res.hybrid) == 5
+    assert any("no collaborative vector" in n for n in res.notes)
+
+
+def test_users_without_ratings_are_left_out_with_a_note(tmp_path):
+    ex, root = _open(write_ml100k(tmp_path / "ml-100k-like", extra_users=3), tmp_path)
+    _intact(ex, root)
+    assert ex.dataset.n_users == 30
+    assert any("3 users in the users file have no ratings" in n for n in ex.dataset.notes)
+
+
+def test_a_movie_with_no_content_at_all_gets_no_content_vector(tmp_path):
+    ex, root = _open(write_release(tmp_path / "d", no_content_movie=True), tmp_path)
+    _intact(ex, root)
+    row = ex.resolve("Qzxv")
+    assert not ex.catalog.at[row, "has_content"]
+    assert not ex.artifact.array("content_vectors")[row].any(), "no meaningless vector"
+    res = ex.similar(row, k=5)
+    assert len(res.content) == 0 and len(res.hybrid) == 5
+    assert any("content" in n for n in res.notes), res.notes
+
+
+def test_a_dataset_of_one_user(tmp_path):
+    ex, root = _open(write_release(tmp_path / "d", n_users=1), tmp_path)
+    _intact(ex, root)
+    assert ex.dataset.n_users == 1
+    res = ex.similar(0, k=5)
+    assert len(res.hybrid) == 5 and len(res.content) == 5
+    assert ex.metrics, "evaluation ran (and said what it could)"
+
+
+def test_all_ratings_equal(tmp_path):
+    ex, root = _open(write_release(tmp_path / "d", constant_rating=4.0), tmp_path)
+    _intact(ex, root)
+    assert set(np.unique(ex.dataset.ratings.rating)) == {4.0}
+    res = ex.similar(0, k=5)
+    assert len(res.hybrid) == 5 and np.isfinite(res.hybrid["score"].to_numpy(float)).all()
+
+
+def test_titles_with_quotes_commas_scripts_and_emoji_round_trip(tmp_path):
+    ex, root = _open(write_release(tmp_path / "d", titles=ODD_TITLES), tmp_path)
+    _intact(ex, root)
+    titles = ex.catalog["title"].tolist()
+    for odd in ODD_TITLES:
+        bare = odd.rsplit(" (", 1)[0]
+        assert any(t == bare or t.startswith(bare) for t in titles), f"{odd!r} lost: {titles[:8]}"
+        assert ex.catalog.at[ex.resolve(odd), "label"] == odd
+    assert ex.search("Popcorn 🍿")[0] == ex.resolve(ODD_TITLES[5])
+    assert ex.search("千と千尋")[0] == ex.resolve(ODD_TITLES[3])
+    assert ex.similar(ex.resolve(ODD_TITLES[0]), k=5).hybrid["title"].map(len).gt(0).all()
+
+
+def test_a_very_long_title(tmp_path):
+    ex, root = _open(write_release(tmp_path / "d", titles=[LONG_TITLE, "Short (2000)"]), tmp_path)
+    _intact(ex, root)
+    row = ex.resolve(0 + int(ex.catalog.at[0, "movie_id"]))
+    assert ex.catalog.at[row, "label"] == LONG_TITLE
+    assert ex.search("very long night") and ex.similar(row, k=5).hybrid.shape[0] == 5
+
+
+def test_duplicate_titles_are_told_apart_by_id(tmp_path):
+    ex, root = _open(write_release(tmp_path / "d", titles=["Twin (1999)"] * 4), tmp_path)
+    _intact(ex, root)
+    with pytest.raises(UnknownMovieError, match=r"'Twin \(1999\)' matches 4 movies; add the year or use the id") as err:
+        ex.resolve("Twin (1999)")
+    assert len(err.value.candidates) == 4 and all("[id " in c for c in err.value.candidates)
+    assert ex.resolve(3) == 2 and len(ex.similar(2, k=5).hybrid) == 5
+
+
+# --- the CLI: the same cases through `python -m recsys_core`, exit code 2 and one line ---------------
+
+
+def _cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RECSYS_ARTIFACTS_DIR": str(tmp_path / "cli-art")}
+    return subprocess.run([sys.executable, "-m", "recsys_core", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["train", "--content-epochs", "0"], "epochs must be between 1 and 10000, got 0"),
+    (["train", "--code-dim", "1000000000"], "code_dim must be between 2 and 2048"),
+    (["similar", "--movie", "Twin (1999)", "--content-epochs", "2", "--code-dim", "8"], "matches 4 movies"),
+], ids=["zero-epochs", "huge-dim", "ambiguous-title"])
+def test_cli_one_line_no_traceback(tmp_path, args, expected):
+    folder = write_release(tmp_path / "dups", titles=["Twin (1999)"] * 4)
+    before = files_under(tmp_path / "cli-art")
+    p = _cli(*args, "--data", str(folder), "--quiet", tmp_path=tmp_path)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr and len(lines) == 1 and lines[0].startswith("error: "), p.stderr[-2000:]
+    assert expected in lines[0]
+    if args[0] == "train":  # refused before anything was read or written
+        assert files_under(tmp_path / "cli-art") == before
+
+
+def test_cli_info_on_odd_titles(tmp_path):
+    folder = write_release(tmp_path / "odd", titles=ODD_TITLES)
+    p = _cli("info", "--data", str(folder), tmp_path=tmp_path)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
