@@ -18,7 +18,7 @@ from ui.widgets import alpha_label, alpha_options
 _log = logging.getLogger("recsys_app")
 
 st.set_page_config(page_title="Similar-movies explorer", page_icon="🎬", layout="wide",
-                   initial_sidebar_state="expanded")
+                   initial_sidebar_state="auto")  # open on desktop, tucked away on a phone
 
 # url_paths deliberately differ from the file names: Streamlit still maps pages/<stem>.py to "<stem>"
 # (legacy pages/ discovery), and a colliding path would run a page without this router.

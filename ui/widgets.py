@@ -61,9 +61,12 @@ def progress_text(ev: Any) -> tuple[float, str]:
 
 
 def page_header(title: str, explanation: str) -> None:
-    """Every page: a title and a one-line explanation of what it is for."""
+    """Every page: a title and a one-line explanation of what it is for (plus a one-off success note)."""
     st.title(title)
     st.caption(explanation)
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.success(flash, icon="✅")
 
 
 def thin_content_note(ex: Explorer) -> None:
@@ -949,8 +952,8 @@ def train_and_use(dataset: str, config_json: str) -> None:
         configs[dataset] = cfg_json
     st.session_state[K.CONFIG] = configs
     st.session_state[K.ALPHA] = None  # the new model's default blend
-    st.session_state.pop(K.W_ALPHA, None)
-    st.success("Trained. Every page now uses this model.")
+    st.session_state["flash"] = "Trained. Every page now uses this model."
+    st.rerun()  # redraw everything from the new model
 
 
 # --- metrics (Tune, Data & model) ---------------------------------------------------------------

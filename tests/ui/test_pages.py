@@ -335,3 +335,20 @@ def test_moving_a_widget_reads_no_data_and_trains_nothing(app):
     no_errors(at)
     assert (parsed_cache.stats.hits, parsed_cache.stats.misses, parsed_cache.stats.writes) == before
     assert not [s for s in at.get("status")], "no training or projection progress on a rerun"
+
+
+def test_train_button_with_the_current_settings_reuses_the_model(app):
+    """Pressing Train on settings that are already trained opens the cached artifact (no second training)."""
+    at = app(page="pages/data_model.py")
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    no_errors(at)
+    assert any("Every page now uses this model" in s.value for s in at.success)
+    assert any(k.startswith("Content") for k in [json.loads(c.proto.spec)["layout"]["title"]["text"]
+                                                  for c in at.get("plotly_chart")])
+
+
+def test_data_page_settings_list_the_model_kinds(app):
+    at = app(page="pages/data_model.py")
+    kinds = at.selectbox(key="w_set_collab_space")
+    assert set(kinds.options) == {"spectral", "rating_net", "dot_bias"}
+    assert at.selectbox(key="w_set_device").value == "auto"
