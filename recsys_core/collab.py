@@ -3,6 +3,10 @@
 The default similarity space ("spectral") is a ridge-filtered truncated SVD of the binary user x movie
 matrix with popularity-damped columns: rating-trained vectors (the write-up's net, biased MF) measure
 about ten times worse for item-to-item retrieval, so they are kept only as comparison spaces.
+
+The rating model behind predict() and RMSE defaults to "bayes_mf": biased MF whose posterior is sampled
+(Gibbs) on the training part while the validation RMSE is tracked, then sampled further on every rating;
+the averaged model is stored in the DotBias layout (offset, biases, user . movie), so predict stays numpy.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,10 +24,11 @@ from .data.dataset import Dataset
 from .device import seed_everything
 from .errors import CacheError, ConfigError, DatasetError
 from .models.fit import FitOptions, fit, make_optimizer
-from .models.rating_nets import build_rating_model
+from .models.rating_nets import BayesMF, build_rating_model
 
 SPACES = ("spectral", "rating_net", "dot_bias")
-RATING_MODELS = ("dot_bias", "entity_net")
+RATING_MODELS = ("bayes_mf", "dot_bias", "entity_net")
+_DOT_KINDS = ("bayes_mf", "dot_bias")  # models saved as offset + biases + user . movie
 FORMAT_VERSION = 1
 _MAX_CELLS = 2_000_000_000  # n_movies x dim (or n_users x rating_dim) above this is refused before allocating
 
@@ -32,6 +37,8 @@ CollabProgress = Callable[[str, int, int, dict, "float | None"], None]
 
 _DEFAULT_FITS = {
     # measured on ml-latest-small / ml-100k per-user 80/20 splits (benchmarks/collab_research.py)
+    # bayes_mf: epochs = Gibbs sweeps on the training part (then 3/4 as many on every rating); no lr/batches
+    "bayes_mf": FitOptions(epochs=40, batch_size=8192, lr=1e-3, weight_decay=0.0, patience=0),
     "dot_bias": FitOptions(epochs=40, batch_size=8192, lr=3e-3, weight_decay=0.0, patience=3),
     "entity_net": FitOptions(epochs=20, batch_size=8192, lr=3e-3, weight_decay=1e-5, patience=2),
 }
@@ -46,14 +53,19 @@ class CollabConfig:
     pop_beta: float = 0.3  # spectral: column weight = n_ratings ** -pop_beta
     ridge: float = 0.4  # spectral: filter s / sqrt(s^2 + (ridge * s_max)^2), EASE-like shrinkage of the head
     exact_max: int = 6000  # spectral: exact eigh of the smaller Gram side up to this size, randomized SVD above
-    rating_model: str = "dot_bias"  # "dot_bias" | "entity_net": the model behind predict() / RMSE
-    rating_dim: int = 64
+    rating_model: str = "bayes_mf"  # "bayes_mf" | "dot_bias" | "entity_net": the model behind predict() / RMSE
+    rating_dim: int = 64  # bayes_mf: rank the averaged posterior is stored at; others: embedding size
+    bayes_dim: int = 20  # bayes_mf: factors per Gibbs sample
+    refit_all: bool = True  # bayes_mf: after the validated sweeps, go on sampling on every rating
     rating_fit: FitOptions | None = None  # None = the tuned default for rating_model
     rating_reg: float = 0.1  # dot_bias: L2 on the embedding rows each batch touches
     bias_reg: float = 5.0  # shrinkage (pseudo-counts) of the closed-form user/movie bias baseline
     val_fraction: float = 0.05
     low_confidence_below: int = 5
     seed: int = 42
+
+    RATING_MODELS: ClassVar[tuple[str, ...]] = RATING_MODELS  # the settings form lists these
+    SPACES: ClassVar[tuple[str, ...]] = SPACES
 
     def fit_for(self, kind: str) -> FitOptions:
         """The loop options for a rating model kind (the configured ones for rating_model, else its default)."""
@@ -69,7 +81,8 @@ class CollabConfig:
             raise ConfigError(
                 f"Unknown rating model {self.rating_model!r}; choose one of {', '.join(RATING_MODELS)}."
             )
-        for name, val, hi in (("dim", self.dim, 4096), ("rating_dim", self.rating_dim, 1024)):
+        for name, val, hi in (("dim", self.dim, 4096), ("rating_dim", self.rating_dim, 1024),
+                              ("bayes_dim", self.bayes_dim, 128)):
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or not 1 <= val <= hi:
                 raise ConfigError(f"{name} must be a whole number between 1 and {hi}, got {val!r}.")
         if not (0.0 <= self.pop_beta <= 2.0):
@@ -205,6 +218,8 @@ def _rmse(pred: np.ndarray, y: np.ndarray) -> float:
 def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.device,
                   progress: CollabProgress | None, stage: str) -> tuple[dict, dict, dict, dict]:
     """Train one rating model with the shared loop; return (state arrays, meta, history, metrics)."""
+    if kind == "bayes_mf":
+        return _train_bayes(ds, cfg, device, progress, stage)
     r = ds.ratings
     lo, hi = (float(x) for x in ds.rating_scale)
     tr, va = _split_val(len(r), cfg.val_fraction, cfg.seed)
@@ -253,13 +268,98 @@ def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.devic
     return state, meta, hist.as_dict(), metrics
 
 
+def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress: CollabProgress | None,
+                 stage: str) -> tuple[dict, dict, dict, dict]:
+    """Gibbs-sample BayesMF: ``epochs`` sweeps on the training part (validation RMSE of the running sample
+    average per sweep, early stopping if patience is set), then, with ``refit_all``, 3/4 as many sweeps on
+    every rating, averaging all samples after a short burn-in. Same return shape as _train_rating."""
+    r = ds.ratings
+    lo, hi = (float(x) for x in ds.rating_scale)
+    tr, va = _split_val(len(r), cfg.val_fraction, cfg.seed)
+    mu, bu, bm = fit_biases(r.user[tr], r.movie[tr], r.rating[tr], ds.n_users, ds.n_movies, cfg.bias_reg)
+    y_va = r.rating[va].astype(np.float64)
+    base_bias = _rmse(np.clip(mu + bu[r.user[va]] + bm[r.movie[va]], lo, hi), y_va)
+    base_mean = _rmse(np.full(len(va), mu), y_va)
+
+    opts = cfg.fit_for("bayes_mf")
+    opts.validate()
+    dev = device if device.type == "cuda" else torch.device("cpu")  # batched Cholesky: CPU or CUDA
+    gen = seed_everything(cfg.seed)
+    model = BayesMF(ds.n_users, ds.n_movies, cfg.bayes_dim, cfg.rating_dim, mu, gen, cfg.seed, dev)
+    users, movies = r.user.astype(np.int64), r.movie.astype(np.int64)
+    model.set_ratings(users[tr], movies[tr], r.rating[tr])
+    uv = torch.from_numpy(users[va]).to(dev)
+    mv = torch.from_numpy(movies[va]).to(dev)
+    yv = torch.from_numpy(r.rating[va].astype(np.float32)).to(dev)
+    acc = torch.zeros(len(va), dtype=torch.float32, device=dev)
+    n1 = opts.epochs
+    burn = min(5, n1 // 4)
+    n2 = max(1, math.ceil(0.75 * n1)) if cfg.refit_all else 0
+    hist = {"train": [], "val": [], "best_epoch": 0, "seconds": 0.0, "epoch_seconds": [], "refit_sweeps": 0}
+    best, bad, n_acc = math.inf, 0, 0
+    t_start = time.perf_counter()
+    for sweep in range(n1):
+        t0 = time.perf_counter()
+        mse = model.sweep()
+        if not math.isfinite(mse):
+            raise ConfigError("Gibbs sampling diverged (non-finite ratings?); check the ratings file.")
+        if sweep >= burn:
+            model.accumulate()
+            acc += model.sample_predict(uv, mv)
+            n_acc += 1
+            val = float((mu + acc / n_acc).clamp(lo, hi).sub(yv).pow(2).mean().sqrt()) if len(va) else math.nan
+        else:
+            val = float((mu + model.sample_predict(uv, mv)).clamp(lo, hi).sub(yv).pow(2).mean().sqrt())
+        hist["train"].append(mse)
+        hist["val"].append(val)
+        hist["epoch_seconds"].append(time.perf_counter() - t0)
+        if sweep >= burn and val < best * (1 - opts.min_delta):
+            best, bad, hist["best_epoch"] = val, 0, sweep
+        elif sweep >= burn:
+            bad += 1
+        if progress is not None:
+            eta = float(np.mean(hist["epoch_seconds"])) * (n1 - sweep - 1 + n2)
+            progress(stage, sweep + 1, n1 + n2, {"train_mse": mse, "val_rmse": val}, eta)
+        if opts.patience and bad >= opts.patience:
+            break
+    if n2:
+        # every rating from here on; the chain is warm, so all further samples join the average
+        model.set_ratings(users, movies, r.rating)
+        mu, bu, bm = fit_biases(r.user, r.movie, r.rating, ds.n_users, ds.n_movies, cfg.bias_reg)
+        done = len(hist["train"])
+        for sweep in range(n2):
+            t0 = time.perf_counter()
+            mse = model.sweep()
+            if not math.isfinite(mse):
+                raise ConfigError("Gibbs sampling diverged (non-finite ratings?); check the ratings file.")
+            model.accumulate()
+            hist["epoch_seconds"].append(time.perf_counter() - t0)
+            if progress is not None:
+                eta = float(np.mean(hist["epoch_seconds"])) * (n2 - sweep - 1)
+                progress(stage, done + sweep + 1, done + n2, {"train_mse": mse, "refit": 1.0}, eta)
+        hist["refit_sweeps"] = n2
+    state = model.state()
+    state["baseline.user_bias"] = bu
+    state["baseline.movie_bias"] = bm
+    hist["seconds"] = time.perf_counter() - t_start
+    meta = {"kind": "bayes_mf", "dim": cfg.rating_dim, "sample_dim": cfg.bayes_dim, "rating_low": lo,
+            "rating_high": hi, "global_mean": mu, "n_users": ds.n_users, "n_movies": ds.n_movies,
+            "samples": model.n_samples, "refit_all": bool(n2)}
+    vals = [v for v in hist["val"][burn:] if math.isfinite(v)]
+    metrics = {"val_rmse": vals[-1] if vals else float("nan"), "baseline_global_mean_rmse": base_mean,
+               "baseline_bias_rmse": base_bias, "epochs": len(hist["train"]), "best_epoch": hist["best_epoch"] + 1,
+               "refit_sweeps": n2, "seconds": hist["seconds"], "n_train": int(len(tr)), "n_val": int(len(va)),
+               "n_final": int(len(r)) if n2 else int(len(tr))}
+    return state, meta, hist, metrics
+
+
 def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0, out=x)
 
 
 def _raw_predict(state: dict, meta: dict, u: np.ndarray, m: np.ndarray) -> np.ndarray:
     """The rating model's prediction for known (non-negative) rows, in numpy."""
-    if meta["kind"] == "dot_bias":
+    if meta["kind"] in _DOT_KINDS:
         dot = np.einsum("ij,ij->i", state["user.weight"][u], state["movie.weight"][m])
         return (state["offset"][0] + state["user_bias.weight"][u, 0] + state["movie_bias.weight"][m, 0] + dot)
     x = np.concatenate([state["user.weight"][u], state["movie.weight"][m]], axis=1)

@@ -119,6 +119,50 @@ def test_predict_unknown_ids_fall_back_to_the_bias_baseline(collab_blocks_model)
     assert ((pred >= 0.5) & (pred <= 5.0)).all()
 
 
+def test_default_rating_model_is_the_sampled_bayes_mf_refit_on_every_rating(collab_blocks, collab_blocks_model):
+    m = collab_blocks_model
+    assert m.rating_meta["kind"] == "bayes_mf" and m.rating_meta["refit_all"]
+    assert m.rating_state["user.weight"].shape == (60, 8) and m.rating_state["movie.weight"].shape == (25, 8)
+    assert m.metrics["refit_sweeps"] > 0 and m.metrics["n_final"] == len(collab_blocks.ratings)
+    assert m.metrics["n_train"] + m.metrics["n_val"] == len(collab_blocks.ratings)
+    assert m.metrics["val_rmse"] < m.metrics["baseline_global_mean_rmse"]
+    assert all(np.isfinite(v).all() for v in m.rating_state.values())
+    # validation-only variant: no refit, the same validation curve
+    once = train_collab(collab_blocks, CollabConfig(dim=8, rating_dim=8, rating_fit=FAST_FIT, refit_all=False), CPU)
+    assert once.metrics["refit_sweeps"] == 0 and once.metrics["n_final"] == once.metrics["n_train"]
+    assert once.metrics["val_rmse"] == pytest.approx(m.metrics["val_rmse"], abs=1e-6)
+
+
+def test_bayes_mf_keeps_the_exact_posterior_mean_when_the_rank_allows():
+    from recsys_core.models.rating_nets import BayesMF
+
+    gen = torch.Generator().manual_seed(0)
+    model = BayesMF(30, 20, 3, keep_rank=20, offset=3.0, generator=gen, seed=0, device=CPU)
+    rng = np.random.default_rng(0)
+    mean = np.zeros((30, 20))
+    for _ in range(11):  # crosses several folds of the buffered samples
+        model.u = torch.from_numpy(rng.normal(size=(30, 4)).astype(np.float32))
+        model.v = torch.from_numpy(rng.normal(size=(20, 4)).astype(np.float32))
+        mean += model.u[:, :3].double().numpy() @ model.v[:, :3].double().numpy().T / 11
+        model.accumulate()
+    st = model.state()
+    np.testing.assert_allclose(st["user.weight"] @ st["movie.weight"].T, mean, atol=1e-4)
+    small = BayesMF(30, 20, 3, keep_rank=2, offset=3.0, generator=gen, seed=0, device=CPU)
+    small.u, small.v = model.u, model.v
+    small.accumulate()
+    assert small.state()["user.weight"].shape == (30, 2)
+
+
+@pytest.mark.parametrize("kind", ["dot_bias", "entity_net"])
+def test_the_gradient_trained_rating_models_remain_available(collab_blocks, kind):
+    m = train_collab(collab_blocks, CollabConfig(dim=8, rating_dim=6, rating_model=kind, rating_fit=FAST_FIT), CPU)
+    assert m.rating_meta["kind"] == kind and m.history["rating"]["train"]
+    pred = predict_ratings(m, np.array([0, 1, -1]), np.array([0, 12, 3]))
+    assert np.isfinite(pred).all() and ((pred >= 0.5) & (pred <= 5.0)).all()
+    arrays, meta = collab_to_arrays(m)
+    np.testing.assert_array_equal(predict_ratings(load_collab(arrays, meta), np.array([0]), np.array([0])), pred[:1])
+
+
 @pytest.mark.parametrize("space", ["dot_bias", "rating_net"])
 def test_rating_vector_spaces_are_available_for_comparison(collab_blocks, space):
     cfg = CollabConfig(space=space, rating_dim=6, rating_fit=FAST_FIT, rating_model="entity_net")
@@ -131,6 +175,7 @@ def test_rating_vector_spaces_are_available_for_comparison(collab_blocks, space)
 
 @pytest.mark.parametrize("bad", [dict(dim=0), dict(dim=10**7), dict(rating_dim=-3), dict(space="svd++"),
                                  dict(rating_model="knn"), dict(val_fraction=0.9), dict(pop_beta=-1.0),
+                                 dict(bayes_dim=0),
                                  dict(rating_fit=FitOptions(lr=-1.0))])
 def test_bad_config_is_refused_with_a_sentence(bad):
     with pytest.raises(ConfigError):

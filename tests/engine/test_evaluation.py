@@ -70,6 +70,24 @@ def test_ml100k_collab_space_matches_item_knn_and_rmse_meets_the_bar():
     collab, knn = res["collab"]["recall@20"], res["baselines"]["itemknn"]["recall@20"]
     assert knn == pytest.approx(0.34, abs=0.02)  # the issue's reference number, same protocol
     assert collab >= 0.36 and collab >= knn
-    # the issue asks <= 0.910; the tuned dot_bias measures 0.911 here (see the collab report), so guard 0.915
-    assert res["rmse"]["test_rmse"] <= 0.915 < res["rmse"]["bias"]
+    # the issue's bar; the default (Gibbs-sampled bayes_mf, refit on every rating) measures ~0.894 here
+    assert res["rmse"]["test_rmse"] <= 0.910 < res["rmse"]["bias"]
+    assert res["rmse"]["model"] == "bayes_mf"
     assert res["n_users"] > 900
+
+
+@pytest.mark.slow
+def test_ml_latest_small_rmse_meets_the_bar(ml_latest_small):
+    """The issue's held-out RMSE bar on ml-latest-small (per-user 80/20), for the default rating model."""
+    from recsys_core.collab import predict_ratings, train_collab
+    from recsys_core.data import load_dataset
+    from recsys_core.evaluation import subset_dataset
+
+    ds = load_dataset(ml_latest_small)
+    train, test = split_ratings(ds, EvalConfig())
+    model = train_collab(subset_dataset(ds, train), CollabConfig(), CPU)
+    r = ds.ratings
+    pred = predict_ratings(model, r.user[test], r.movie[test])
+    rmse = float(np.sqrt(np.mean((pred.astype(np.float64) - r.rating[test]) ** 2)))
+    assert rmse <= 0.846, rmse  # measures ~0.834
+    assert model.metrics["val_rmse"] < model.metrics["baseline_bias_rmse"]
