@@ -14,91 +14,26 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .config import RATING_MODELS, SPACES, CollabConfig
 from .data.dataset import Dataset
 from .device import seed_everything
 from .errors import CacheError, ConfigError, DatasetError
-from .models.fit import FitOptions, fit, make_optimizer
+from .models.fit import fit, make_optimizer
+from .models.options import FitOptions
 from .models.rating_nets import BayesMF, build_rating_model
 
-SPACES = ("spectral", "rating_net", "dot_bias")
-RATING_MODELS = ("bayes_mf", "dot_bias", "entity_net")
 _DOT_KINDS = ("bayes_mf", "dot_bias")  # models saved as offset + biases + user . movie
 FORMAT_VERSION = 1
 _MAX_CELLS = 2_000_000_000  # n_movies x dim (or n_users x rating_dim) above this is refused before allocating
 
 # progress(stage, epoch, epochs, metrics, eta_s)
 CollabProgress = Callable[[str, int, int, dict, "float | None"], None]
-
-_DEFAULT_FITS = {
-    # measured on ml-latest-small / ml-100k per-user 80/20 splits (benchmarks/collab_research.py)
-    # bayes_mf: epochs = Gibbs sweeps on the training part (then 3/4 as many on every rating); no lr/batches
-    "bayes_mf": FitOptions(epochs=40, batch_size=8192, lr=1e-3, weight_decay=0.0, patience=0),
-    "dot_bias": FitOptions(epochs=40, batch_size=8192, lr=3e-3, weight_decay=0.0, patience=3),
-    "entity_net": FitOptions(epochs=20, batch_size=8192, lr=3e-3, weight_decay=1e-5, patience=2),
-}
-
-
-@dataclass(frozen=True)
-class CollabConfig:
-    """Settings of the collaborative space and the rating model; hashed into the artifact key."""
-
-    space: str = "spectral"  # "spectral" | "rating_net" | "dot_bias"
-    dim: int = 256  # size of the similarity space
-    pop_beta: float = 0.3  # spectral: column weight = n_ratings ** -pop_beta
-    ridge: float = 0.4  # spectral: filter s / sqrt(s^2 + (ridge * s_max)^2), EASE-like shrinkage of the head
-    exact_max: int = 6000  # spectral: exact eigh of the smaller Gram side up to this size, randomized SVD above
-    rating_model: str = "bayes_mf"  # "bayes_mf" | "dot_bias" | "entity_net": the model behind predict() / RMSE
-    rating_dim: int = 64  # bayes_mf: rank the averaged posterior is stored at; others: embedding size
-    bayes_dim: int = 20  # bayes_mf: factors per Gibbs sample
-    refit_all: bool = True  # bayes_mf: after the validated sweeps, go on sampling on every rating
-    rating_fit: FitOptions | None = None  # None = the tuned default for rating_model
-    rating_reg: float = 0.1  # dot_bias: L2 on the embedding rows each batch touches
-    bias_reg: float = 5.0  # shrinkage (pseudo-counts) of the closed-form user/movie bias baseline
-    val_fraction: float = 0.05
-    low_confidence_below: int = 5
-    seed: int = 42
-
-    RATING_MODELS: ClassVar[tuple[str, ...]] = RATING_MODELS  # the settings form lists these
-    SPACES: ClassVar[tuple[str, ...]] = SPACES
-
-    def fit_for(self, kind: str) -> FitOptions:
-        """The loop options for a rating model kind (the configured ones for rating_model, else its default)."""
-        if kind == self.rating_model and self.rating_fit is not None:
-            return self.rating_fit
-        return _DEFAULT_FITS[kind]
-
-    def validate(self) -> None:
-        """Raise ConfigError for settings that are unknown, out of range or absurdly large."""
-        if self.space not in SPACES:
-            raise ConfigError(f"Unknown collaborative space {self.space!r}; choose one of {', '.join(SPACES)}.")
-        if self.rating_model not in RATING_MODELS:
-            raise ConfigError(
-                f"Unknown rating model {self.rating_model!r}; choose one of {', '.join(RATING_MODELS)}."
-            )
-        for name, val, hi in (("dim", self.dim, 4096), ("rating_dim", self.rating_dim, 1024),
-                              ("bayes_dim", self.bayes_dim, 128)):
-            if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or not 1 <= val <= hi:
-                raise ConfigError(f"{name} must be a whole number between 1 and {hi}, got {val!r}.")
-        if not (0.0 <= self.pop_beta <= 2.0):
-            raise ConfigError(f"pop_beta must be between 0 and 2 (0.3 works well), got {self.pop_beta}.")
-        if not (0.0 <= self.ridge <= 100.0) or not math.isfinite(self.ridge):
-            raise ConfigError(f"ridge must be between 0 and 100 (0.4 works well), got {self.ridge}.")
-        if not 1 <= self.exact_max <= 50_000:
-            raise ConfigError(f"exact_max must be between 1 and 50000, got {self.exact_max}.")
-        if not (0.0 < self.val_fraction < 0.5):
-            raise ConfigError(f"val_fraction must be between 0 and 0.5 (e.g. 0.05), got {self.val_fraction}.")
-        if self.rating_reg < 0 or self.bias_reg < 0:
-            raise ConfigError("rating_reg and bias_reg must be >= 0.")
-        if self.low_confidence_below < 0:
-            raise ConfigError(f"low_confidence_below must be >= 0, got {self.low_confidence_below}.")
-        if self.rating_fit is not None:
-            self.rating_fit.validate()
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,13 +5,126 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
-from .collab import CollabConfig
 from .content import ContentConfig
 from .errors import ConfigError
-from .evaluation import EvalConfig
+from .models.options import FitOptions
 from .store import FORMAT_VERSION
+
+SPACES = ("spectral", "rating_net", "dot_bias")
+RATING_MODELS = ("bayes_mf", "dot_bias", "entity_net")
+
+
+_DEFAULT_FITS = {
+    # measured on ml-latest-small / ml-100k per-user 80/20 splits (benchmarks/collab_research.py)
+    # bayes_mf: epochs = Gibbs sweeps on the training part (then 3/4 as many on every rating); no lr/batches
+    "bayes_mf": FitOptions(epochs=40, batch_size=8192, lr=1e-3, weight_decay=0.0, patience=0),
+    "dot_bias": FitOptions(epochs=40, batch_size=8192, lr=3e-3, weight_decay=0.0, patience=3),
+    "entity_net": FitOptions(epochs=20, batch_size=8192, lr=3e-3, weight_decay=1e-5, patience=2),
+}
+
+
+@dataclass(frozen=True)
+class CollabConfig:
+    """Settings of the collaborative space and the rating model; hashed into the artifact key."""
+
+    space: str = "spectral"  # "spectral" | "rating_net" | "dot_bias"
+    dim: int = 256  # size of the similarity space
+    pop_beta: float = 0.3  # spectral: column weight = n_ratings ** -pop_beta
+    ridge: float = 0.4  # spectral: filter s / sqrt(s^2 + (ridge * s_max)^2), EASE-like shrinkage of the head
+    exact_max: int = 6000  # spectral: exact eigh of the smaller Gram side up to this size, randomized SVD above
+    rating_model: str = "bayes_mf"  # "bayes_mf" | "dot_bias" | "entity_net": the model behind predict() / RMSE
+    rating_dim: int = 64  # bayes_mf: rank the averaged posterior is stored at; others: embedding size
+    bayes_dim: int = 20  # bayes_mf: factors per Gibbs sample
+    refit_all: bool = True  # bayes_mf: after the validated sweeps, go on sampling on every rating
+    rating_fit: FitOptions | None = None  # None = the tuned default for rating_model
+    rating_reg: float = 0.1  # dot_bias: L2 on the embedding rows each batch touches
+    bias_reg: float = 5.0  # shrinkage (pseudo-counts) of the closed-form user/movie bias baseline
+    val_fraction: float = 0.05
+    low_confidence_below: int = 5
+    seed: int = 42
+
+    RATING_MODELS: ClassVar[tuple[str, ...]] = RATING_MODELS  # the settings form lists these
+    SPACES: ClassVar[tuple[str, ...]] = SPACES
+
+    def fit_for(self, kind: str) -> FitOptions:
+        """The loop options for a rating model kind (the configured ones for rating_model, else its default)."""
+        if kind == self.rating_model and self.rating_fit is not None:
+            return self.rating_fit
+        return _DEFAULT_FITS[kind]
+
+    def validate(self) -> None:
+        """Raise ConfigError for settings that are unknown, out of range or absurdly large."""
+        if self.space not in SPACES:
+            raise ConfigError(f"Unknown collaborative space {self.space!r}; choose one of {', '.join(SPACES)}.")
+        if self.rating_model not in RATING_MODELS:
+            raise ConfigError(
+                f"Unknown rating model {self.rating_model!r}; choose one of {', '.join(RATING_MODELS)}."
+            )
+        for name, val, hi in (("dim", self.dim, 4096), ("rating_dim", self.rating_dim, 1024),
+                              ("bayes_dim", self.bayes_dim, 128)):
+            if not isinstance(val, numbers.Integral) or isinstance(val, bool) or not 1 <= val <= hi:
+                raise ConfigError(f"{name} must be a whole number between 1 and {hi}, got {val!r}.")
+        if not (0.0 <= self.pop_beta <= 2.0):
+            raise ConfigError(f"pop_beta must be between 0 and 2 (0.3 works well), got {self.pop_beta}.")
+        if not (0.0 <= self.ridge <= 100.0) or not math.isfinite(self.ridge):
+            raise ConfigError(f"ridge must be between 0 and 100 (0.4 works well), got {self.ridge}.")
+        if not 1 <= self.exact_max <= 50_000:
+            raise ConfigError(f"exact_max must be between 1 and 50000, got {self.exact_max}.")
+        if not (0.0 < self.val_fraction < 0.5):
+            raise ConfigError(f"val_fraction must be between 0 and 0.5 (e.g. 0.05), got {self.val_fraction}.")
+        if self.rating_reg < 0 or self.bias_reg < 0:
+            raise ConfigError("rating_reg and bias_reg must be >= 0.")
+        if self.low_confidence_below < 0:
+            raise ConfigError(f"low_confidence_below must be >= 0, got {self.low_confidence_below}.")
+        if self.rating_fit is not None:
+            self.rating_fit.validate()
+
+
+_DEFAULT_ALPHAS = tuple(round(i / 10, 1) for i in range(11))
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """The protocol's knobs; hashed into the artifact key with the model configs."""
+
+    holdout: float = 0.2
+    seed: int = 42
+    k: int = 20
+    like_threshold: float = 4.0
+    cold_max_train: int = 5
+    alphas: tuple[float, ...] = _DEFAULT_ALPHAS
+    max_users: int | None = None
+    batch_users: int = 256  # users scored per matrix product
+    coherence_sample: int = 3000  # movies whose top-k neighbour lists are checked for genre coherence
+    baselines: tuple[str, ...] = ("popularity", "itemknn", "ease", "rating_vectors")
+    ease_lambda: float = 300.0
+    ease_max_items: int = 20_000  # EASE inverts a dense items x items matrix; skipped above this
+
+    def validate(self) -> None:
+        """Refuse settings that would make the protocol meaningless or blow up memory."""
+        if not 0.0 < self.holdout < 1.0:
+            raise ConfigError(f"holdout must be between 0 and 1 (e.g. 0.2), got {self.holdout}.")
+        if not 1 <= self.k <= 1000:
+            raise ConfigError(f"k must be between 1 and 1000, got {self.k}.")
+        if not self.alphas or any(not (0.0 <= a <= 1.0) for a in self.alphas):
+            raise ConfigError(f"alphas must be a non-empty list of weights in [0, 1], got {self.alphas}.")
+        if self.max_users is not None and self.max_users < 1:
+            raise ConfigError(f"max_users must be at least 1 (or None for all users), got {self.max_users}.")
+        if not 1 <= self.batch_users <= 100_000:
+            raise ConfigError(f"batch_users must be between 1 and 100000, got {self.batch_users}.")
+        if self.cold_max_train < 0 or self.coherence_sample < 0:
+            raise ConfigError("cold_max_train and coherence_sample must be >= 0.")
+        if self.ease_lambda <= 0:
+            raise ConfigError(f"ease_lambda must be positive (100-500 works), got {self.ease_lambda}.")
+        unknown = set(self.baselines) - {"popularity", "itemknn", "ease", "rating_vectors"}
+        if unknown:
+            raise ConfigError(
+                f"Unknown baselines {sorted(unknown)}; choose from popularity, itemknn, ease, rating_vectors."
+            )
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 
