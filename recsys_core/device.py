@@ -34,8 +34,10 @@ def _mps_available() -> bool:
 
 
 def resolve_device(requested: str | None = None) -> DeviceChoice:
-    """Resolve 'auto'/'cpu'/'cuda[:n]'/'mps' (or RECSYS_DEVICE when None) to an available device."""
-    req = (requested or os.environ.get("RECSYS_DEVICE") or "auto").strip().lower()
+    """Resolve 'auto'/'cpu'/'cuda[:n]'/'mps' to an available device; None or 'auto' defer to RECSYS_DEVICE."""
+    req = (requested or "auto").strip().lower()
+    if req == "auto":  # the config's default defers to the environment (documented override)
+        req = (os.environ.get("RECSYS_DEVICE") or "auto").strip().lower()
     base = req.split(":", 1)[0]
     if base not in _CHOICES:
         raise ConfigError(
