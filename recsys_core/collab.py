@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -343,7 +343,18 @@ def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
     t0 = time.perf_counter()
     count = np.bincount(ds.ratings.movie, minlength=ds.n_movies)
     history: dict = {}
-    state, meta, hist, metrics = _train_rating(ds, cfg.rating_model, cfg, device, progress, "rating")
+    rating_kind = cfg.rating_model_for(len(ds.ratings))
+    rating_note = ""
+    run_cfg = cfg
+    if rating_kind != cfg.rating_model:
+        # large data: Gibbs sweeps would take hours; the SGD-trained dot_bias with fewer epochs stands in
+        run_cfg = replace(cfg, rating_model=rating_kind, rating_fit=cfg.large_rating_fit)
+        rating_note = (f"{len(ds.ratings):,} ratings > bayes_max_ratings={cfg.bayes_max_ratings:,}: trained "
+                       f"{rating_kind} ({cfg.large_rating_fit.epochs} epochs) instead of {cfg.rating_model}")
+    state, meta, hist, metrics = _train_rating(ds, rating_kind, run_cfg, device, progress, "rating")
+    if rating_note:
+        meta["requested_kind"] = cfg.rating_model
+        meta["note"] = rating_note
     history["rating"] = hist
     if cfg.space == "spectral":
         if progress is not None:
@@ -354,7 +365,7 @@ def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
     else:
         kind = "entity_net" if cfg.space == "rating_net" else "dot_bias"
         sp_state = state
-        if kind != cfg.rating_model:
+        if kind != rating_kind:
             sp_state, _, sp_hist, sp_metrics = _train_rating(ds, kind, cfg, device, progress, "collab")
             info = {"kind": cfg.space, "history": sp_hist, "val_rmse": sp_metrics["val_rmse"],
                     "seconds": sp_metrics["seconds"]}
@@ -365,7 +376,9 @@ def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
         has = (count > 0) & (np.linalg.norm(vectors, axis=1) > 0)
     history["space"] = info
     metrics = dict(metrics, rating_seconds=metrics["seconds"], space_seconds=info["seconds"],
-                   seconds=time.perf_counter() - t0, space=cfg.space, rating_model=cfg.rating_model)
+                   seconds=time.perf_counter() - t0, space=cfg.space, rating_model=rating_kind)
+    if rating_note:
+        metrics.update(rating_model_requested=cfg.rating_model, rating_model_note=rating_note)
     return CollabModel(
         vectors=vectors.astype(np.float32),
         has_vector=has.astype(bool),

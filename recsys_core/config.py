@@ -41,6 +41,10 @@ class CollabConfig:
     bayes_dim: int = 20  # bayes_mf: factors per Gibbs sample
     refit_all: bool = True  # bayes_mf: after the validated sweeps, go on sampling on every rating
     rating_fit: FitOptions | None = None  # None = the tuned default for rating_model
+    # scale: above this many ratings a "bayes_mf" request trains "dot_bias" with large_rating_fit instead
+    # (a Gibbs sweep costs ~20x a dot_bias epoch, and ~70 sweeps are needed; see docs/SCALE.md)
+    bayes_max_ratings: int = 2_000_000
+    large_rating_fit: FitOptions = FitOptions(epochs=6, batch_size=16384, lr=3e-3, weight_decay=0.0, patience=2)
     rating_reg: float = 0.1  # dot_bias: L2 on the embedding rows each batch touches
     bias_reg: float = 5.0  # shrinkage (pseudo-counts) of the closed-form user/movie bias baseline
     val_fraction: float = 0.05
@@ -49,6 +53,12 @@ class CollabConfig:
 
     RATING_MODELS: ClassVar[tuple[str, ...]] = RATING_MODELS  # the settings form lists these
     SPACES: ClassVar[tuple[str, ...]] = SPACES
+
+    def rating_model_for(self, n_ratings: int) -> str:
+        """The rating model actually trained on ``n_ratings`` ratings (bayes_mf falls back to dot_bias when large)."""
+        if self.rating_model == "bayes_mf" and n_ratings > self.bayes_max_ratings:
+            return "dot_bias"
+        return self.rating_model
 
     def fit_for(self, kind: str) -> FitOptions:
         """The loop options for a rating model kind (the configured ones for rating_model, else its default)."""
@@ -82,6 +92,9 @@ class CollabConfig:
             raise ConfigError(f"low_confidence_below must be >= 0, got {self.low_confidence_below}.")
         if self.rating_fit is not None:
             self.rating_fit.validate()
+        if not isinstance(self.bayes_max_ratings, numbers.Integral) or self.bayes_max_ratings < 0:
+            raise ConfigError(f"bayes_max_ratings must be a whole number >= 0, got {self.bayes_max_ratings!r}.")
+        self.large_rating_fit.validate()
 
 
 _DEFAULT_ALPHAS = tuple(round(i / 10, 1) for i in range(11))
@@ -97,7 +110,9 @@ class EvalConfig:
     like_threshold: float = 4.0
     cold_max_train: int = 5
     alphas: tuple[float, ...] = _DEFAULT_ALPHAS
-    max_users: int | None = None
+    max_users: int | None = None  # None = every eligible user, up to large_users (then large_max_users of them)
+    large_users: int = 20_000  # scale: above this many eligible users (and max_users None) sample large_max_users
+    large_max_users: int = 5_000  # ... and item-kNN scores batches by sparse x dense products
     batch_users: int = 256  # users scored per matrix product
     coherence_sample: int = 3000  # movies whose top-k neighbour lists are checked for genre coherence
     baselines: tuple[str, ...] = ("popularity", "itemknn", "ease", "rating_vectors")
@@ -114,6 +129,8 @@ class EvalConfig:
             raise ConfigError(f"alphas must be a non-empty list of weights in [0, 1], got {self.alphas}.")
         if self.max_users is not None and self.max_users < 1:
             raise ConfigError(f"max_users must be at least 1 (or None for all users), got {self.max_users}.")
+        if self.large_users < 1 or self.large_max_users < 1:
+            raise ConfigError("large_users and large_max_users must be at least 1.")
         if not 1 <= self.batch_users <= 100_000:
             raise ConfigError(f"batch_users must be between 1 and 100000, got {self.batch_users}.")
         if self.cold_max_train < 0 or self.coherence_sample < 0:

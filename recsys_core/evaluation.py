@@ -79,6 +79,7 @@ class Protocol:
     coherence_rows: np.ndarray  # movie rows whose neighbour lists are checked
     batch_users: int
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    large: bool = False  # more eligible users than EvalConfig.large_users: sampled users, batched item-kNN
 
 
 def build_protocol(ds: Dataset, train_mask: np.ndarray, test_mask: np.ndarray, cfg: EvalConfig,
@@ -93,9 +94,11 @@ def build_protocol(ds: Dataset, train_mask: np.ndarray, test_mask: np.ndarray, c
     test_liked = _csr(r.user[te_m], r.movie[te_m], np.ones(int(te_m.sum())), shape)
     ok = (np.diff(liked.indptr) > 0) & (np.diff(test_liked.indptr) > 0)
     users = np.flatnonzero(ok)
-    if cfg.max_users is not None and len(users) > cfg.max_users:
+    large = len(users) > cfg.large_users
+    max_users = cfg.max_users if cfg.max_users is not None else (cfg.large_max_users if large else None)
+    if max_users is not None and len(users) > max_users:
         rng = np.random.default_rng(cfg.seed + 1)
-        users = np.sort(rng.choice(users, cfg.max_users, replace=False))
+        users = np.sort(rng.choice(users, max_users, replace=False))
     if len(users) == 0:
         raise ConfigError(
             "No user has liked movies both in training and in the held-out part; "
@@ -108,7 +111,7 @@ def build_protocol(ds: Dataset, train_mask: np.ndarray, test_mask: np.ndarray, c
     if len(cand) > cfg.coherence_sample:
         cand = np.sort(rng.choice(cand, cfg.coherence_sample, replace=False))
     return Protocol(ds.n_movies, cfg.k, tr, liked, test_liked, users, count, count <= cfg.cold_max_train,
-                    genres, cand, cfg.batch_users, device)
+                    genres, cand, cfg.batch_users, device, large)
 
 
 @dataclass
@@ -271,6 +274,8 @@ def _itemknn(proto: Protocol) -> tuple[Scorer, Callable[[np.ndarray], torch.Tens
     xn = (x @ sp.diags(np.where(norm > 0, 1.0 / np.maximum(norm, 1e-12), 0.0).astype(np.float32))).tocsr()
     xnt = xn.T.tocsr()
     dev = proto.device
+    if proto.large:
+        return _itemknn_batched(xn, xnt, norm, dev)
 
     def score(_: np.ndarray, seeds: torch.Tensor) -> dict[str, torch.Tensor]:
         s = sp.csr_matrix(seeds.cpu().numpy())
@@ -279,6 +284,34 @@ def _itemknn(proto: Protocol) -> tuple[Scorer, Callable[[np.ndarray], torch.Tens
     def neigh(rows: np.ndarray) -> torch.Tensor:
         out = torch.from_numpy((xnt[rows] @ xn).toarray().astype(np.float32)).to(dev)
         return out.masked_fill(torch.from_numpy(norm == 0).to(dev)[None, :], -math.inf)
+
+    return score, neigh
+
+
+def _itemknn_batched(xn: sp.csr_matrix, xnt: sp.csr_matrix, norm: np.ndarray, dev: torch.device,
+                     chunk: int = 128) -> tuple[Scorer, Callable[[np.ndarray], torch.Tensor]]:
+    """Item-kNN for large data: sparse x dense products only, so memory is O(nnz + batch x (users + movies)).
+
+    The small-data path's sparse x sparse products grow dense intermediates of batch x users non-zeros and
+    run single-threaded over them; here seeds (dense) are pushed through the normalised matrix twice.
+    """
+    dead = torch.from_numpy(norm == 0).to(dev)
+
+    def through(dense_cols: np.ndarray) -> np.ndarray:  # movies x b -> movies x b: (X'X) @ cols
+        return np.asarray(xnt @ np.asarray(xn @ dense_cols))
+
+    def score(_: np.ndarray, seeds: torch.Tensor) -> dict[str, torch.Tensor]:
+        s = seeds.cpu().numpy().astype(np.float32)
+        out = np.concatenate([through(s[i : i + chunk].T).T for i in range(0, len(s), chunk)])
+        return {"itemknn": torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).to(dev)}
+
+    def neigh(rows: np.ndarray) -> torch.Tensor:
+        parts = []
+        for i in range(0, len(rows), chunk):
+            cols = xnt[rows[i : i + chunk]].toarray().T  # users x b
+            parts.append(np.asarray(xnt @ cols).T)
+        out = torch.from_numpy(np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)).to(dev)
+        return out.masked_fill(dead[None, :], -math.inf)
 
     return score, neigh
 
