@@ -22,7 +22,6 @@ metrics = widgets.metrics_view(ex.metrics)
 if metrics is None:
     st.info("This model has no evaluation yet. Retrain it on the Data & model page to measure the blend.")
 else:
-    best = metrics["best_alpha"]
     st.markdown(widgets.best_alpha_text(metrics))
     widgets.metric_charts(metrics, alpha)
     with st.expander("Numbers behind the charts"):

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys_core import EngineConfig, Explorer, Filters
-from recsys_core.errors import CacheError, RecsysError
+from recsys_core.errors import RecsysError
 
 from ui.state import DEFAULT_DATASET, Catalogue
 
@@ -131,7 +130,7 @@ def forget_explorer(dataset: str | None = None, config_json: str | None = None) 
         _open_cached.clear()
     else:
         _open_cached.clear(dataset, config_json)
-    for fn in (catalogue, similar_lists, projection_frame, agreement_frame, dataset_charts_data,
+    for fn in (catalogue, similar_lists, _projection_frame, agreement_frame, dataset_charts_data,
                blend_path, popular_rows):
         fn.clear()
 
@@ -256,10 +255,16 @@ def map_cached(ex: Explorer, space: str, alpha: float) -> bool:
     return bool(ex.artifact.has(f"{projection_name(space, alpha, ex.config.projection)}.npy"))
 
 
+def projection_frame(key: str, ex: Explorer, space: str, alpha: float) -> pd.DataFrame:
+    """The map of ``space``: progress is shown here (never inside a cached function, which would replay it)."""
+    coords = projection_with_progress(ex, space, alpha)  # an artifact read once computed
+    return _projection_frame(key, ex, space, alpha, coords)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def projection_frame(key: str, _ex: Explorer, space: str, alpha: float) -> pd.DataFrame:
+def _projection_frame(key: str, _ex: Explorer, space: str, alpha: float, _coords: np.ndarray) -> pd.DataFrame:
     """Map coordinates joined with what the hover and the colourings need."""
-    coords = projection_with_progress(_ex, space, alpha)
+    coords = _coords
     cat = _ex.catalog
     df = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1]}, index=cat.index)
     df["movie"] = cat.index.to_numpy()
@@ -274,7 +279,8 @@ def projection_frame(key: str, _ex: Explorer, space: str, alpha: float) -> pd.Da
     return df.dropna(subset=["x", "y"])
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner="Comparing every movie's content and collaborative top-20 (first time only)…",
+               max_entries=8)
 def agreement_frame(key: str, _ex: Explorer) -> pd.DataFrame:
     """Per movie: how many of its content and collaborative top-20s coincide."""
     overlap = np.asarray(_ex.agreement(k=20))
@@ -320,17 +326,6 @@ def dataset_charts_data(key: str, _ex: Explorer) -> dict[str, Any]:
 def blend_path(key: str, _ex: Explorer, row: int) -> pd.DataFrame:
     """How the movie's blended top-20 changes as alpha goes 0..1."""
     return _ex.blend_path(row, k=20)
-
-
-def safe_call(fn: Callable[[], Any], what: str) -> Any:
-    """Run a facade call whose failure should not take the whole page down; show why instead."""
-    try:
-        return fn()
-    except RecsysError as exc:
-        st.warning(f"Could not {what}: {exc}")
-    except CacheError as exc:  # pragma: no cover - CacheError is a RecsysError; kept for clarity
-        st.warning(f"Could not {what}: {exc}")
-    return None
 
 
 __all__ = [

@@ -17,7 +17,7 @@ import streamlit as st
 
 from recsys_core import Explorer
 from ui import cached
-from ui.state import ALPHA_STEP, LOW_RATINGS, K, format_alpha
+from ui.state import ALPHA_STEP, K, format_alpha
 
 LIST_NAMES = {"content": "Content", "collab": "Collaborative", "hybrid": "Blended"}
 LIST_HELP = {
@@ -298,30 +298,6 @@ def _layout(fig: go.Figure, height: int, **kw: Any) -> go.Figure:
     )
     fig.update_layout(title={"x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"})
     return fig
-
-
-def blend_scatter(hybrid: pd.DataFrame, alpha: float) -> go.Figure:
-    """The blended picks placed by content score (x) against collaborative score (y)."""
-    labels = _labels(hybrid)
-    fig = go.Figure(
-        go.Scatter(
-            x=hybrid["content_score"].astype(float),
-            y=hybrid["collab_score"].astype(float),
-            mode="markers+text",
-            text=[str(r) for r in hybrid["rank"]],
-            textposition="middle center",
-            textfont={"size": 9, "color": "white"},
-            marker={"size": 18, "color": hybrid["score"].astype(float), "colorscale": "Viridis",
-                    "colorbar": {"title": {"text": "Blend"}, "thickness": 10}},
-            customdata=np.array(labels, dtype=object),
-            hovertemplate="#%{text} %{customdata}<br>content %{x:.3f} · collab %{y:.3f}<extra></extra>",
-        )
-    )
-    return _layout(
-        fig, 330,
-        title={"text": f"Blended picks at α = {format_alpha(alpha)} (numbers are ranks)", "font": {"size": 14}},
-        xaxis_title="Content similarity", yaxis_title="Collaborative similarity",
-    )
 
 
 def rating_histogram(values: np.ndarray, counts: np.ndarray) -> go.Figure:

@@ -309,8 +309,12 @@ def test_your_taste_recommends_from_a_few_stars(app):
     at.session_state["taste_ratings"] = {50: 4, 172: 4, 181: 3}
     at.run()
     no_errors(at)
-    recs = [d for d in at.dataframe if getattr(d, "key", "") == "tbl_recs" or True]
-    assert recs and len(recs[-1].value) > 0
+    recs = [d.value for d in at.dataframe if "Why" in d.value.columns and "Score" in d.value.columns]
+    assert recs and len(recs[0]) == 20
+    assert recs[0]["Why"].str.startswith("because you rated").all()
+    rated = {"Star Wars (1977)", "Return of the Jedi (1983)", "Empire Strikes Back, The (1980)"}
+    assert not rated & set(recs[0]["Title"]), "movies already rated are not recommended"
+    assert "Your ratings (3)" in " ".join(m.value for m in at.markdown)
 
 
 def test_data_page_shows_the_dataset_and_the_model(app):
