@@ -849,7 +849,13 @@ _SECTION_LABELS = {"content": "Content (autoencoder)", "collab": "Collaborative"
 
 
 def _choices_for(name: str, current: str, section_obj: Any) -> tuple[str, ...]:
-    """Allowed values of a string setting: known lists, or a KINDS/CHOICES attribute on its config."""
+    """Allowed values of a string setting: the engine's published lists first, then known ones."""
+    from recsys_core import config as engine_config
+
+    published = {"space": getattr(engine_config, "SPACES", None),
+                 "rating_model": getattr(engine_config, "RATING_MODELS", None)}.get(name)
+    if published and current in published:
+        return tuple(published)
     if name in _SETTING_CHOICES and current in _SETTING_CHOICES[name]:
         return _SETTING_CHOICES[name]
     for attr in (f"{name.upper()}S", f"{name.upper()}_CHOICES", "KINDS", "CHOICES"):
