@@ -277,6 +277,10 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProg
     model = TfidfAutoencoder(x.shape[1], cfg.code_dim, cfg.hidden_dim, cfg.dropout).to(dev)
     xs = x[rows]
     tr, va = _split(len(rows), cfg.val_fraction, cfg.seed, cfg.batch_size)
+    from .distributed import ddp_wrap, local_positions
+
+    tr = local_positions(tr)  # under torchrun --distributed: this rank's share; otherwise all of them
+    net = ddp_wrap(model, dev)  # DDP-wrapped under --distributed; the model itself otherwise
 
     def sparse(pos: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         """One batch as a torch sparse tensor (the matrix is never densified as a whole)."""
@@ -287,7 +291,7 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProg
 
     def loss_sum(pos: np.ndarray) -> torch.Tensor:
         xb, b = sparse(pos)
-        out = model(xb)
+        out = net(xb)
         if cfg.loss == "multinomial":  # -sum p log softmax, evaluated at the non-zeros only
             row = torch.from_numpy(b.row.astype(np.int64)).to(dev)
             col = torch.from_numpy(b.col.astype(np.int64)).to(dev)
@@ -313,7 +317,7 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProg
 
     opts = FitOptions(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, patience=cfg.patience)
     if len(rows) >= 2:
-        hist = fit(model, len(tr), batch_loss, validate, opts, dev, gen, progress=on_epoch)
+        hist = fit(net, len(tr), batch_loss, validate, opts, dev, gen, progress=on_epoch)
         history = hist.as_dict()
     model.eval()
     with torch.no_grad():

@@ -12,12 +12,27 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA = "ml-100k"
+DISTRIBUTED_HELP = """\
+distributed training (--distributed, launched with torchrun; see docs/SCALING_OUT.md):
+  one node, N processes (N GPUs with NCCL, or N CPU processes with gloo):
+    torchrun --nproc-per-node N -m recsys_core train --data X --distributed
+  several nodes: run the same command on every node; HOST:29400 is any one node, reachable by all:
+    torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29400 \\
+        -m recsys_core train --data X --distributed
+  every node needs the dataset at the same path (or a shared RECSYS_ARTIFACTS_DIR with its parsed cache);
+  the rating model is dot_bias under DDP (bayes_mf, a Gibbs sampler, falls back to it with a notice);
+  open the result with --rating-model dot_bias (the artifact is keyed by the config actually trained).
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Register the model subcommands."""
-    p = sub.add_parser("train", help="train (or reuse) the content and collaborative models of a dataset")
+    p = sub.add_parser("train", help="train (or reuse) the content and collaborative models of a dataset",
+                       epilog=DISTRIBUTED_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p)
+    p.add_argument("--distributed", action="store_true",
+                   help="train under torch.distributed DDP; launch with torchrun (see below): each rank reads its "
+                        "shard of the ratings, rank 0 writes the artifact. NCCL on GPUs, gloo on CPUs.")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("similar", help="the content, collaborative and hybrid lists of one movie")
@@ -162,10 +177,36 @@ def _table(rows: list[tuple[str, str]]) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train (or reuse) and print a summary table."""
     start = time.perf_counter()
+    if getattr(args, "distributed", False):
+        return _train_distributed(args, start)
     ex = _open(args)
     for n in ex.notices:
         print(f"note: {n}", file=sys.stderr)
     print(_table(_summary_rows(ex) + [("this command", f"{time.perf_counter() - start:.1f} s")]))
+    return 0
+
+
+def _train_distributed(args: argparse.Namespace, start: float) -> int:
+    """One rank of a torchrun job: train under DDP; rank 0 writes the artifact and prints the summary."""
+    from ..distributed import train_distributed
+    from ..explorer import Explorer, Progress
+
+    bar = _Bar(getattr(args, "quiet", False))
+
+    def progress(stage, epoch, epochs, metrics, eta):
+        bar(Progress(stage=stage, epoch=epoch or None, epochs=epochs or None, metrics=dict(metrics or {}), eta_s=eta))
+
+    try:
+        res = train_distributed(args.data, _config(args), progress)
+    finally:
+        bar.close()
+    if res.rank != 0:
+        return 0
+    for n in res.notices:
+        print(f"note: {n}", file=sys.stderr)
+    ex = Explorer.open(args.data, res.config, train=False)
+    rows = _summary_rows(ex) + [("processes", str(res.world_size)), ("this command", f"{time.perf_counter() - start:.1f} s")]
+    print(_table(rows))
     return 0
 
 

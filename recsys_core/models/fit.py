@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from .. import distributed as _dist
 from ..errors import ConfigError, DeviceError
 from .options import FitOptions
 
@@ -164,6 +165,11 @@ def fit(
     ``validate()`` is called after each epoch in eval mode under ``torch.no_grad()`` and returns the
     number to minimise (validation loss or RMSE). The weights of the best epoch are restored.
 
+    Under DDP (inside ``distributed.sync()``, ``model`` DDP-wrapped, ``n_train`` this rank's shard): each
+    rank takes batches of ``ceil(batch_size / world)`` so the global batch is unchanged, shards are padded
+    (repeating own items) to the same number of steps, and the epoch loss and ``validate()`` are averaged
+    over ranks so every rank keeps the same epoch and stops together. Outside it nothing changes.
+
     Out of memory during an epoch: the cached memory is freed and the epoch is run again with half the
     batch size (up to ``MAX_HALVINGS`` times, each with a notice in ``LossHistory.notices`` and to
     ``on_notice``); after that, or on a CUDA/accelerator error, a ``DeviceError`` tells the caller to
@@ -177,15 +183,27 @@ def fit(
     bad = 0
     batch = opts.batch_size
     halvings = 0
+    world = _dist.sync_world()  # 1 unless a DDP stage is running
+    n_span = n_train
+    if world > 1:
+        batch = max(1, -(-opts.batch_size // world))
+        n_span = _dist.max_int(n_train)
+        if n_span % batch == 1:  # never a final batch of one (BatchNorm)
+            n_span += 1
+        if n_train == 0:
+            raise ConfigError("A rank has no training rows; use fewer processes for this dataset.")
     start = time.perf_counter()
     epoch = 0
     while epoch < opts.epochs:
         t0 = time.perf_counter()
         try:
             model.train()
-            perm = torch.randperm(n_train, generator=generator).to(device)
+            perm = torch.randperm(n_train, generator=generator)
+            if n_span > n_train:  # DDP: pad this shard to the common number of steps
+                perm = torch.cat([perm, perm[torch.arange(n_span - n_train) % n_train]])
+            perm = perm.to(device)
             total = torch.zeros((), device=device)
-            for lo in range(0, n_train, batch):
+            for lo in range(0, n_span, batch):
                 idx = perm[lo : lo + batch]
                 FAULTS.maybe_fail()
                 loss = batch_loss(idx)
@@ -193,10 +211,12 @@ def fit(
                 loss.backward()
                 opt.step()
                 total += loss.detach() * idx.numel()
-            train_loss = float(total) / max(n_train, 1)
+            train_loss = float(total) / max(n_span, 1)
             model.eval()
             with torch.no_grad():
                 val = float(validate())
+            if world > 1:
+                train_loss, val = _dist.mean_float(train_loss), _dist.mean_float(val)
         except RuntimeError as exc:  # torch.OutOfMemoryError and CUDA errors are RuntimeErrors
             if isinstance(exc, DeviceError):
                 raise
@@ -204,7 +224,7 @@ def fit(
             loss = total = None  # drop the failed batch's graph before retrying
             if is_oom(exc):
                 free_device_memory(device)
-                if halvings < MAX_HALVINGS and batch > 1:
+                if halvings < MAX_HALVINGS and batch > 1 and world == 1:  # ranks cannot halve in step
                     old, batch = batch, max(1, batch // 2)
                     halvings += 1
                     msg = (f"Out of memory on {device.type} with batches of {old}; "
