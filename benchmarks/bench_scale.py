@@ -265,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--table", type=Path, help="print the tables of a --json file and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        for size, res in json.loads(args.table.read_text()).items():
+            print(table(size, {k: v for k, v in res.items() if k != "load"}, res.get("load", "?")) + "\n")
+        return 0
 
     if args.stage:  # worker mode
         import warnings
@@ -292,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {size}: {st} ...", file=sys.stderr, flush=True)
             res[st] = run_stage(st, data, args.work, args.timeout)
             print(f"#   {json.dumps(res[st], default=str)[:400]}", file=sys.stderr, flush=True)
+            if args.json:  # after every stage, so an interrupted run still leaves its figures
+                args.json.write_text(json.dumps({**all_res, size: {"load": "partial", **res}}, indent=1, default=str))
         load = f"{load0:.1f} -> {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores"
         all_res[size] = {"load": load, **res}
         print(table(size, res, load) + "\n", flush=True)

@@ -77,7 +77,7 @@ def umap_2d(x: np.ndarray, has: np.ndarray, cfg: "ProjectionConfig", cache_dir: 
             n_neighbors=k,
             min_dist=cfg.min_dist,
             metric="cosine",
-            n_epochs=cfg.n_epochs,
+            n_epochs=cfg.epochs_for(len(rows)) if hasattr(cfg, "epochs_for") else cfg.n_epochs,
             random_state=cfg.seed,
             init="spectral" if len(rows) > k + 2 else "random",
             precomputed_knn=knn,

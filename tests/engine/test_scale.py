@@ -93,3 +93,13 @@ def test_randomized_svd_branch_agrees_with_exact_on_small_data():
     ue = exact[has_e] / np.linalg.norm(exact[has_e], axis=1, keepdims=True)
     ua = approx[has_a] / np.linalg.norm(approx[has_a], axis=1, keepdims=True)
     assert np.allclose(ue @ ue.T, ua @ ua.T, atol=0.05)  # same cosines up to the randomised error
+
+
+def test_umap_epochs_drop_only_above_large_points_and_keys_stay():
+    from recsys_core.config import ProjectionConfig
+
+    p = ProjectionConfig()
+    assert p.epochs_for(9_742) == p.n_epochs and p.epochs_for(62_000) == p.large_n_epochs < p.n_epochs
+    assert p.key() == "%s" % p.key()  # stable
+    from dataclasses import replace as rep
+    assert rep(p, large_points=5).key() != p.key()
