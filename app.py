@@ -46,7 +46,7 @@ def sidebar_dataset(choices: list[str]) -> str:
     """Dataset choice: only what the registry/data dir has, never a free-form path."""
     ss = st.session_state
     if ss[K.DATASET] not in choices:
-        ss[K.DATASET] = state.DEFAULT_DATASET if state.DEFAULT_DATASET in choices else choices[0]
+        ss[K.DATASET] = cached.default_dataset(choices)
     ss[K.W_DATASET] = ss[K.DATASET]
     st.sidebar.selectbox(
         "Dataset", choices, key=K.W_DATASET, on_change=_on_dataset_change,
@@ -148,7 +148,7 @@ def main() -> None:
     st.sidebar.markdown("### 🎬 Similar-movies explorer")
     try:
         choices = cached.dataset_choices()
-        state.read_url_once(choices, state.DEFAULT_DATASET)
+        state.read_url_once(choices, cached.default_dataset(choices))
         dataset = sidebar_dataset(choices)
         try:
             ex = open_or_first_train(dataset)

@@ -85,16 +85,54 @@ def dataset_choices() -> list[str]:
                 continue
             if any((folder / f).exists() or any(folder.glob(f"*/{f}")) for f in _LAYOUT_FILES):
                 names.append(folder.name)
-    if DEFAULT_DATASET in names:
-        names.remove(DEFAULT_DATASET)
-        names.insert(0, DEFAULT_DATASET)
+    extra = operator_dataset()
+    if extra is not None and extra[0] not in names:
+        names.append(extra[0])
+    first = default_dataset(names)
+    if first in names:
+        names.remove(first)
+        names.insert(0, first)
     return names or [DEFAULT_DATASET]
+
+
+def operator_dataset() -> tuple[str, str] | None:
+    """(name, source) of RECSYS_DEFAULT_DATA (`make run DATA=...`) when it is a folder or .zip, else None.
+
+    Set by whoever starts the server, never by a visitor; visitors only ever pick from the listed names.
+    """
+    import os
+    from pathlib import Path
+
+    value = os.environ.get("RECSYS_DEFAULT_DATA", "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.exists():
+        return None
+    name = path.resolve().name
+    return (name[:-4] if name.lower().endswith(".zip") else name), str(path.resolve())
+
+
+def default_dataset(choices: list[str]) -> str:
+    """The dataset a visitor starts on: RECSYS_DEFAULT_DATA (name or folder) when usable, else ml-100k."""
+    import os
+
+    value = os.environ.get("RECSYS_DEFAULT_DATA", "").strip()
+    extra = operator_dataset()
+    if extra is not None and extra[0] in choices:
+        return extra[0]
+    if value in choices:
+        return value
+    return DEFAULT_DATASET
 
 
 def dataset_source(name: str) -> str:
     """What Explorer.open gets for a listed name: the registry name, or the folder in the data dir."""
     from recsys_core.data import registry
 
+    extra = operator_dataset()
+    if extra is not None and name == extra[0] and not (name in registry.RELEASES and registry.is_present(name)):
+        return extra[1]
     if name in registry.RELEASES:
         return name
     folder = (registry.data_dir() / name).resolve()
