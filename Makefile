@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 PORT ?= 8501
+DATA ?=
 
 .PHONY: run test test-fast setup bench clean-cache
 
@@ -14,8 +15,8 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP)
 
-run: setup  ## start the dashboard on http://localhost:8501 (the bundled ml-100k)
-	STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
+run: setup  ## start the dashboard on http://localhost:8501 (bundled ml-100k; DATA=name-or-folder to change)
+	STREAMLIT_BROWSER_GATHER_USAGE_STATS=false $(if $(DATA),RECSYS_DEFAULT_DATA=$(DATA)) \
 		$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: setup  ## the whole suite (browser tests skip with a hint when chromium is missing)
