@@ -103,3 +103,24 @@ def test_umap_epochs_drop_only_above_large_points_and_keys_stay():
     assert p.key() == "%s" % p.key()  # stable
     from dataclasses import replace as rep
     assert rep(p, large_points=5).key() != p.key()
+
+
+@pytest.mark.parametrize("opt", ["adagrad", "sparse_adam"])
+@pytest.mark.parametrize("kind", ["dot_bias", "entity_net"])
+def test_sparse_gradient_training_above_threshold(kind, opt):
+    from recsys_core.collab import _train_rating
+
+    ds = collab_two_blocks()
+    cfg = CollabConfig(rating_model=kind, rating_dim=4, sparse_above=10, sparse_optimizer=opt,
+                       rating_fit=FitOptions(epochs=3, batch_size=64, lr=3e-3, patience=0))
+    state, meta, hist, metrics = _train_rating(ds, kind, cfg, CPU, None, "rating")
+    assert meta["sparse_gradients"] == opt
+    assert np.isfinite(metrics["val_rmse"]) and all(np.isfinite(state[k]).all() for k in state)
+    assert not np.allclose(state["user.weight"], 0)
+    dense = _train_rating(ds, kind, replace(cfg, sparse_above=10**9), CPU, None, "rating")[1]
+    assert "sparse_gradients" not in dense
+
+
+def test_bad_sparse_optimizer_is_refused():
+    with pytest.raises(ConfigError):
+        CollabConfig(sparse_optimizer="sgd").validate()
