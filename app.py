@@ -160,6 +160,8 @@ def main() -> None:
             with state.routed():
                 pg.run()  # the data page works without a model: download, retrain, clear the cache
             return
+        for notice in ex.notices:  # device fallback, smaller-batch retries, a rebuilt cache, no caching
+            st.info(notice, icon="ℹ️")
         state.apply_pending_url(cached.catalogue(cached.artifact_key(ex), ex))
         sidebar_alpha(ex.default_alpha)
         from ui.widgets import current_row

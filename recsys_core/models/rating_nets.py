@@ -195,7 +195,7 @@ class BayesMF:
         """The ratings the next sweeps condition on (the chain keeps its state when they change)."""
         self.by_user = _SideCSR(users, movies, self.nu, self.nm, self.d, self.dev)
         self.by_movie = _SideCSR(movies, users, self.nm, self.nu, self.d, self.dev)
-        y = torch.from_numpy(np.asarray(ratings, np.float32)).to(self.dev) - self.offset
+        y = torch.from_numpy(np.array(ratings, np.float32, copy=True)).to(self.dev) - self.offset
         self.y_user, self.y_movie, self.n = y[self.by_user.order], y[self.by_movie.order], len(ratings)
 
     def _hyper(self, x: torch.Tensor, a0: float = 1.0, b0: float = 1.0, beta0: float = 1.0,
