@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STAGES = ("parse_first", "parse_cached", "content", "space", "rating", "pipeline", "query", "umap", "umap_cached")
+STAGES = ("parse_first", "parse_cached", "content", "space", "rating", "pipeline", "query", "umap", "umap_cached",
+          "index", "umap_raw")
 
 
 def _rss_mib() -> float:
@@ -188,6 +189,59 @@ def stage_umap_cached(data: str) -> dict:
     return {"seconds": time.perf_counter() - t0}
 
 
+def _clustered(n: int, d: int, seed: int):
+    """Unit vectors from a 40-cluster Gaussian mixture: a stand-in embedding with the catalogue's size."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (40, d)).astype(np.float32)[rng.integers(0, 40, n)]
+    x += 0.6 * rng.normal(0, 1, (n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def stage_index(data: str) -> dict:
+    """The similarity index's three lists (content, collab, hybrid) for one movie, without a trained artifact:
+    the catalogue's size with stand-in 100-d / 256-d vectors (similar() adds its "why" texts and frames)."""
+    import numpy as np
+
+    from recsys_core import Explorer
+    from recsys_core.similarity import SimilarityIndex
+
+    ds = _load(data)
+    n = ds.n_movies
+    g, names = Explorer._genre_matrix(ds)
+    import pandas as pd
+
+    years = pd.to_numeric(ds.movies["year"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    idx = SimilarityIndex(_clustered(n, 100, 1), np.ones(n, bool), _clustered(n, 256, 2), np.ones(n, bool),
+                          np.bincount(ds.ratings.movie, minlength=n), years, g, names)
+    rows = np.random.default_rng(0).choice(n, 51, replace=False)
+    idx.query(int(rows[0]), 20, 0.5, None)
+    times = []
+    for r in rows[1:]:
+        t0 = time.perf_counter()
+        idx.query(int(r), 20, 0.5, None)
+        times.append(time.perf_counter() - t0)
+    return {"median_ms": float(np.median(times)) * 1e3, "p90_ms": float(np.percentile(times, 90)) * 1e3,
+            "movies": n}
+
+
+def stage_umap_raw(data: str) -> dict:
+    """UMAP of the catalogue's size (stand-in clustered 100-d vectors), as projection.umap_2d runs it."""
+    import numpy as np
+
+    from recsys_core.config import ProjectionConfig
+    from recsys_core.projection import umap_2d
+
+    ds = _load(data)
+    n = ds.n_movies
+    t0 = time.perf_counter()
+    xy = umap_2d(_clustered(n, 100, 3), np.ones(n, bool), ProjectionConfig(),
+                 str(Path(os.environ["RECSYS_ARTIFACTS_DIR"]) / "numba"))
+    return {"seconds": time.perf_counter() - t0, "points": int(np.isfinite(xy).all(1).sum()),
+            "n_epochs": ProjectionConfig().epochs_for(n)}
+
+
 # ---------------------------------------------------------------- driver
 
 
@@ -249,6 +303,10 @@ def table(size: str, res: dict, load: str) -> str:
          f"open {g('query', 'open_s', '{:.2f}')} s)"),
         ("UMAP content / collab, first time (s)", f"{g('umap', 'content_s')} / {g('umap', 'collab_s')}"),
         ("UMAP both, from the cache (s)", g("umap_cached", "seconds", "{:.2f}")),
+        ("index query, three lists, stand-in vectors, median of 50 (ms)",
+         f"{g('index', 'median_ms', '{:.2f}')} (p90 {g('index', 'p90_ms', '{:.2f}')})"),
+        ("UMAP, stand-in vectors, first call in a fresh process (s)",
+         f"{g('umap_raw', 'seconds')} ({g('umap_raw', 'points', '{}')} points, {g('umap_raw', 'n_epochs', '{}')} epochs)"),
     ]
     out = [f"### {size} ratings (load average {load})", "", "| stage | measured |", "|---|---|"]
     out += [f"| {a} | {b} |" for a, b in rows]
