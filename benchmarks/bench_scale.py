@@ -245,8 +245,10 @@ def stage_umap_raw(data: str) -> dict:
 # ---------------------------------------------------------------- driver
 
 
-def run_stage(name: str, data: Path, work: Path, timeout: float) -> dict:
+def run_stage(name: str, data: Path, work: Path, timeout: float, threads: int = 0) -> dict:
     env = dict(os.environ, RECSYS_ARTIFACTS_DIR=str(work / "artifacts" / data.name), PYTHONUNBUFFERED="1")
+    if threads:  # on a loaded machine 2 spinning OpenMP threads ran sparse epochs 16x slower than 1 thread
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     t0 = time.perf_counter()
     try:
         p = subprocess.run([sys.executable, __file__, "--stage", name, "--data", str(data)], env=env,
@@ -320,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("RECSYS_SCALE_DIR", "/tmp/recsys-scale")))
     ap.add_argument("--stages", default=",".join(STAGES))
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--threads", type=int, default=0, help="OMP/torch threads per stage (0 = torch's default)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -353,11 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         load0 = os.getloadavg()[0]
         for st in stages:
             print(f"# {size}: {st} ...", file=sys.stderr, flush=True)
-            res[st] = run_stage(st, data, args.work, args.timeout)
+            res[st] = run_stage(st, data, args.work, args.timeout, args.threads)
             print(f"#   {json.dumps(res[st], default=str)[:400]}", file=sys.stderr, flush=True)
             if args.json:  # after every stage, so an interrupted run still leaves its figures
                 args.json.write_text(json.dumps({**all_res, size: {"load": "partial", **res}}, indent=1, default=str))
-        load = f"{load0:.1f} -> {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores"
+        load = f"{load0:.1f} -> {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores, threads={args.threads or 'default'}"
         all_res[size] = {"load": load, **res}
         print(table(size, res, load) + "\n", flush=True)
     if args.json:
