@@ -164,15 +164,21 @@ class Stats:
     mismatches: list[str] = field(default_factory=list)
 
 
-async def _titles(pg, timeout_s: float, before: list[str] | None = None) -> list[str]:
-    """Poll the blended list until it has K_CHECK titles (different from ``before`` when given)."""
+async def _titles(pg, timeout_s: float, before: list[str] | None = None,
+                  want: list[str] | None = None) -> list[str]:
+    """Poll the blended list until it has K_CHECK titles (different from ``before`` when given).
+
+    With ``want``, wait for that list: two slider steps rerun twice, and the list of the step in
+    between (0.55) can be on screen, idle, for a moment; a wrong list is only reported at the deadline.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             got = await pg.evaluate(JS_TITLES, "hybrid") or []
         except Exception:  # noqa: BLE001 - navigation in flight
             got = []
-        if len(got) >= K_CHECK and (before is None or got[:K_CHECK] != before[:K_CHECK]):
+        ready = want is None or got[:K_CHECK] == want[:K_CHECK]
+        if ready and len(got) >= K_CHECK and (before is None or got[:K_CHECK] != before[:K_CHECK]):
             if await pg.evaluate(JS_IDLE):
                 return got[:K_CHECK]
         if time.monotonic() > deadline:
@@ -214,7 +220,7 @@ async def tour(browser, url: str, i: int, until: float, expected: dict, stats: S
                 await pg.keyboard.press("ArrowRight")
             await pg.wait_for_url(re.compile(r"alpha=0\.60"), timeout=60_000)
             want = expected[(mid, 0.6)]
-            got = await _titles(pg, 60, before=None if want == expected[(mid, 0.5)] else got)
+            got = await _titles(pg, 60, before=None if want == expected[(mid, 0.5)] else got, want=want)
             stats.slider.append(time.perf_counter() - t0)
             _check(got, want, f"session {i} movie {mid} alpha 0.60", stats)
             # another page and back (st.navigation keeps the session's movie and blend)
