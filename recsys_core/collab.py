@@ -150,11 +150,8 @@ def _rmse(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(np.mean((pred.astype(np.float64) - y) ** 2))) if len(y) else float("nan")
 
 
-def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.device,
-                  progress: CollabProgress | None, stage: str) -> tuple[dict, dict, dict, dict]:
-    """Train one rating model with the shared loop; return (state arrays, meta, history, metrics)."""
-    if kind == "bayes_mf":
-        return _train_bayes(ds, cfg, device, progress, stage)
+def _validation_baselines(ds: Dataset, cfg: CollabConfig) -> tuple:
+    """The 5% validation split every rating model shares, the closed-form biases and both baseline RMSEs."""
     r = ds.ratings
     lo, hi = (float(x) for x in ds.rating_scale)
     tr, va = _split_val(len(r), cfg.val_fraction, cfg.seed)
@@ -162,6 +159,16 @@ def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.devic
     y_va = r.rating[va].astype(np.float64)
     base_bias = _rmse(np.clip(mu + bu[r.user[va]] + bm[r.movie[va]], lo, hi), y_va)
     base_mean = _rmse(np.full(len(va), mu), y_va)
+    return lo, hi, tr, va, mu, bu, bm, y_va, base_bias, base_mean
+
+
+def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.device,
+                  progress: CollabProgress | None, stage: str) -> tuple[dict, dict, dict, dict]:
+    """Train one rating model with the shared loop; return (state arrays, meta, history, metrics)."""
+    if kind == "bayes_mf":
+        return _train_bayes(ds, cfg, device, progress, stage)
+    r = ds.ratings
+    lo, hi, tr, va, mu, bu, bm, y_va, base_bias, base_mean = _validation_baselines(ds, cfg)
 
     gen = seed_everything(cfg.seed)
     opts = cfg.fit_for(kind)
@@ -250,12 +257,7 @@ def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress:
     average per sweep, early stopping if patience is set), then, with ``refit_all``, 3/4 as many sweeps on
     every rating, averaging all samples after a short burn-in. Same return shape as _train_rating."""
     r = ds.ratings
-    lo, hi = (float(x) for x in ds.rating_scale)
-    tr, va = _split_val(len(r), cfg.val_fraction, cfg.seed)
-    mu, bu, bm = fit_biases(r.user[tr], r.movie[tr], r.rating[tr], ds.n_users, ds.n_movies, cfg.bias_reg)
-    y_va = r.rating[va].astype(np.float64)
-    base_bias = _rmse(np.clip(mu + bu[r.user[va]] + bm[r.movie[va]], lo, hi), y_va)
-    base_mean = _rmse(np.full(len(va), mu), y_va)
+    lo, hi, tr, va, mu, bu, bm, y_va, base_bias, base_mean = _validation_baselines(ds, cfg)
 
     opts = cfg.fit_for("bayes_mf")
     opts.validate()

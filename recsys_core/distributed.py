@@ -293,18 +293,12 @@ def read_ratings_shard(path: Path | str, r: int | None = None, w: int | None = N
 def open_catalogue(folder: Path):
     """The dataset from a parsed-cache folder WITHOUT its ratings (movies, users, tags, genome, scale)."""
     import pandas as pd
-    import pyarrow.parquet as pq
 
+    from .data.cache import read_tables
     from .data.dataset import Dataset, Genome, Ratings
 
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    movies = pq.read_table(folder / "movies.parquet").to_pandas()
-    movies["title"] = movies["title"].astype("str")
-    movies["year"] = movies["year"].astype("Int16")
-    movies["genres"] = [tuple(g.split("|")) if g else () for g in movies["genres"]]
-    users = pq.read_table(folder / "users.parquet").to_pandas()
-    tags = pq.read_table(folder / "tags.parquet").to_pandas()
-    tags["tag"] = tags["tag"].astype("str")
+    movies, users, tags = read_tables(folder)
     genome = None
     if meta.get("genome_tags") is not None:
         genome = Genome(np.load(folder / "genome_movie.npy", allow_pickle=False),

@@ -125,6 +125,18 @@ def _write(ds: Dataset, folder: Path) -> None:
     (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
+def read_tables(folder: Path) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
+    """Movies, users and tags of a parsed entry, with the canonical dtypes (shared with distributed ranks)."""
+    movies = pq.read_table(folder / "movies.parquet").to_pandas()
+    movies["title"] = movies["title"].astype("str")
+    movies["year"] = movies["year"].astype("Int16")
+    movies["genres"] = [tuple(g.split("|")) if g else () for g in movies["genres"]]
+    users = pq.read_table(folder / "users.parquet").to_pandas()
+    tags = pq.read_table(folder / "tags.parquet").to_pandas()
+    tags["tag"] = tags["tag"].astype("str")
+    return movies, users, tags
+
+
 def _read(folder: Path) -> Dataset:
     """Inverse of _write; raises on anything inconsistent."""
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -136,13 +148,7 @@ def _read(folder: Path) -> Dataset:
     for c, dt in expect.items():
         if getattr(ratings, c).dtype != dt or len(getattr(ratings, c)) != meta["n_ratings"]:
             raise ValueError(f"ratings.{c} has the wrong type or length")
-    movies = pq.read_table(folder / "movies.parquet").to_pandas()
-    movies["title"] = movies["title"].astype("str")
-    movies["year"] = movies["year"].astype("Int16")
-    movies["genres"] = [tuple(g.split("|")) if g else () for g in movies["genres"]]
-    users = pq.read_table(folder / "users.parquet").to_pandas()
-    tags = pq.read_table(folder / "tags.parquet").to_pandas()
-    tags["tag"] = tags["tag"].astype("str")
+    movies, users, tags = read_tables(folder)
     if len(movies) != meta["n_movies"] or len(users) != meta["n_users"]:
         raise ValueError("movies or users table has the wrong length")
     if len(ratings) and (int(ratings.movie.max()) >= len(movies) or int(ratings.user.max()) >= len(users)):
