@@ -18,9 +18,11 @@ faiss is imported inside functions so ``import recsys_core`` stays light.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +36,7 @@ HybridVia = Literal["pure", "joint", "both"]
 _KINDS = ("hnsw", "ivf")
 _PURE = ("content", "collab")
 _PARALLEL_MIN = 16  # query batches smaller than this run on one thread
+_QUERY_TIME = ("threshold", "ef_search", "nprobe", "candidates")  # change answers, not the stored index
 
 
 def _faiss() -> Any:
@@ -67,6 +70,10 @@ class AnnConfig:
 
     def __post_init__(self) -> None:
         """Reject out-of-range settings early, with the fix in the message."""
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError for a setting faiss cannot use (also run by ``EngineConfig.validate``)."""
         if self.kind not in _KINDS:
             raise ConfigError(f"AnnConfig.kind must be one of {_KINDS}, got {self.kind!r}")
         if self.hybrid_via not in ("pure", "joint", "both"):
@@ -81,6 +88,13 @@ class AnnConfig:
             raise ConfigError(f"AnnConfig.nlist must be >= 0 (0 picks 2*sqrt(n)), got {self.nlist!r}")
         if not isinstance(self.threshold, (int, np.integer)) or self.threshold < 0:
             raise ConfigError(f"AnnConfig.threshold must be an item count >= 0, got {self.threshold!r}")
+
+    def build_key(self) -> str:
+        """Short hash of the settings that shape a built index (query-time knobs excluded): names its files."""
+        d = asdict(self)
+        for name in _QUERY_TIME:
+            d.pop(name)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def use_ann(n_items: int, cfg: AnnConfig | None = None) -> bool:
@@ -333,19 +347,29 @@ class HybridAnn:
         r = self._check_row(row)
         return np.concatenate([a * self.content[r], (1.0 - a) * self.collab[r]]).astype(np.float32)
 
+    def neighbours(self, row: int, source: str, n: int, alpha: float = 0.5) -> np.ndarray:
+        """Approximate top-n rows (unsorted, unique, no padding) of one index: "content", "collab" or "joint"."""
+        if source == "joint":
+            q = self.query_vector(row, alpha)
+        elif source in _PURE:
+            q = (self.content if source == "content" else self.collab)[self._check_row(row)]
+        else:
+            raise ConfigError(f"source must be 'content', 'collab' or 'joint', got {source!r}")
+        ids = self.indexes[source].search(q, n)[0][0]
+        return np.unique(ids[ids >= 0])
+
+    def sources(self, row: int, alpha: float, pure_only: bool = False) -> list[str]:
+        """Indexes that can hold a good neighbour of ``row`` at this alpha (``pure_only``: skip the joint one)."""
+        out = [s for s, use in (("content", alpha > 0), ("collab", alpha < 1)) if use and s in self.indexes
+               and self._has[s][row]]
+        if "joint" in self.indexes and not (pure_only and out):
+            out.append("joint")
+        return out
+
     def _candidates(self, row: int, alpha: float, n: int) -> np.ndarray:
         """Union of approximate top-n rows from every index that can hold a good neighbour."""
-        found = []
-        if alpha > 0 and "content" in self.indexes and self._has["content"][row]:
-            found.append(self.indexes["content"].search(self.content[row], n)[0][0])
-        if alpha < 1 and "collab" in self.indexes and self._has["collab"][row]:
-            found.append(self.indexes["collab"].search(self.collab[row], n)[0][0])
-        if "joint" in self.indexes:
-            found.append(self.indexes["joint"].search(self.query_vector(row, alpha), n)[0][0])
-        if not found:
-            return np.empty(0, dtype=np.int64)
-        ids = np.unique(np.concatenate(found))
-        return ids[ids >= 0]
+        found = [self.neighbours(row, s, n, alpha) for s in self.sources(row, alpha)]
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
     def search(self, row: int, alpha: float, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Hybrid top-k for one movie row: ids and exact ``alpha*cos_c + (1-alpha)*cos_cf``, best first.

@@ -9,6 +9,7 @@ import numbers
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
+from .ann import AnnConfig
 from .content import ContentConfig
 from .errors import ConfigError
 from .models.options import FitOptions
@@ -45,8 +46,8 @@ class CollabConfig:
     # (a Gibbs sweep costs ~20x a dot_bias epoch, and ~70 sweeps are needed; see docs/SCALE.md)
     bayes_max_ratings: int = 2_000_000
     large_rating_fit: FitOptions = FitOptions(epochs=6, batch_size=16384, lr=3e-3, weight_decay=0.0, patience=2)
-    sparse_above: int = 2_000_000  # dot_bias / entity_net: sparse embedding gradients above this many ratings
-    sparse_optimizer: str = "adagrad"  # ... updated by "adagrad" (lr x 10; converged fastest) or "sparse_adam"
+    sparse_above: int = 2_000_000  # dot_bias / entity_net: row-wise updates above this many ratings (models/row_updates.py)
+    sparse_lr: float = 0.05  # ... their row-wise Adagrad step size (the dense layers keep large_rating_fit.lr)
     rating_reg: float = 0.1  # dot_bias: L2 on the embedding rows each batch touches
     bias_reg: float = 5.0  # shrinkage (pseudo-counts) of the closed-form user/movie bias baseline
     val_fraction: float = 0.05
@@ -97,8 +98,8 @@ class CollabConfig:
         if not isinstance(self.bayes_max_ratings, numbers.Integral) or self.bayes_max_ratings < 0:
             raise ConfigError(f"bayes_max_ratings must be a whole number >= 0, got {self.bayes_max_ratings!r}.")
         self.large_rating_fit.validate()
-        if self.sparse_optimizer not in ("sparse_adam", "adagrad"):
-            raise ConfigError(f"sparse_optimizer must be 'sparse_adam' or 'adagrad', got {self.sparse_optimizer!r}.")
+        if not (isinstance(self.sparse_lr, numbers.Real) and 0 < self.sparse_lr <= 10):
+            raise ConfigError(f"sparse_lr must be a number in (0, 10], got {self.sparse_lr!r}.")
 
 
 # 0.05 as well: the best blends sit close to the collaborative end on MovieLens
@@ -198,6 +199,7 @@ class EngineConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "auto"  # how, not what: not part of the hash
     projection: ProjectionConfig = field(default_factory=ProjectionConfig)
+    ann: AnnConfig = field(default_factory=AnnConfig)  # query-time (faiss above ann.threshold movies): not hashed
 
     def validate(self) -> None:
         """Check every part before anything is allocated or trained."""
@@ -211,6 +213,9 @@ class EngineConfig:
             raise ConfigError(f"collab dim must be between 1 and 4096, got {dim}.")
         self.eval.validate()
         self.projection.validate()
+        if not isinstance(self.ann, AnnConfig):
+            raise ConfigError(f"ann must be an AnnConfig (from recsys_core.ann), got {type(self.ann).__name__}.")
+        self.ann.validate()
 
     def hashed_part(self) -> dict:
         """What an artifact depends on (models and evaluation), as plain JSON-able data."""

@@ -108,6 +108,8 @@ class QueryResult:
 class SimilarityIndex:
     """Both spaces normalised once plus the per-movie attributes filters need."""
 
+    backend = "exact"  # what serves ``query``: a full numpy scan (recsys_core.ann.AnnSimilarity says "ann (...)")
+
     def __init__(
         self,
         content: np.ndarray,
@@ -145,6 +147,35 @@ class SimilarityIndex:
             ok &= self.genre_matrix[:, cols].any(axis=1) if cols else False
         return ok
 
+    def check_query(self, row: int, k: int, alpha: float) -> None:
+        """Refuse a row outside the catalogue, k out of range or alpha outside [0, 1] (exact and ANN paths alike)."""
+        if not 0 <= row < self.n:
+            raise ConfigError(f"movie row {row} is outside the catalogue (0..{self.n - 1}).")
+        if not 1 <= k <= 10_000:
+            raise ConfigError(f"k must be between 1 and 10000, got {k}.")
+        if not (0.0 <= alpha <= 1.0) or math.isnan(alpha):
+            raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
+
+    def hybrid_rule(self, row: int) -> tuple[str, tuple[str, ...]]:
+        """Which spaces the hybrid list of ``row`` blends ("both", "content", "collab", "none") and the note saying so."""
+        hc, hk = bool(self.has_content[row]), bool(self.has_collab[row])
+        if hc and hk:
+            return "both", ()
+        if hc:
+            return "content", ("This movie has no collaborative vector (too few ratings), so the hybrid list uses content only.",)
+        if hk:
+            return "collab", ("This movie has no content (no tags, genres, title words or year), so the hybrid list uses ratings only.",)
+        return "none", ("This movie has neither a content nor a collaborative vector, so no list can be made.",)
+
+    def query_notes(self, row: int) -> tuple[str, ...]:
+        """Every note a query of ``row`` carries (the hybrid rule's, then each missing list's)."""
+        notes = self.hybrid_rule(row)[1]
+        if not self.has_content[row]:
+            notes += ("No content list: this movie has no content vector.",)
+        if not self.has_collab[row]:
+            notes += ("No collaborative list: this movie has no collaborative vector.",)
+        return notes
+
     def scores(self, row: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
         """Cosine to every movie in both spaces, the blend, the hybrid's candidate mask and notes."""
         if not (0.0 <= alpha <= 1.0) or math.isnan(alpha):
@@ -152,32 +183,25 @@ class SimilarityIndex:
         with one_blas_thread():
             c = self.content @ self.content[row]
             k = self.collab @ self.collab[row]
-        hc, hk = bool(self.has_content[row]), bool(self.has_collab[row])
-        notes: list[str] = []
-        if hc and hk:
+        rule, notes = self.hybrid_rule(row)
+        if rule == "both":
             a = np.float32(alpha)
             # a candidate lacking one embedding has a zero row there, so that space counts as 0 at its
             # weight (as evaluation.py measures it): scoring it by the other alone floods the lists
             h = a * c + (np.float32(1) - a) * k
             cand = self.has_content | self.has_collab
-        elif hc:
+        elif rule == "content":
             h, cand = c, self.has_content
-            notes.append("This movie has no collaborative vector (too few ratings), so the hybrid list uses content only.")
-        elif hk:
+        elif rule == "collab":
             h, cand = k, self.has_collab
-            notes.append("This movie has no content (no tags, genres, title words or year), so the hybrid list uses ratings only.")
         else:
             h, cand = np.zeros(self.n, np.float32), np.zeros(self.n, bool)
-            notes.append("This movie has neither a content nor a collaborative vector, so no list can be made.")
-        return c, k, h, cand, tuple(notes)
+        return c, k, h, cand, notes
 
     def query(self, row: int, k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> QueryResult:
         """Content, collaborative and hybrid top-k for one movie, excluding itself, filters applied and refilled."""
-        if not 0 <= row < self.n:
-            raise ConfigError(f"movie row {row} is outside the catalogue (0..{self.n - 1}).")
-        if not 1 <= k <= 10_000:
-            raise ConfigError(f"k must be between 1 and 10000, got {k}.")
-        c, kk, h, hyb_cand, notes = self.scores(row, alpha)
+        self.check_query(row, k, alpha)
+        c, kk, h, hyb_cand, _ = self.scores(row, alpha)
         ok = self.allowed(filters)
         lists: dict[str, RankedList] = {}
         removed: dict[str, int] = {}
@@ -201,11 +225,8 @@ class SimilarityIndex:
             cs = np.where(self.has_content[rows], c[rows], np.nan).astype(np.float32)
             ks = np.where(self.has_collab[rows], kk[rows], np.nan).astype(np.float32)
             lists[name] = RankedList(rows, s[rows].astype(np.float32), cs, ks)
-        if not self.has_content[row]:
-            notes += ("No content list: this movie has no content vector.",)
-        if not self.has_collab[row]:
-            notes += ("No collaborative list: this movie has no collaborative vector.",)
-        return QueryResult(lists["content"], lists["collab"], lists["hybrid"], removed, removed_rows, notes)
+        return QueryResult(lists["content"], lists["collab"], lists["hybrid"], removed, removed_rows,
+                           self.query_notes(row))
 
     def blended(self, rows: np.ndarray, alpha: float) -> np.ndarray:
         """Hybrid similarity of every movie to each of ``rows``: [n, len(rows)] (for recommendations)."""
