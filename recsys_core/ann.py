@@ -22,13 +22,19 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
 from .errors import CacheError, ConfigError
+from .similarity import Filters, QueryResult, RankedList, SimilarityIndex, top_k
+
+if TYPE_CHECKING:
+    from .store import Artifact, ArtifactStore
 
 IndexKind = Literal["hnsw", "ivf"]
 Space = Literal["content", "collab"]
@@ -421,3 +427,276 @@ class HybridAnn:
         if not names:
             raise CacheError(f"no ANN indexes in {f}; rebuild with HybridAnn.build(...).save(folder)")
         return cls(content, collab, {n: AnnIndex.load(f / f"ann_{n}.faiss", cfg) for n in names}, cfg)
+
+
+_NO_ROWS = np.empty(0, dtype=np.int64)
+
+
+def _empty_list() -> RankedList:
+    """The list a movie gets when it lacks the embedding that list ranks by."""
+    none = np.empty(0, dtype=np.float32)
+    return RankedList(_NO_ROWS, none, none, none)
+
+
+def _row_hash(x: np.ndarray, salt: int = 0, block: int = 65_536) -> np.ndarray:
+    """uint64 hash of each row's bits (integer arithmetic, so bit-identical rows always hash alike)."""
+    coef = np.random.default_rng(salt).integers(1, 2**63, x.shape[1], dtype=np.uint64) | np.uint64(1)
+    out = np.empty(x.shape[0], dtype=np.uint64)
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    for lo in range(0, x.shape[0], block):
+        out[lo : lo + block] = (bits[lo : lo + block].astype(np.uint64) * coef).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+class _Duplicates:
+    """Rows with identical vectors (MovieLens has many: same genres and year, no tags), grouped once.
+
+    Their scores tie exactly, and exact search keeps the lowest rows of a tie; an index returns any of
+    them. Adding every duplicate of a top-k row to the candidates lets the ANN lists break ties the same way.
+    """
+
+    def __init__(self, hashes: np.ndarray) -> None:
+        """Group rows by hash (a collision only adds candidates, which are all re-scored exactly)."""
+        _, inv, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+        self.group = inv.astype(np.int64)
+        self.size = counts[inv]
+        self.order = np.argsort(inv, kind="stable").astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        """Every row sharing a vector with one of ``rows`` (sorted; empty when none has a twin)."""
+        rows = rows[self.size[rows] > 1]
+        if rows.size == 0:
+            return _NO_ROWS
+        groups = np.unique(self.group[rows])
+        return np.unique(np.concatenate([self.order[self.starts[g] : self.starts[g + 1]] for g in groups]))
+
+
+class AnnSimilarity:
+    """``SimilarityIndex.query`` with candidates from a HybridAnn: the same lists, scores, rules and notes.
+
+    Only which rows are looked at is approximate: every candidate is re-scored with the exact path's
+    formulas, the query movie and rows lacking the list's embedding are dropped as there, filters count
+    what they removed from the (approximate) unfiltered top-k, and a list the candidates cannot fill as
+    far as exact search would (a narrow filter, a thin index) is answered by the exact scan instead,
+    counted in ``fallbacks``.
+    """
+
+    def __init__(self, index: SimilarityIndex, ann: HybridAnn, max_fetch: int = 4096) -> None:
+        """Pair the exact index (scores, filters, notes) with an ANN index built from its unit vectors."""
+        if len(ann) != index.n:
+            raise ConfigError(f"the ANN index covers {len(ann)} movies but the catalogue has {index.n}; rebuild it")
+        self.index = index
+        self.ann = ann
+        self.max_fetch = int(max_fetch)
+        self.fallbacks = 0
+        any_vec = index.has_content | index.has_collab
+        self._valid_all = {"content": index.has_content, "collab": index.has_collab, "both": any_vec}
+        self._n_valid = {name: int(m.sum()) for name, m in self._valid_all.items()}
+        self._dups: dict[str, _Duplicates] = {}  # per rule, built on first use (~0.5 s at 1M movies)
+
+    @property
+    def backend(self) -> str:
+        """What serves ``query`` (shown to users beside the lists' provenance)."""
+        return f"ann (faiss {self.ann.cfg.kind})"
+
+    def _rule(self, row: int, name: str) -> str:
+        """What list ``name`` of ``row`` ranks by: "content", "collab", "both" (the blend) or "none"."""
+        if name == "hybrid":
+            return self.index.hybrid_rule(row)[0]
+        return name if self._valid_all[name][row] else "none"
+
+    def _candidates(self, row: int, rule: str, alpha: float, n: int, memo: dict) -> np.ndarray:
+        """Sorted rows the indexes propose (n per index), restricted to the rule's rows, the query excluded."""
+        a = {"content": 1.0, "collab": 0.0}.get(rule, alpha)
+        parts = []
+        for src in self.ann.sources(row, a, pure_only=rule != "both"):
+            key = (src, n, a if src == "joint" else None)
+            if key not in memo:
+                memo[key] = self.ann.neighbours(row, src, n, a)
+            parts.append(memo[key])
+        cand = np.unique(np.concatenate(parts)) if parts else _NO_ROWS
+        return cand[self._valid_all[rule][cand] & (cand != row)]
+
+    def _score(self, row: int, rule: str, alpha: float, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The list score and both cosines of ``rows``, with ``SimilarityIndex.scores``' formulas."""
+        idx = self.index
+        c = idx.content[rows] @ idx.content[row]
+        kk = idx.collab[rows] @ idx.collab[row]
+        if rule == "content":
+            return c, c, kk
+        if rule == "collab":
+            return kk, c, kk
+        a = np.float32(alpha)
+        return a * c + (np.float32(1) - a) * kk, c, kk
+
+    def _twins(self, rule: str) -> _Duplicates:
+        """Identical-vector groups of the space(s) a rule ranks by ("both": identical in both spaces)."""
+        if rule not in self._dups:
+            if rule == "both":
+                h = _row_hash(self.index.content, 1) * np.uint64(0x9E3779B97F4A7C15) + _row_hash(self.index.collab, 2)
+            else:
+                h = _row_hash(self.index.content if rule == "content" else self.index.collab, 1 if rule == "content" else 2)
+            self._dups[rule] = _Duplicates(h)
+        return self._dups[rule]
+
+    def _fetch(self, row: int, rule: str, alpha: float, k: int, ok: np.ndarray | None, memo: dict) -> np.ndarray | None:
+        """Candidates enough to fill the list as exact search would (growing x4), or None past ``max_fetch``."""
+        need_all = min(k, self._n_valid[rule] - 1)  # the query has this list's embedding, so it is one of them
+        need = need_all if ok is None else min(k, int(np.count_nonzero(ok & self._valid_all[rule])) - int(ok[row]))
+        n = max(k + 1, self.ann.cfg.candidates) if ok is None else max(4 * k, self.ann.cfg.candidates)
+        while True:
+            cand = self._candidates(row, rule, alpha, n, memo)
+            if len(cand) >= need_all and (ok is None or int(np.count_nonzero(ok[cand])) >= need):
+                return cand
+            if n >= self.max_fetch:
+                return None
+            n = min(4 * n, self.max_fetch)
+
+    def _list(self, row: int, name: str, k: int, alpha: float, ok: np.ndarray | None,
+              memo: dict) -> tuple[RankedList, np.ndarray] | None:
+        """One list and the rows filters removed from its unfiltered top-k; None sends it to the exact scan."""
+        rule = self._rule(row, name)
+        if rule == "none":
+            return _empty_list(), _NO_ROWS
+        cand = self._fetch(row, rule, alpha, k, ok, memo)
+        if cand is None:
+            return None
+        for again in (True, False):
+            s, c, kk = self._score(row, rule, alpha, cand)
+            top = top_k(s, k, np.ones(len(cand), dtype=bool))  # cand is sorted: ties go to the lower row, as exact
+            top_ok = top if ok is None else top_k(s, k, ok[cand])
+            if not again:
+                break
+            twins = self._twins(rule).of(cand[np.union1d(top, top_ok)])
+            twins = twins[self._valid_all[rule][twins] & (twins != row)]
+            if np.isin(twins, cand, assume_unique=True).all():
+                break
+            cand = np.union1d(cand, twins)
+        gone = _NO_ROWS if ok is None else cand[top][~ok[cand[top]]]
+        top = top_ok
+        rows = cand[top]
+        idx = self.index
+        cs = np.where(idx.has_content[rows], c[top], np.nan).astype(np.float32)
+        ks = np.where(idx.has_collab[rows], kk[top], np.nan).astype(np.float32)
+        return RankedList(rows, s[top].astype(np.float32), cs, ks), gone
+
+    def query(self, row: int, k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> QueryResult:
+        """Content, collaborative and hybrid top-k for one movie, as ``SimilarityIndex.query`` gives them."""
+        idx = self.index
+        idx.check_query(row, k, alpha)
+        ok = idx.allowed(filters)
+        memo: dict = {}
+        exact: QueryResult | None = None
+        lists: dict[str, RankedList] = {}
+        removed: dict[str, int] = {}
+        removed_rows: dict[str, np.ndarray] = {}
+        for name in ("content", "collab", "hybrid"):
+            got = self._list(row, name, k, alpha, ok, memo)
+            if got is None:
+                self.fallbacks += 1
+                exact = exact if exact is not None else idx.query(row, k, alpha, filters)
+                got = getattr(exact, name), exact.removed_rows[name]
+            lists[name], removed_rows[name] = got
+            removed[name] = int(len(got[1]))
+        return QueryResult(lists["content"], lists["collab"], lists["hybrid"], removed, removed_rows,
+                           idx.query_notes(row))
+
+
+ANN_SECTION = "ann"  # manifest section: one entry per AnnConfig.build_key()
+_UNSAVED: dict[tuple[str, str, str], HybridAnn] = {}  # indexes this process could not save, reused by later opens
+_UNSAVED_LOCK = threading.Lock()
+
+
+def index_file(key: str, name: str) -> str:
+    """File name of one saved index ("content", "collab" or "joint") of build key ``key``."""
+    return f"ann_{key}_{name}.faiss"
+
+
+def _load_saved(art: "Artifact", key: str, index: SimilarityIndex, cfg: AnnConfig) -> tuple[HybridAnn | None, str]:
+    """The saved indexes of ``key`` when every file is intact and fits this catalogue, else (None, why)."""
+    entry = (art.manifest.get(ANN_SECTION) or {}).get(key)
+    if not isinstance(entry, dict):
+        return None, ""
+    indexes: dict[str, AnnIndex] = {}
+    for name in entry.get("indexes") or ():
+        path, why = art.side_file(ANN_SECTION, key, index_file(key, name))
+        if path is None:
+            return None, why
+        try:
+            indexes[name] = AnnIndex.load(path, cfg)
+        except CacheError as exc:
+            return None, str(exc)
+    sizes = {"content": int(index.has_content.sum()), "collab": int(index.has_collab.sum()), "joint": index.n}
+    if not indexes or any(len(ix) != sizes.get(name, -1) for name, ix in indexes.items()):
+        return None, "it does not cover this catalogue's movies"
+    try:
+        return HybridAnn(index.content, index.collab, indexes, cfg), ""
+    except ConfigError as exc:
+        return None, str(exc)
+
+
+def _build_timed(index: SimilarityIndex, cfg: AnnConfig, progress: Callable[[str], None] | None) -> tuple[HybridAnn, float]:
+    """Build the indexes from the exact index's unit vectors, telling ``progress`` first (minutes at 1M movies)."""
+    if progress is not None:
+        progress(f"Building the approximate-neighbour index (faiss {cfg.kind}, {index.n:,} movies; first time only)")
+    t0 = time.perf_counter()
+    ann = HybridAnn.build(index.content, index.collab, cfg)
+    return ann, time.perf_counter() - t0
+
+
+def open_ann_search(
+    store: "ArtifactStore",
+    art: "Artifact",
+    index: SimilarityIndex,
+    cfg: AnnConfig,
+    note: Callable[[str], None],
+    progress: Callable[[str], None] | None = None,
+) -> tuple[AnnSimilarity, "Artifact", dict]:
+    """ANN search for an artifact: its saved index, else built once under the artifact lock and saved beside it.
+
+    Returns (search, artifact with the manifest entry, info). A damaged or missing index file is rebuilt
+    with a notice; a folder that cannot take it (read-only, full) serves it from memory, with a notice.
+    """
+    key = cfg.build_key()
+    memo = (str(art.path), str(art.manifest.get("created")), key)
+    ann, why = _load_saved(art, key, index, cfg)
+    if ann is None:
+        with _UNSAVED_LOCK:
+            ann = _UNSAVED.get(memo)
+        if ann is not None:
+            return AnnSimilarity(index, ann), art, _info(ann, key, built=False, saved=False)
+    else:
+        return AnnSimilarity(index, ann), art, _info(ann, key, built=False, saved=True)
+    seconds = 0.0
+    try:
+        with store.lock(art.manifest["fingerprint"], art.manifest["key"], on_wait=note):
+            current = type(art)(art.path, store.read_manifest(art), art.memory)
+            ann, why_now = _load_saved(current, key, index, cfg)  # another process may have built it meanwhile
+            if ann is not None:
+                return AnnSimilarity(index, ann), current, _info(ann, key, built=False, saved=True)
+            why = why or why_now
+            if why:
+                note(f"The saved approximate-neighbour index is unusable ({why}); rebuilding it.")
+            ann, seconds = _build_timed(index, cfg, progress)
+            entry = {"backend": f"ann (faiss {cfg.kind})", "indexes": sorted(ann.indexes), "n_movies": index.n,
+                     "build_seconds": round(seconds, 3), "faiss": _faiss().__version__, "config": asdict(cfg)}
+            writers = {index_file(key, name): ix.save for name, ix in ann.indexes.items()}
+            art = store.add_files(current, ANN_SECTION, key, writers, entry)
+            return AnnSimilarity(index, ann), art, _info(ann, key, built=True, saved=True, seconds=seconds)
+    except (CacheError, OSError, RuntimeError) as exc:  # RuntimeError: faiss could not write the file
+        if ann is None:
+            ann, seconds = _build_timed(index, cfg, progress)
+        note(f"Cannot save the approximate-neighbour index beside the model in {art.path} ({exc}); it is kept in "
+             "memory for this process and built again after a restart. Free some space or set RECSYS_ARTIFACTS_DIR "
+             "to a writable folder.")
+        with _UNSAVED_LOCK:
+            _UNSAVED[memo] = ann
+        return AnnSimilarity(index, ann), art, _info(ann, key, built=True, saved=False, seconds=seconds)
+
+
+def _info(ann: HybridAnn, key: str, built: bool, saved: bool, seconds: float = 0.0) -> dict:
+    """What served the queries, for ``Explorer.search_info`` (and tests): built now or loaded, saved or not."""
+    return {"backend": f"ann (faiss {ann.cfg.kind})", "index_key": key, "indexes": sorted(ann.indexes),
+            "built": built, "saved": saved, "build_seconds": round(seconds, 3),
+            "files": [index_file(key, name) for name in sorted(ann.indexes)] if saved else []}

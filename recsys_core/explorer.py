@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
+from .ann import use_ann
 from .config import EngineConfig
 from .errors import ConfigError, UnknownMovieError
 from .similarity import Filters, QueryResult, RankedList, SimilarityIndex, co_liked, liked_matrix
@@ -19,6 +21,8 @@ from .store import Artifact, ArtifactMissingError, ArtifactStore, ArtifactWriter
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
+
+    from .ann import AnnSimilarity
 
     from .data.dataset import Dataset
 
@@ -265,6 +269,9 @@ class Explorer:
         self._liked: "sp.csc_matrix | None" = None
         self._search_keys: list[str] | None = None
         self._collab_model: Any = None
+        self._searcher: SimilarityIndex | AnnSimilarity | None = None  # set by prepare_search (exact or ANN)
+        self._searcher_lock = threading.Lock()
+        self.search_info: dict = {}
 
     def _note(self, msg: str) -> None:
         """A notice that arrived after opening (e.g. a map that could not be cached)."""
@@ -303,7 +310,9 @@ class Explorer:
         for msg in [*(art.manifest.get("notices") or []), art.manifest.get("uncached") or ""]:
             if msg and msg not in notices:
                 notices.append(msg)
-        return cls(ds, config, store, art, tuple(notices))
+        ex = cls(ds, config, store, art, tuple(notices))
+        ex.prepare_search(progress)
+        return ex
 
     @staticmethod
     def _dataset(data: "str | Path | Dataset", progress: ProgressFn | None) -> "Dataset":
@@ -325,6 +334,42 @@ class Explorer:
             col = pd.Index(names).get_indexer(g)
             m[g.index.to_numpy(), col] = True
         return m, names
+
+    def prepare_search(self, progress: ProgressFn | None = None) -> None:
+        """Pick what answers ``similar``: exact numpy up to ``config.ann.threshold`` movies, a faiss index above.
+
+        The index is loaded from the artifact folder, or built once and saved there (faiss is imported
+        only on this path, so small catalogues never load it).
+        """
+        with self._searcher_lock:
+            if self._searcher is not None:
+                return
+            if not use_ann(self.dataset.n_movies, self.config.ann):
+                self._searcher, self.search_info = self._index, {"backend": self._index.backend}
+                return
+            from .ann import open_ann_search
+
+            def tell(msg: str) -> None:
+                _emit(progress, "ann", msg)
+
+            def note(msg: str) -> None:
+                self._note(msg)
+                tell(msg)
+
+            searcher, self.artifact, info = open_ann_search(self.store, self.artifact, self._index, self.config.ann,
+                                                            note, tell)
+            self._searcher, self.search_info = searcher, info
+
+    def _search(self) -> "SimilarityIndex | AnnSimilarity":
+        """The search ``prepare_search`` chose (prepared now for an Explorer built without ``open``)."""
+        if self._searcher is None:
+            self.prepare_search()
+        return self._searcher  # type: ignore[return-value]
+
+    @property
+    def search_backend(self) -> str:
+        """What serves ``similar`` and ``blend_path``: "exact" or "ann (faiss ivf)" / "ann (faiss hnsw)"."""
+        return self._search().backend
 
     # ------------------------------------------------------------ simple facts
 
@@ -487,7 +532,7 @@ class Explorer:
         row = int(row)
         if not 0 <= row < self.dataset.n_movies:
             raise UnknownMovieError(f"Movie row {row} is not in {self.dataset.name}; pick a movie from the search.")
-        res: QueryResult = self._index.query(row, k, float(alpha), filters)
+        res: QueryResult = self._search().query(row, k, float(alpha), filters)
         all_rows = np.unique(np.concatenate([res.content.rows, res.collab.rows, res.hybrid.rows]))
         cwhy = dict(zip(all_rows.tolist(), self._content_why(row, all_rows)))
         kwhy = dict(zip(all_rows.tolist(), self._collab_why(row, all_rows)))
@@ -508,7 +553,7 @@ class Explorer:
         parts = []
         titles = self.catalog["label"].to_numpy()
         for a in alphas:
-            lst = self._index.query(int(row), k, float(a), None).hybrid
+            lst = self._search().query(int(row), k, float(a), None).hybrid
             parts.append(pd.DataFrame({"alpha": float(a), "rank": np.arange(1, len(lst.rows) + 1), "movie": lst.rows,
                                        "title": titles[lst.rows], "score": lst.score}))
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["alpha", "rank", "movie", "title", "score"])

@@ -78,6 +78,10 @@ def top_k(scores: np.ndarray, k: int, valid: np.ndarray) -> np.ndarray:
     s = scores[cand]
     if len(cand) > k:
         part = np.argpartition(-s, k - 1)[:k]
+        cut = s[part].min()
+        if np.count_nonzero(s == cut) > np.count_nonzero(s[part] == cut):  # a tie straddles the cut:
+            above = np.flatnonzero(s > cut)  # keep its lowest rows, as a full sort would (argpartition picks any)
+            part = np.concatenate([above, np.flatnonzero(s == cut)[: k - len(above)]])
         cand, s = cand[part], s[part]
     order = np.lexsort((cand, -s))  # ties: lower row first, so results are reproducible
     return cand[order]

@@ -90,6 +90,21 @@ def _atomic_write(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
+def _atomic_write_with(path: Path, write: Callable[[Path], None]) -> dict:
+    """Let ``write`` fill a temp file beside ``path`` (e.g. faiss.write_index), fsync, checksum, rename over it."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        info = {"bytes": tmp.stat().st_size, "sha256": _sha256(tmp)}
+        os.replace(tmp, path)
+        return info
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def _npy_bytes(arr: np.ndarray) -> bytes:
     arr = np.asarray(arr)
     if arr.dtype == object:
@@ -146,6 +161,20 @@ class Artifact:
         src = self._source(f"{name}.json")
         return json.loads(src.getvalue() if isinstance(src, io.BytesIO) else src.read_text())
 
+    def side_file(self, section: str, entry: str, fname: str) -> tuple[Path | None, str]:
+        """A derived file recorded by ``ArtifactStore.add_files`` if intact, else (None, what is wrong)."""
+        info = ((self.manifest.get(section) or {}).get(entry) or {}).get("files", {}).get(fname)
+        path = self.path / fname
+        if not isinstance(info, dict):
+            return None, f"{fname} is not recorded in the manifest"
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None, f"{fname} is missing"
+        if size != info.get("bytes") or _sha256(path) != info.get("sha256"):
+            return None, f"{fname} fails its checksum"
+        return path, ""
+
 
 class ArtifactWriter:
     """Collects an artifact's files in a private temporary folder before it is renamed into place.
@@ -184,6 +213,11 @@ class ArtifactWriter:
 
     def json(self, name: str, obj: Any) -> None:
         self._put(f"{name}.json", json.dumps(obj, indent=1, default=_json_default).encode())
+
+
+def _same_build(a: Any, b: dict) -> bool:
+    """Whether two manifests describe the same build of an artifact (not a retrain swapped in since)."""
+    return isinstance(a, dict) and all(a.get(f) == b.get(f) for f in ("key", "fingerprint", "created", "build_seconds"))
 
 
 def _json_default(o: Any) -> Any:
@@ -451,6 +485,37 @@ class ArtifactStore:
             if on_notice is not None:
                 on_notice(msg)
             return in_memory({**art.manifest, "uncached": msg})
+
+    def read_manifest(self, art: Artifact) -> dict:
+        """The manifest as on disk now (another process may have extended it); the one in hand if unreadable."""
+        if not art.cached:
+            return art.manifest
+        try:
+            data = json.loads((art.path / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return art.manifest
+        return data if _same_build(data, art.manifest) else art.manifest
+
+    def add_files(self, art: Artifact, section: str, entry: str, writers: dict[str, Callable[[Path], None]],
+                  info: dict | None = None) -> Artifact:
+        """Write derived files (each by its own writer) into the folder, checksummed in manifest[section][entry].
+
+        For files rebuilt from the model (an ANN index): they stay out of manifest["files"], so a damaged
+        one costs only its own rebuild, never the model's. The caller holds ``lock``; a write failure
+        raises (OSError, UnwritableError) for the caller to turn into a notice.
+        """
+        if not art.cached:
+            raise UnwritableError(art.manifest.get("uncached") or f"{art.path} is held in memory only.")
+        manifest = json.loads((art.path / MANIFEST).read_text())
+        if not _same_build(manifest, art.manifest):
+            raise CacheError(f"The cached model in {art.path} changed since it was opened (retrained?); "
+                             "open it again to index the new one.")
+        recorded = {fname: _atomic_write_with(art.path / fname, write) for fname, write in writers.items()}
+        sec = dict(manifest.get(section) or {})
+        sec[entry] = {**(info or {}), "files": recorded}
+        manifest = {**manifest, section: sec}
+        _atomic_write(art.path / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
+        return Artifact(art.path, manifest)
 
     # ------------------------------------------------------------ small mutable settings
 
