@@ -232,6 +232,7 @@ def build_index(
         rng = np.random.default_rng(cfg.seed)
         train = x if n <= cfg.train_size else x[np.sort(rng.choice(n, cfg.train_size, replace=False))]
         inner.cp.seed = cfg.seed
+        inner.cp.min_points_per_centroid = 1  # small catalogues: no "please provide more points" warning on stderr
         inner.cp.niter = cfg.kmeans_iters
         inner.train(train)
     index = faiss.IndexIDMap(inner)

@@ -271,7 +271,7 @@ class Explorer:
         self._collab_model: Any = None
         self._searcher: SimilarityIndex | AnnSimilarity | None = None  # set by prepare_search (exact or ANN)
         self._searcher_lock = threading.Lock()
-        self.search_info: dict = {}
+        self._search_info: dict = {}
 
     def _note(self, msg: str) -> None:
         """A notice that arrived after opening (e.g. a map that could not be cached)."""
@@ -345,7 +345,7 @@ class Explorer:
             if self._searcher is not None:
                 return
             if not use_ann(self.dataset.n_movies, self.config.ann):
-                self._searcher, self.search_info = self._index, {"backend": self._index.backend}
+                self._searcher, self._search_info = self._index, {"backend": self._index.backend}
                 return
             from .ann import open_ann_search
 
@@ -358,7 +358,7 @@ class Explorer:
 
             searcher, self.artifact, info = open_ann_search(self.store, self.artifact, self._index, self.config.ann,
                                                             note, tell)
-            self._searcher, self.search_info = searcher, info
+            self._searcher, self._search_info = searcher, info
 
     def _search(self) -> "SimilarityIndex | AnnSimilarity":
         """The search ``prepare_search`` chose (prepared now for an Explorer built without ``open``)."""
@@ -370,6 +370,12 @@ class Explorer:
     def search_backend(self) -> str:
         """What serves ``similar`` and ``blend_path``: "exact" or "ann (faiss ivf)" / "ann (faiss hnsw)"."""
         return self._search().backend
+
+    @property
+    def search_info(self) -> dict:
+        """The backend, whether its index was built now or loaded (and saved), and lists answered exactly instead."""
+        searcher = self._search()
+        return {**self._search_info, "exact_fallbacks": int(getattr(searcher, "fallbacks", 0))}
 
     # ------------------------------------------------------------ simple facts
 
