@@ -196,9 +196,9 @@ def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.devic
             progress(stage, epoch, epochs, {"train_mse": train_loss, "val_rmse": val}, eta)
 
     sparse = len(tr) > cfg.sparse_above
+    step = _row_step(model, kind, ut, mt, yt, cfg, opts, device) if sparse else None
     hist = fit(model, len(tr), batch_loss, validate, opts, device, gen, on_epoch,
-               _sparse_optimizer(model, opts, device, cfg.sparse_optimizer) if sparse
-               else make_optimizer(model, opts, device))
+               None if sparse else make_optimizer(model, opts, device), train_step=step)
     state = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     state["baseline.user_bias"] = bu
     state["baseline.movie_bias"] = bm
@@ -207,48 +207,25 @@ def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.devic
     if kind == "entity_net":
         meta["squash_low"], meta["squash_span"] = model.squash.low, model.squash.span
     if sparse:
-        meta["sparse_gradients"] = cfg.sparse_optimizer
+        meta["sparse_gradients"] = "row_adagrad"
     metrics = {"val_rmse": min(hist.val) if hist.val else float("nan"), "baseline_global_mean_rmse": base_mean,
                "baseline_bias_rmse": base_bias, "epochs": len(hist.val), "best_epoch": hist.best_epoch + 1,
                "seconds": hist.seconds, "n_train": int(len(tr)), "n_val": int(len(va))}
     return state, meta, hist.as_dict(), metrics
 
 
-class _Optimizers:
-    """Several optimizers stepped as one (fit() takes a single optimizer)."""
+def _row_step(model: torch.nn.Module, kind: str, ut: torch.Tensor, mt: torch.Tensor, yt: torch.Tensor,
+              cfg: CollabConfig, opts: FitOptions, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Large data: a step that updates only the embedding rows a batch touches (row-wise Adagrad, no autograd on
+    the tables), so an epoch costs O(ratings x dim) whatever the number of users and movies."""
+    from .models.row_updates import dot_bias_step, entity_net_step
 
-    def __init__(self, *opts: torch.optim.Optimizer) -> None:
-        self.opts = [o for o in opts if o is not None]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for o in self.opts:
-            o.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        for o in self.opts:
-            o.step()
-
-
-def _sparse_optimizer(model: torch.nn.Module, opts: FitOptions, device: torch.device, kind: str) -> _Optimizers:
-    """Large data: embeddings take sparse gradients (only the rows a batch touches are updated, so a step
-    costs O(batch x dim), not O((users + movies) x dim) as dense Adam's does); the rest keeps fused Adam."""
-    emb = [m for m in model.modules() if isinstance(m, torch.nn.Embedding)]
-    for m in emb:
-        m.sparse = True
-    ids = {id(m.weight) for m in emb}
-    sparse_p = [m.weight for m in emb]
-    dense_p = [p for p in model.parameters() if id(p) not in ids and p.requires_grad]
-    if kind == "adagrad":
-        first = torch.optim.Adagrad(sparse_p, lr=opts.lr * 10)
-    else:
-        first = torch.optim.SparseAdam(sparse_p, lr=opts.lr)
-    rest = None
-    if dense_p:
-        try:
-            rest = torch.optim.Adam(dense_p, lr=opts.lr, weight_decay=opts.weight_decay, fused=True)
-        except (RuntimeError, TypeError):
-            rest = torch.optim.Adam(dense_p, lr=opts.lr, weight_decay=opts.weight_decay)
-    return _Optimizers(first, rest)
+    if kind == "dot_bias":
+        return dot_bias_step(model, ut, mt, yt, cfg.sparse_lr, cfg.rating_reg)
+    emb = {id(model.user.weight), id(model.movie.weight)}
+    dense = [p for p in model.parameters() if id(p) not in emb]
+    return entity_net_step(model, ut, mt, yt, cfg.sparse_lr,
+                           make_optimizer(dense, opts, device))
 
 
 def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress: CollabProgress | None,
