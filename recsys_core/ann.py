@@ -145,7 +145,9 @@ class AnnIndex:
         if isinstance(self._inner, faiss.IndexHNSW):
             return faiss.SearchParametersHNSW(efSearch=max(self.cfg.ef_search, k))
         if isinstance(self._inner, faiss.IndexIVF):
-            return faiss.SearchParametersIVF(nprobe=min(self.cfg.nprobe, self._inner.nlist))
+            # deeper lists (filters fetch more) spread over more cells: probe in proportion, as ef grows with k
+            nprobe = max(self.cfg.nprobe, -(-self.cfg.nprobe * k // self.cfg.candidates))
+            return faiss.SearchParametersIVF(nprobe=min(nprobe, self._inner.nlist))
         return None
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -354,16 +356,21 @@ class HybridAnn:
         r = self._check_row(row)
         return np.concatenate([a * self.content[r], (1.0 - a) * self.collab[r]]).astype(np.float32)
 
-    def neighbours(self, row: int, source: str, n: int, alpha: float = 0.5) -> np.ndarray:
-        """Approximate top-n rows (unsorted, unique, no padding) of one index: "content", "collab" or "joint"."""
+    def neighbours(self, row: int, source: str, n: int, alpha: float = 0.5) -> tuple[np.ndarray, float]:
+        """Approximate top-n rows (sorted by row, no padding) of one index ("content", "collab" or "joint").
+
+        Also returns the n-th best score found (+inf when none): no row left out should score above it.
+        """
         if source == "joint":
             q = self.query_vector(row, alpha)
         elif source in _PURE:
             q = (self.content if source == "content" else self.collab)[self._check_row(row)]
         else:
             raise ConfigError(f"source must be 'content', 'collab' or 'joint', got {source!r}")
-        ids = self.indexes[source].search(q, n)[0][0]
-        return np.unique(ids[ids >= 0])
+        ids, scores = self.indexes[source].search(q, n)
+        found = ids[0] >= 0
+        nth = float(scores[0][found][-1]) if found.any() else np.inf
+        return np.unique(ids[0][found]), nth
 
     def sources(self, row: int, alpha: float, pure_only: bool = False) -> list[str]:
         """Indexes that can hold a good neighbour of ``row`` at this alpha (``pure_only``: skip the joint one)."""
@@ -375,7 +382,7 @@ class HybridAnn:
 
     def _candidates(self, row: int, alpha: float, n: int) -> np.ndarray:
         """Union of approximate top-n rows from every index that can hold a good neighbour."""
-        found = [self.neighbours(row, s, n, alpha) for s in self.sources(row, alpha)]
+        found = [self.neighbours(row, s, n, alpha)[0] for s in self.sources(row, alpha)]
         return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
     def search(self, row: int, alpha: float, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -507,17 +514,29 @@ class AnnSimilarity:
             return self.index.hybrid_rule(row)[0]
         return name if self._valid_all[name][row] else "none"
 
-    def _candidates(self, row: int, rule: str, alpha: float, n: int, memo: dict) -> np.ndarray:
-        """Sorted rows the indexes propose (n per index), restricted to the rule's rows, the query excluded."""
+    def _candidates(self, row: int, rule: str, alpha: float, n: int, memo: dict) -> tuple[np.ndarray, float]:
+        """Sorted rows the indexes propose (n per index) among the rule's rows, the query excluded, and a bound
+        on the list score of every row left out (from each index's n-th score)."""
         a = {"content": 1.0, "collab": 0.0}.get(rule, alpha)
-        parts = []
+        found: dict[str, tuple[np.ndarray, float]] = {}
         for src in self.ann.sources(row, a, pure_only=rule != "both"):
             key = (src, n, a if src == "joint" else None)
             if key not in memo:
                 memo[key] = self.ann.neighbours(row, src, n, a)
-            parts.append(memo[key])
-        cand = np.unique(np.concatenate(parts)) if parts else _NO_ROWS
-        return cand[self._valid_all[rule][cand] & (cand != row)]
+            found[src] = memo[key]
+        if not found:
+            return _NO_ROWS, np.inf
+        cand = np.unique(np.concatenate([ids for ids, _ in found.values()]))
+        cand = cand[self._valid_all[rule][cand] & (cand != row)]
+        if rule != "both":  # every source ranks by this space's cosine
+            return cand, min(nth for _, nth in found.values())
+        # a row outside both pure top-n has c <= c_n and k <= k_n (0 where it lacks the space), so its blend
+        # is at most a*c_n + (1-a)*k_n; outside the joint top-n it is at most the joint n-th score
+        bound = found["joint"][1] if "joint" in found else np.inf
+        pure = [(w, found[src][1]) for src, w in (("content", a), ("collab", 1.0 - a)) if w > 0]
+        if all(src in found for src, w in (("content", a), ("collab", 1.0 - a)) if w > 0):
+            bound = min(bound, sum(w * max(nth, 0.0) for w, nth in pure))
+        return cand, bound
 
     def _score(self, row: int, rule: str, alpha: float, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         """The list score and both cosines of ``rows``, with ``SimilarityIndex.scores``' formulas."""
@@ -541,14 +560,25 @@ class AnnSimilarity:
             self._dups[rule] = _Duplicates(h)
         return self._dups[rule]
 
-    def _fetch(self, row: int, rule: str, alpha: float, k: int, ok: np.ndarray | None, memo: dict) -> np.ndarray | None:
-        """Candidates enough to fill the list as exact search would (growing x4), or None past ``max_fetch``."""
+    def _settled(self, s: np.ndarray, ok: np.ndarray | None, need: tuple[int, int], bound: float) -> bool:
+        """Whether the candidates fill the list as exact search would: enough of them, and the last row the
+        (filtered) list needs scores at least the bound on every row left out."""
+        need_all, need_ok = need
+        kept = s if ok is None else s[ok]
+        if len(s) < need_all or len(kept) < need_ok:
+            return False
+        return need_ok == 0 or float(-np.partition(-kept, need_ok - 1)[need_ok - 1]) >= bound
+
+    def _fetch(self, row: int, rule: str, alpha: float, k: int, ok: np.ndarray | None,
+               memo: dict) -> np.ndarray | None:
+        """Candidates that settle the list (fetching x4 more per index each time), or None past ``max_fetch``."""
         need_all = min(k, self._n_valid[rule] - 1)  # the query has this list's embedding, so it is one of them
         need = need_all if ok is None else min(k, int(np.count_nonzero(ok & self._valid_all[rule])) - int(ok[row]))
         n = max(k + 1, self.ann.cfg.candidates) if ok is None else max(4 * k, self.ann.cfg.candidates)
         while True:
-            cand = self._candidates(row, rule, alpha, n, memo)
-            if len(cand) >= need_all and (ok is None or int(np.count_nonzero(ok[cand])) >= need):
+            cand, bound = self._candidates(row, rule, alpha, n, memo)
+            s = self._score(row, rule, alpha, cand)[0]
+            if self._settled(s, None if ok is None else ok[cand], (need_all, need), bound):
                 return cand
             if n >= self.max_fetch:
                 return None
@@ -575,12 +605,11 @@ class AnnSimilarity:
                 break
             cand = np.union1d(cand, twins)
         gone = _NO_ROWS if ok is None else cand[top][~ok[cand[top]]]
-        top = top_ok
-        rows = cand[top]
+        rows = cand[top_ok]
         idx = self.index
-        cs = np.where(idx.has_content[rows], c[top], np.nan).astype(np.float32)
-        ks = np.where(idx.has_collab[rows], kk[top], np.nan).astype(np.float32)
-        return RankedList(rows, s[top].astype(np.float32), cs, ks), gone
+        cs = np.where(idx.has_content[rows], c[top_ok], np.nan).astype(np.float32)
+        ks = np.where(idx.has_collab[rows], kk[top_ok], np.nan).astype(np.float32)
+        return RankedList(rows, s[top_ok].astype(np.float32), cs, ks), gone
 
     def query(self, row: int, k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> QueryResult:
         """Content, collaborative and hybrid top-k for one movie, as ``SimilarityIndex.query`` gives them."""
