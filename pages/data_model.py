@@ -28,6 +28,7 @@ widgets.download_release()
 st.subheader("Model")
 if ex is not None:
     widgets.artifact_details(ex)
+    st.caption(f"Similar-movie search: {ex.search_backend} (faiss above {ex.config.ann.threshold:,} movies)")
     with st.expander("Training curves", expanded=True):
         widgets.loss_curves(ex)
     with st.expander("Quality next to the baselines", expanded=False):

@@ -484,10 +484,12 @@ class AnnSimilarity:
     """``SimilarityIndex.query`` with candidates from a HybridAnn: the same lists, scores, rules and notes.
 
     Only which rows are looked at is approximate: every candidate is re-scored with the exact path's
-    formulas, the query movie and rows lacking the list's embedding are dropped as there, filters count
-    what they removed from the (approximate) unfiltered top-k, and a list the candidates cannot fill as
-    far as exact search would (a narrow filter, a thin index) is answered by the exact scan instead,
-    counted in ``fallbacks``.
+    formulas, the query movie and rows lacking the list's embedding are dropped as there, and filters
+    count what they removed from the (approximate) unfiltered top-k. Each index is asked for
+    ``cfg.candidates`` rows (4k with filters), then 4x more until the list is settled: as many rows as
+    exact search would give, the last of them scoring at least each index's n-th score (what a row left
+    out can score at most). A list still unsettled at ``max_fetch`` per index (a narrow filter, a thin
+    index) is answered by the exact scan instead, counted in ``fallbacks``.
     """
 
     def __init__(self, index: SimilarityIndex, ann: HybridAnn, max_fetch: int = 4096) -> None:
@@ -533,9 +535,9 @@ class AnnSimilarity:
         # a row outside both pure top-n has c <= c_n and k <= k_n (0 where it lacks the space), so its blend
         # is at most a*c_n + (1-a)*k_n; outside the joint top-n it is at most the joint n-th score
         bound = found["joint"][1] if "joint" in found else np.inf
-        pure = [(w, found[src][1]) for src, w in (("content", a), ("collab", 1.0 - a)) if w > 0]
-        if all(src in found for src, w in (("content", a), ("collab", 1.0 - a)) if w > 0):
-            bound = min(bound, sum(w * max(nth, 0.0) for w, nth in pure))
+        weights = [(src, w) for src, w in (("content", a), ("collab", 1.0 - a)) if w > 0]
+        if all(src in found for src, _ in weights):
+            bound = min(bound, sum(w * max(found[src][1], 0.0) for src, w in weights))
         return cand, bound
 
     def _score(self, row: int, rule: str, alpha: float, rows: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -553,10 +555,9 @@ class AnnSimilarity:
     def _twins(self, rule: str) -> _Duplicates:
         """Identical-vector groups of the space(s) a rule ranks by ("both": identical in both spaces)."""
         if rule not in self._dups:
-            if rule == "both":
-                h = _row_hash(self.index.content, 1) * np.uint64(0x9E3779B97F4A7C15) + _row_hash(self.index.collab, 2)
-            else:
-                h = _row_hash(self.index.content if rule == "content" else self.index.collab, 1 if rule == "content" else 2)
+            parts = [_row_hash(getattr(self.index, sp), salt) for salt, sp in enumerate(("content", "collab"), 1)
+                     if rule in (sp, "both")]
+            h = parts[0] * np.uint64(0x9E3779B97F4A7C15) + parts[1] if len(parts) == 2 else parts[0]
             self._dups[rule] = _Duplicates(h)
         return self._dups[rule]
 
@@ -634,7 +635,7 @@ class AnnSimilarity:
 
 
 ANN_SECTION = "ann"  # manifest section: one entry per AnnConfig.build_key()
-_UNSAVED: dict[tuple[str, str, str], HybridAnn] = {}  # indexes this process could not save, reused by later opens
+_UNSAVED: dict[tuple[str, str, str], tuple[HybridAnn, str]] = {}  # not saved (and why): reused by later opens
 _UNSAVED_LOCK = threading.Lock()
 
 
@@ -666,7 +667,8 @@ def _load_saved(art: "Artifact", key: str, index: SimilarityIndex, cfg: AnnConfi
         return None, str(exc)
 
 
-def _build_timed(index: SimilarityIndex, cfg: AnnConfig, progress: Callable[[str], None] | None) -> tuple[HybridAnn, float]:
+def _build_timed(index: SimilarityIndex, cfg: AnnConfig,
+                 progress: Callable[[str], None] | None) -> tuple[HybridAnn, float]:
     """Build the indexes from the exact index's unit vectors, telling ``progress`` first (minutes at 1M movies)."""
     if progress is not None:
         progress(f"Building the approximate-neighbour index (faiss {cfg.kind}, {index.n:,} movies; first time only)")
@@ -691,38 +693,47 @@ def open_ann_search(
     key = cfg.build_key()
     memo = (str(art.path), str(art.manifest.get("created")), key)
     ann, why = _load_saved(art, key, index, cfg)
-    if ann is None:
-        with _UNSAVED_LOCK:
-            ann = _UNSAVED.get(memo)
-        if ann is not None:
-            return AnnSimilarity(index, ann), art, _info(ann, key, built=False, saved=False)
-    else:
+    if ann is not None:
         return AnnSimilarity(index, ann), art, _info(ann, key, built=False, saved=True)
-    seconds = 0.0
+    with _UNSAVED_LOCK:
+        unsaved = _UNSAVED.get(memo)
+    if unsaved is not None:
+        note(unsaved[1])
+        return AnnSimilarity(index, unsaved[0]), art, _info(unsaved[0], key, built=False, saved=False)
+    made: list[tuple[HybridAnn, float]] = []  # what a failed save leaves, so it is not built twice
     try:
         with store.lock(art.manifest["fingerprint"], art.manifest["key"], on_wait=note):
-            current = type(art)(art.path, store.read_manifest(art), art.memory)
-            ann, why_now = _load_saved(current, key, index, cfg)  # another process may have built it meanwhile
-            if ann is not None:
-                return AnnSimilarity(index, ann), current, _info(ann, key, built=False, saved=True)
-            why = why or why_now
-            if why:
-                note(f"The saved approximate-neighbour index is unusable ({why}); rebuilding it.")
-            ann, seconds = _build_timed(index, cfg, progress)
-            entry = {"backend": f"ann (faiss {cfg.kind})", "indexes": sorted(ann.indexes), "n_movies": index.n,
-                     "build_seconds": round(seconds, 3), "faiss": _faiss().__version__, "config": asdict(cfg)}
-            writers = {index_file(key, name): ix.save for name, ix in ann.indexes.items()}
-            art = store.add_files(current, ANN_SECTION, key, writers, entry)
-            return AnnSimilarity(index, ann), art, _info(ann, key, built=True, saved=True, seconds=seconds)
+            return _load_or_build_locked(store, art, key, index, cfg, why, note, progress, made)
     except (CacheError, OSError, RuntimeError) as exc:  # RuntimeError: faiss could not write the file
-        if ann is None:
-            ann, seconds = _build_timed(index, cfg, progress)
-        note(f"Cannot save the approximate-neighbour index beside the model in {art.path} ({exc}); it is kept in "
-             "memory for this process and built again after a restart. Free some space or set RECSYS_ARTIFACTS_DIR "
-             "to a writable folder.")
+        ann, seconds = made[0] if made else _build_timed(index, cfg, progress)
+        msg = (f"Cannot save the approximate-neighbour index beside the model in {art.path} ({exc}); it is kept "
+               "in memory for this process and built again after a restart. Free some space or set "
+               "RECSYS_ARTIFACTS_DIR to a writable folder.")
+        note(msg)
         with _UNSAVED_LOCK:
-            _UNSAVED[memo] = ann
+            _UNSAVED[memo] = (ann, msg)
         return AnnSimilarity(index, ann), art, _info(ann, key, built=True, saved=False, seconds=seconds)
+
+
+def _load_or_build_locked(
+    store: "ArtifactStore", art: "Artifact", key: str, index: SimilarityIndex, cfg: AnnConfig, why: str,
+    note: Callable[[str], None], progress: Callable[[str], None] | None, made: list,
+) -> tuple[AnnSimilarity, "Artifact", dict]:
+    """Under the artifact lock: what another process saved meanwhile, else build, record in ``made``, save."""
+    current = type(art)(art.path, store.read_manifest(art), art.memory)
+    ann, why_now = _load_saved(current, key, index, cfg)
+    if ann is not None:
+        return AnnSimilarity(index, ann), current, _info(ann, key, built=False, saved=True)
+    why = why or why_now
+    if why:
+        note(f"The saved approximate-neighbour index is unusable ({why}); rebuilding it.")
+    ann, seconds = _build_timed(index, cfg, progress)
+    made.append((ann, seconds))
+    entry = {"backend": f"ann (faiss {cfg.kind})", "indexes": sorted(ann.indexes), "n_movies": index.n,
+             "build_seconds": round(seconds, 3), "faiss": _faiss().__version__, "config": asdict(cfg)}
+    writers = {index_file(key, name): ix.save for name, ix in ann.indexes.items()}
+    art = store.add_files(current, ANN_SECTION, key, writers, entry)
+    return AnnSimilarity(index, ann), art, _info(ann, key, built=True, saved=True, seconds=seconds)
 
 
 def _info(ann: HybridAnn, key: str, built: bool, saved: bool, seconds: float = 0.0) -> dict:
