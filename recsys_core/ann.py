@@ -372,13 +372,12 @@ class HybridAnn:
         nth = float(scores[0][found][-1]) if found.any() else np.inf
         return np.unique(ids[0][found]), nth
 
-    def sources(self, row: int, alpha: float, pure_only: bool = False) -> list[str]:
-        """Indexes that can hold a good neighbour of ``row`` at this alpha (``pure_only``: skip the joint one)."""
+    def sources(self, row: int, alpha: float) -> list[str]:
+        """Indexes that can hold a good neighbour of ``row`` at this alpha (the joint one at every alpha: its
+        cells differ from the per-space ones, so it adds the neighbours they miss)."""
         out = [s for s, use in (("content", alpha > 0), ("collab", alpha < 1)) if use and s in self.indexes
                and self._has[s][row]]
-        if "joint" in self.indexes and not (pure_only and out):
-            out.append("joint")
-        return out
+        return out + ["joint"] if "joint" in self.indexes else out
 
     def _candidates(self, row: int, alpha: float, n: int) -> np.ndarray:
         """Union of approximate top-n rows from every index that can hold a good neighbour."""
@@ -521,7 +520,7 @@ class AnnSimilarity:
         on the list score of every row left out (from each index's n-th score)."""
         a = {"content": 1.0, "collab": 0.0}.get(rule, alpha)
         found: dict[str, tuple[np.ndarray, float]] = {}
-        for src in self.ann.sources(row, a, pure_only=rule != "both"):
+        for src in self.ann.sources(row, a):
             key = (src, n, a if src == "joint" else None)
             if key not in memo:
                 memo[key] = self.ann.neighbours(row, src, n, a)
