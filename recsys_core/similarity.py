@@ -161,7 +161,7 @@ class SimilarityIndex:
             raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
 
     def hybrid_rule(self, row: int) -> tuple[str, tuple[str, ...]]:
-        """Which spaces the hybrid list of ``row`` blends ("both", "content", "collab", "none") and the note saying so."""
+        """What the hybrid list of ``row`` blends ("both", "content", "collab", "none") and the note saying so."""
         hc, hk = bool(self.has_content[row]), bool(self.has_collab[row])
         if hc and hk:
             return "both", ()
