@@ -217,7 +217,8 @@ class ArtifactWriter:
 
 def _same_build(a: Any, b: dict) -> bool:
     """Whether two manifests describe the same build of an artifact (not a retrain swapped in since)."""
-    return isinstance(a, dict) and all(a.get(f) == b.get(f) for f in ("key", "fingerprint", "created", "build_seconds"))
+    same = ("key", "fingerprint", "created", "build_seconds")
+    return isinstance(a, dict) and all(a.get(f) == b.get(f) for f in same)
 
 
 def _json_default(o: Any) -> Any:
