@@ -19,19 +19,16 @@ import asyncio
 import json
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from benchmarks.serve import start_server, stop_server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -57,49 +54,6 @@ JS_TITLES = """(name) => {
 }"""
 JS_IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
            " && !document.querySelector('[data-stale=\"true\"]')")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(artifacts: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free loopback port; returns (process, url) once healthy."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "RECSYS_ARTIFACTS_DIR": str(artifacts)}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                return proc, url
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            stop_server(proc)
-            raise RuntimeError(f"streamlit not healthy after 90 s:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
 
 
 def _status_kb(pid: int, field_name: str) -> int:
@@ -281,7 +235,7 @@ def pct(values: list[float], q: float) -> float:
 def run_load(artifacts: Path, sessions: int, seconds: float, log_path: Path) -> dict:
     """Start the server, drive the sessions, stop it; the report (times in seconds, memory in MB)."""
     expected = expected_lists(artifacts, TOUR_MOVIES, [0.5, 0.6])
-    proc, url = start_server(artifacts, log_path)
+    proc, url = start_server(log_path, artifacts)
     try:
         base = memory_mb(proc.pid)
         t0 = time.perf_counter()

@@ -3,7 +3,10 @@
 Runs `streamlit run app.py` on a free loopback port and drives Debian's headless Chromium through Playwright.
 The bundled ml-100k is trained first if the artifact cache (RECSYS_ARTIFACTS_DIR, default artifacts/) lacks it.
 
-    python benchmarks/bench_ui.py [--runs 7] [--data ml-100k]
+    python benchmarks/bench_ui.py [--runs 7] [--data ml-100k] [--shots DIR]
+
+It also times the Latent space page until its three WebGL maps are drawn (and counts their points), and with
+--shots saves screenshots of Explore and Latent space (how docs/SCALE.md shows the 62k-movie catalogue).
 """
 
 from __future__ import annotations
@@ -11,17 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.serve import start_server, stop_server  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -29,48 +29,26 @@ LISTS_DRAWN = (
     "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k.replace('tbl_', ''));"
     " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })"
 )
+MAPS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+  .filter(gd => gd._fullLayout && gd.querySelector('.main-svg'))
+  .map(gd => (gd._fullData || []).filter(t => t.type === 'scattergl').reduce((n, t) => n + (t.x ? t.x.length : 0), 0))
+  .filter(n => n > 0)"""
 IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " && !document.querySelector('[data-stale=\"true\"]')")
 
 
-def warm_artifacts(data: str) -> None:
-    """Train (once) and project through the facade so the server only reads the cache."""
+def warm_artifacts(data: str) -> float:
+    """Train (once) and project through the facade so the server only reads the cache; returns the alpha mapped."""
     from recsys_core import EngineConfig, Explorer
 
     t = time.perf_counter()
     ex = Explorer.open(data, EngineConfig(), train=True)
     for space in ("content", "collab"):
         ex.projection(space)
-    ex.projection("hybrid", alpha=round(ex.default_alpha, 2))
+    alpha = round(ex.default_alpha, 2)
+    ex.projection("hybrid", alpha=alpha)
     print(f"artifact ready in {time.perf_counter() - t:.1f} s (cached runs: ~instant)")
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    """Start streamlit and wait for its health check."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise SystemExit("streamlit did not become healthy within 60 s")
+    return alpha
 
 
 def hybrid_heading(page) -> str:
@@ -83,18 +61,23 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--data", default="ml-100k")
+    ap.add_argument("--shots", type=Path, help="save screenshots of Explore and Latent space here")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print("chromium not found: apt-get install chromium to run this benchmark", file=sys.stderr)
         return 2
-    warm_artifacts(args.data)
+    alpha = warm_artifacts(args.data)
     from playwright.sync_api import sync_playwright
 
-    proc, url = start_server()
+    import tempfile
+
+    proc, url = start_server(Path(tempfile.mkdtemp(prefix="bench-ui-")) / "streamlit.log", timeout_s=60)
     nav: list[float] = []
     nav_warm: list[float] = []
     title: list[float] = []
     slide: list[float] = []
+    maps: list[float] = []
+    points: list[int] = []
     load_before = os.getloadavg()[0]
     try:
         with sync_playwright() as pw:
@@ -146,10 +129,29 @@ def main() -> int:
                 slide.append(time.perf_counter() - t)
                 page.wait_for_timeout(300)
             ctx.close()
+            ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
+            for i in range(max(1, min(args.runs, 3))):  # the page with the most to draw: three WebGL maps
+                page = ctx.new_page()
+                t = time.perf_counter()
+                page.goto(f"{url}/latent-space?dataset={args.data}&alpha={alpha:.2f}")
+                page.wait_for_function(f"() => ({MAPS})().length >= 3", timeout=300_000)
+                maps.append(time.perf_counter() - t)
+                points = page.evaluate(MAPS)
+                if args.shots and i == 0:
+                    page.wait_for_function(IDLE, timeout=60_000)
+                    page.wait_for_timeout(1500)
+                    args.shots.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(args.shots / "latent_space.png"))
+                    page.goto(start)
+                    page.wait_for_function(LISTS_DRAWN, timeout=60_000)
+                    page.wait_for_function(IDLE, timeout=60_000)
+                    page.wait_for_timeout(1000)
+                    page.screenshot(path=str(args.shots / "explore.png"))
+                page.close()
+            ctx.close()
             browser.close()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+        stop_server(proc)
 
     def row(name: str, xs: list[float], aim: float) -> str:
         med = statistics.median(xs)
@@ -165,6 +167,8 @@ def main() -> int:
     print(row("navigation -> three lists drawn (fresh browser)", nav, 2.0))
     print(row("navigation -> three lists drawn (browser cache warm)", nav_warm, 2.0))
     print(row("slider move -> updated lists", slide, 0.5))
+    print(f"| navigation -> Latent space, three maps drawn ({' + '.join(f'{n:,}' for n in points)} points) | "
+          f"{statistics.median(maps):.2f} | {min(maps):.2f} | {max(maps):.2f} | {len(maps)} | – |")
     return 0
 
 

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +14,7 @@ if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does no
     sys.path.insert(0, str(ROOT))
 
 from tests.conftest import skip_or_fail  # noqa: E402
+from benchmarks.serve import start_server, stop_server  # noqa: E402
 ARTIFACTS_OUT = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -80,13 +76,6 @@ def app(trained_artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
 # --- live server + browser ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def require_browser() -> None:
     """Skip (or fail under CI's RECSYS_REQUIRE_BROWSER=1) when Debian's chromium is missing."""
     if not CHROMIUM.exists():
@@ -100,39 +89,15 @@ def require_browser() -> None:
 def server(trained_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run app.py` on a free loopback port, opening the pre-trained cache."""
     require_browser()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-           "RECSYS_ARTIFACTS_DIR": str(trained_artifacts)}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited early:\n{log_path.read_text()[-3000:]}")
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+        proc, url = start_server(log_path, trained_artifacts, timeout_s=60)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
         yield url
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")
