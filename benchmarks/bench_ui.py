@@ -3,7 +3,7 @@
 Runs `streamlit run app.py` on a free loopback port and drives Debian's headless Chromium through Playwright.
 The bundled ml-100k is trained first if the artifact cache (RECSYS_ARTIFACTS_DIR, default artifacts/) lacks it.
 
-    python benchmarks/bench_ui.py [--runs 7] [--data ml-100k] [--shots DIR]
+    python benchmarks/bench_ui.py [--runs 7] [--data ml-100k|FOLDER] [--shots DIR]
 
 It also times the Latent space page until its three WebGL maps are drawn (and counts their points), and with
 --shots saves screenshots of Explore and Latent space (how docs/SCALE.md shows the 62k-movie catalogue).
@@ -67,6 +67,10 @@ def main() -> int:
         print("chromium not found: apt-get install chromium to run this benchmark", file=sys.stderr)
         return 2
     alpha = warm_artifacts(args.data)
+    name = args.data
+    if Path(args.data).is_dir():  # a folder (e.g. the 25M synthetic set): served as the operator's dataset
+        os.environ["RECSYS_DEFAULT_DATA"] = str(Path(args.data).resolve())
+        name = Path(args.data).resolve().name
     from playwright.sync_api import sync_playwright
 
     import tempfile
@@ -82,7 +86,7 @@ def main() -> int:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            start = f"{url}/?dataset={args.data}"
+            start = f"{url}/?dataset={name}"
             # warm-up session: the first one opens the explorer into st.cache_resource
             ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
             page = ctx.new_page()
@@ -133,7 +137,7 @@ def main() -> int:
             for i in range(max(1, min(args.runs, 3))):  # the page with the most to draw: three WebGL maps
                 page = ctx.new_page()
                 t = time.perf_counter()
-                page.goto(f"{url}/latent-space?dataset={args.data}&alpha={alpha:.2f}")
+                page.goto(f"{url}/latent-space?dataset={name}&alpha={alpha:.2f}")
                 page.wait_for_function(f"() => ({MAPS})().length >= 3", timeout=300_000)
                 maps.append(time.perf_counter() - t)
                 points = page.evaluate(MAPS)
