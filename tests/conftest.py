@@ -18,6 +18,29 @@ def skip_or_fail(reason: str, env_var: str) -> None:
     pytest.skip(reason)
 
 
+def train_bundled(tmp_path_factory: pytest.TempPathFactory, maps: bool = False) -> Path:
+    """Train the bundled ml-100k with the default config into the session's artifact dir (once: later calls
+    load it) and return that dir; with ``maps`` also its UMAP maps. RECSYS_UI_TEST_CACHE reuses one dir across
+    sessions (safe: artifacts are keyed by data fingerprint + config hash and checksummed by the store)."""
+    reuse = os.environ.get("RECSYS_UI_TEST_CACHE", "")
+    art = Path(reuse).resolve() if reuse else tmp_path_factory.getbasetemp() / "artifacts"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RECSYS_ARTIFACTS_DIR", str(art))
+    try:
+        from recsys_core import EngineConfig, Explorer
+
+        ex = Explorer.open("ml-100k", EngineConfig(), train=True)
+        if maps:
+            for space in ("content", "collab"):
+                ex.projection(space)
+            for alpha in {0.5, round(ex.default_alpha, 2)}:  # the plain average (screenshots) and the default
+                ex.projection("hybrid", alpha=alpha)
+        ex.agreement(k=20)
+    finally:
+        mp.undo()
+    return art
+
+
 @pytest.fixture(scope="session")
 def ml_latest_small() -> Path:
     """The real ml-latest-small release from ../shared, when present."""

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.conftest import train_bundled  # noqa: E402
 from tests.reliability.datasets import write_release  # noqa: E402
 
 
@@ -120,18 +121,7 @@ def deny_writes(monkeypatch) -> Callable[[Path, int], None]:
 @pytest.fixture(scope="session")
 def bundled_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train ml-100k with the default config once (the dir the UI suite uses too, so one training per run)."""
-    reuse = os.environ.get("RECSYS_UI_TEST_CACHE", "")
-    art = Path(reuse).resolve() if reuse else tmp_path_factory.getbasetemp() / "artifacts"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RECSYS_ARTIFACTS_DIR", str(art))
-    try:
-        from recsys_core import EngineConfig, Explorer
-
-        ex = Explorer.open("ml-100k", EngineConfig(), train=True)
-        ex.agreement(k=20)
-    finally:
-        mp.undo()
-    return art
+    return train_bundled(tmp_path_factory)
 
 
 @pytest.fixture

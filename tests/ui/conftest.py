@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does not put the root there
     sys.path.insert(0, str(ROOT))
 
-from tests.conftest import skip_or_fail  # noqa: E402
+from tests.conftest import skip_or_fail, train_bundled  # noqa: E402
 from benchmarks.serve import start_server, stop_server  # noqa: E402
 ARTIFACTS_OUT = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,24 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 @pytest.fixture(scope="session")
 def trained_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train the bundled default once through the facade (and its maps), so pages open it instantly."""
-    # The dir the root conftest points every test at; RECSYS_UI_TEST_CACHE reuses one across sessions
-    # (safe: artifacts are keyed by data fingerprint + config hash and checksummed by the store).
-    reuse = os.environ.get("RECSYS_UI_TEST_CACHE", "")
-    art = Path(reuse).resolve() if reuse else tmp_path_factory.getbasetemp() / "artifacts"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RECSYS_ARTIFACTS_DIR", str(art))
-    try:
-        from recsys_core import EngineConfig, Explorer
-
-        ex = Explorer.open("ml-100k", EngineConfig(), train=True)
-        for space in ("content", "collab"):
-            ex.projection(space)
-        for alpha in {0.5, round(ex.default_alpha, 2)}:  # the plain average (screenshots) and the default
-            ex.projection("hybrid", alpha=alpha)
-        ex.agreement(k=20)
-    finally:
-        mp.undo()
-    return art
+    return train_bundled(tmp_path_factory, maps=True)
 
 
 @pytest.fixture(autouse=True)
