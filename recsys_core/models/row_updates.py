@@ -20,6 +20,11 @@ from .rating_nets import DotBias, EntityNet
 StepFn = Callable[[torch.Tensor], torch.Tensor]
 
 
+def _gather(idx: torch.Tensor, *columns: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """A shuffled batch of the rating columns as contiguous tensors (one vectorised gather each)."""
+    return tuple(c.index_select(0, idx) for c in columns)
+
+
 class RowAdagrad:
     """Adagrad with one accumulator per row (the row-wise variant large recommenders use: state is one float per
     id, not per weight), applied to the rows a batch touched."""
@@ -57,7 +62,7 @@ def dot_bias_step(model: DotBias, users: torch.Tensor, movies: torch.Tensor, rat
 
     @torch.no_grad()
     def step(idx: torch.Tensor) -> torch.Tensor:
-        u, m, y = users.index_select(0, idx), movies.index_select(0, idx), ratings.index_select(0, idx)
+        u, m, y = _gather(idx, users, movies, ratings)
         eu, em = user.index_select(0, u), movie.index_select(0, m)
         bu, bm = ub_view.index_select(0, u), mb_view.index_select(0, m)
         err = torch.einsum("bd,bd->b", eu, em).add_(bu).add_(bm).add_(offset - y)
@@ -81,7 +86,7 @@ def _dot_bias_compiled(model: DotBias, users: torch.Tensor, movies: torch.Tensor
                             tables[3].view(-1).numpy(), float(model.offset.detach()), lr, reg, bias_weight)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
-        u, m, y = users.index_select(0, idx), movies.index_select(0, idx), ratings.index_select(0, idx)
+        u, m, y = _gather(idx, users, movies, ratings)
         sse = loop.run(u.numpy(), m.numpy(), y.numpy())
         return torch.tensor(sse / max(len(idx), 1))
 
@@ -96,7 +101,7 @@ def entity_net_step(model: EntityNet, users: torch.Tensor, movies: torch.Tensor,
     rows_u, rows_m = RowAdagrad(user.data, lr), RowAdagrad(movie.data, lr)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
-        u, m, y = users.index_select(0, idx), movies.index_select(0, idx), ratings.index_select(0, idx)
+        u, m, y = _gather(idx, users, movies, ratings)
         eu = user.detach().index_select(0, u).requires_grad_(True)
         em = movie.detach().index_select(0, m).requires_grad_(True)
         loss = (model.head(eu, em) - y).pow(2).mean()
