@@ -6,7 +6,8 @@ Generates (or reuses) the datasets with benchmarks/make_synthetic.py under the w
 stage in a fresh subprocess (RECSYS_ARTIFACTS_DIR inside the work dir, so nothing touches the repo's
 cache) and prints one markdown table per size. Each stage reports its own peak RSS (ru_maxrss of the
 subprocess); "pipeline" is the whole Explorer.open build (content + collab + rating model + evaluation),
-whose peak is the figure the <8 GiB goal is about. The app's cold start to the first list in the browser
+whose peak is the figure the <8 GiB goal is about. Training stages use the product's own device choice
+(RECSYS_DEVICE, else CUDA when present, else the CPU), so the same command measures a GPU machine. The app's cold start to the first list in the browser
 is measured by benchmarks/bench_ui.py.
 """
 
@@ -31,6 +32,21 @@ STAGES = ("parse_first", "parse_cached", "content", "space", "rating", "pipeline
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _device():
+    """The device the product itself would train on (RECSYS_DEVICE, else CUDA when present, else CPU)."""
+    from recsys_core.device import resolve_device
+
+    return resolve_device().device
+
+
+def _sync() -> None:
+    """Wait for queued GPU work so a stage's clock stops when its work is done."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def _load(data: str):
@@ -59,13 +75,12 @@ def stage_parse_cached(data: str) -> dict:
 
 
 def stage_content(data: str) -> dict:
-    import torch
-
     from recsys_core.content import ContentConfig, train_content
 
     ds = _load(data)
     t0 = time.perf_counter()
-    m = train_content(ds, ContentConfig(), torch.device("cpu"))
+    m = train_content(ds, ContentConfig(), _device())
+    _sync()
     sec = time.perf_counter() - t0
     h = m.history if isinstance(m.history, dict) else {}
     return {"seconds": sec, "epochs": len(h.get("train", []) or []), "terms": int(m.tfidf.shape[1]),
@@ -73,22 +88,20 @@ def stage_content(data: str) -> dict:
 
 
 def stage_space(data: str) -> dict:
-    import torch
-
     from recsys_core.collab import spectral_space
     from recsys_core.config import CollabConfig
 
     ds = _load(data)
     cfg = CollabConfig()
     t0 = time.perf_counter()
-    _, has, info = spectral_space(ds, cfg, torch.device("cpu"))
+    _, has, info = spectral_space(ds, cfg, _device())
+    _sync()
     return {"seconds": time.perf_counter() - t0, "method": info["method"], "rank": info["rank"]}
 
 
 def stage_rating(data: str) -> dict:
     """Per-epoch time of each rating model: two Gibbs sweeps of bayes_mf, one epoch each of dot_bias/entity_net."""
     import numpy as np
-    import torch
 
     from recsys_core.collab import _train_rating
     from recsys_core.config import CollabConfig
@@ -100,16 +113,18 @@ def stage_rating(data: str) -> dict:
     r = ds.ratings
     n = len(r)
     out: dict = {"ratings": n}
-    cpu = torch.device("cpu")
+    dev = _device()
+    out["device"] = str(dev)
     gen = seed_everything(0)
     t0 = time.perf_counter()
-    bm = BayesMF(ds.n_users, ds.n_movies, 20, 64, float(r.rating.mean()), gen, 0, cpu)
+    bm = BayesMF(ds.n_users, ds.n_movies, 20, 64, float(r.rating.mean()), gen, 0, dev)
     bm.set_ratings(r.user.astype(np.int64), r.movie.astype(np.int64), r.rating)
     out["bayes_setup_s"] = time.perf_counter() - t0
     sweeps = []
     for _ in range(2):
         t1 = time.perf_counter()
         bm.sweep()
+        _sync()
         sweeps.append(time.perf_counter() - t1)
     out["bayes_sweep_s"] = min(sweeps)
     del bm
@@ -118,7 +133,7 @@ def stage_rating(data: str) -> dict:
         opts = FitOptions(epochs=1, batch_size=base.batch_size, lr=base.lr, weight_decay=base.weight_decay,
                           patience=0)
         cfg = CollabConfig(rating_model=kind, rating_fit=opts)
-        _, _, hist, metrics = _train_rating(ds, kind, cfg, cpu, None, "rating")
+        _, _, hist, metrics = _train_rating(ds, kind, cfg, dev, None, "rating")
         out[f"{kind}_epoch_s"] = metrics["seconds"]
         out[f"{kind}_val_rmse"] = metrics["val_rmse"]
         out[f"{kind}_ratings_per_s"] = metrics["n_train"] / metrics["seconds"]
@@ -134,7 +149,7 @@ def stage_pipeline(data: str) -> dict:
     man = ex.manifest
     m = man.get("metrics", {})
     cm = man.get("collab_metrics", {})
-    return {"seconds": sec, "timings": man.get("timings", {}), "rating_model": cm.get("rating_model"),
+    return {"seconds": sec, "device": man.get("device"), "timings": man.get("timings", {}), "rating_model": cm.get("rating_model"),
             "rating_seconds": cm.get("rating_seconds"), "rating_epochs": cm.get("epochs"),
             "space_seconds": cm.get("space_seconds"), "val_rmse": cm.get("val_rmse"),
             "test_rmse": (m.get("rmse") or {}).get("test_rmse"), "eval_users": m.get("n_users"),
@@ -310,7 +325,8 @@ def table(size: str, res: dict, load: str) -> str:
         ("UMAP, stand-in vectors, first call in a fresh process (s)",
          f"{g('umap_raw', 'seconds')} ({g('umap_raw', 'points', '{}')} points, {g('umap_raw', 'n_epochs', '{}')} epochs)"),
     ]
-    out = [f"### {size} ratings (load average {load})", "", "| stage | measured |", "|---|---|"]
+    dev = next((v["device"] for v in res.values() if isinstance(v, dict) and v.get("device")), "cpu")
+    out = [f"### {size} ratings (training on {dev}; load average {load})", "", "| stage | measured |", "|---|---|"]
     out += [f"| {a} | {b} |" for a, b in rows]
     return "\n".join(out)
 
