@@ -7,8 +7,8 @@ stage in a fresh subprocess (RECSYS_ARTIFACTS_DIR inside the work dir, so nothin
 cache) and prints one markdown table per size. Each stage reports its own peak RSS (ru_maxrss of the
 subprocess); "pipeline" is the whole Explorer.open build (content + collab + rating model + evaluation),
 whose peak is the figure the <8 GiB goal is about. Training stages use the product's own device choice
-(RECSYS_DEVICE, else CUDA when present, else the CPU), so the same command measures a GPU machine. The app's cold start to the first list in the browser
-is measured by benchmarks/bench_ui.py.
+(RECSYS_DEVICE, else CUDA when present, else the CPU), so the same command measures a GPU machine.
+The app's cold start to the first list in the browser is measured by benchmarks/bench_ui.py.
 """
 
 from __future__ import annotations
