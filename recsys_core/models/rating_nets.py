@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import dropout_kernel
+
 
 class _Squash(nn.Module):
     """Sigmoid scaled to a slightly widened rating range, so the extremes stay reachable."""
@@ -106,9 +108,14 @@ class EntityNet(nn.Module):
     def head(self, eu: torch.Tensor, em: torch.Tensor) -> torch.Tensor:
         """The dense layers on already gathered embedding rows (the large-data loop updates the rows itself)."""
         x = torch.cat([eu, em], dim=-1)
-        x = self._drop(x, self.drop_in, self.training)
-        x = self._drop(torch.relu(self.fc1(x)), self.drop1, self.training)
-        x = self._drop(torch.relu(self.fc2(x)), self.drop2, self.training)
+        if self.training and dropout_kernel.usable(x):  # CPU: ReLU and dropout in one compiled pass each way
+            x = dropout_kernel.fused_dropout(x, self.drop_in)
+            x = dropout_kernel.fused_dropout(self.fc1(x), self.drop1, relu=True)
+            x = dropout_kernel.fused_dropout(self.fc2(x), self.drop2, relu=True)
+        else:
+            x = self._drop(x, self.drop_in, self.training)
+            x = self._drop(torch.relu(self.fc1(x)), self.drop1, self.training)
+            x = self._drop(torch.relu(self.fc2(x)), self.drop2, self.training)
         return self.squash(self.out(x).squeeze(-1))
 
     def penalty(self, u: torch.Tensor, m: torch.Tensor, bias_weight: float = 0.0) -> torch.Tensor:
