@@ -129,7 +129,7 @@ def stage_rating(data: str) -> dict:
     out["bayes_sweep_s"] = min(sweeps)
     del bm
     for kind in ("dot_bias", "entity_net"):
-        base = CollabConfig().fit_for(kind)
+        base = CollabConfig().fit_for(kind, n)  # the loop options the product uses at this size
         opts = FitOptions(epochs=1, batch_size=base.batch_size, lr=base.lr, weight_decay=base.weight_decay,
                           patience=0)
         cfg = CollabConfig(rating_model=kind, rating_fit=opts)

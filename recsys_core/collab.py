@@ -178,7 +178,7 @@ def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.devic
     lo, hi, tr, va, mu, bu, bm, y_va, base_bias, base_mean = _validation_baselines(ds, cfg)
 
     gen = seed_everything(cfg.seed)
-    opts = cfg.fit_for(kind)
+    opts = cfg.fit_for(kind, len(tr))
     model = build_rating_model(kind, ds.n_users, ds.n_movies, cfg.rating_dim, lo, hi).to(device)
     if kind == "dot_bias":
         model.init_biases(mu, torch.from_numpy(bu), torch.from_numpy(bm))

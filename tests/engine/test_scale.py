@@ -178,6 +178,17 @@ def test_row_adagrad_touches_only_the_batch_rows_and_counts_repeats():
     assert float(table[1, 0]) < float(table[3, 0]) < 1.0  # a repeated id takes one step per occurrence
 
 
+def test_row_wise_models_train_with_the_large_data_loop_options_unless_set():
+    cfg = CollabConfig(rating_model="entity_net")
+    big = cfg.sparse_above + 1
+    for kind in ("dot_bias", "entity_net"):
+        assert cfg.fit_for(kind, big) == cfg.large_rating_fit and cfg.large_rating_fit.batch_size == 16384
+        assert cfg.fit_for(kind, cfg.sparse_above) != cfg.large_rating_fit  # at or below: the tuned default
+    assert cfg.fit_for("bayes_mf", big) != cfg.large_rating_fit
+    own = FitOptions(epochs=3, batch_size=512)
+    assert replace(cfg, rating_fit=own).fit_for("entity_net", big) == own  # an explicit setting wins
+
+
 def test_bad_sparse_lr_is_refused():
     for bad in (0, -1.0, float("nan"), "fast"):
         with pytest.raises(ConfigError):
