@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
 from .ann import AnnConfig
@@ -45,7 +45,7 @@ class CollabConfig:
     # scale: above this many ratings a "bayes_mf" request trains "dot_bias" with large_rating_fit instead
     # (a Gibbs sweep costs ~20x a dot_bias epoch, and ~70 sweeps are needed; see docs/SCALE.md)
     bayes_max_ratings: int = 2_000_000
-    # ... and the loop options of dot_bias / the entity net on the row-wise path unless rating_fit sets them
+    # (its batch size is also the row-wise path's for dot_bias / the entity net unless rating_fit is set)
     large_rating_fit: FitOptions = FitOptions(epochs=6, batch_size=16384, lr=3e-3, weight_decay=0.0, patience=2)
     sparse_above: int = 2_000_000  # dot_bias / entity_net: row-wise updates above this many ratings (models/row_updates.py)
     sparse_lr: float = 0.05  # ... their row-wise Adagrad step size (the dense layers keep large_rating_fit.lr)
@@ -65,13 +65,15 @@ class CollabConfig:
         return self.rating_model
 
     def fit_for(self, kind: str, n_ratings: int = 0) -> FitOptions:
-        """The loop options for a rating model kind: the configured ones for rating_model, else large_rating_fit
-        when ``n_ratings`` puts dot_bias / the entity net on the row-wise path, else the kind's tuned default."""
+        """The loop options for a rating model kind: the configured ones for rating_model, else its tuned default,
+        with large_rating_fit's batch size when ``n_ratings`` puts dot_bias / the entity net on the row-wise path
+        (a batch's fixed costs, the dense layers' passes and the table gathers, spread over twice the ratings)."""
         if kind == self.rating_model and self.rating_fit is not None:
             return self.rating_fit
+        base = _DEFAULT_FITS[kind]
         if kind in ("dot_bias", "entity_net") and n_ratings > self.sparse_above:
-            return self.large_rating_fit
-        return _DEFAULT_FITS[kind]
+            return replace(base, batch_size=max(base.batch_size, self.large_rating_fit.batch_size))
+        return base
 
     def validate(self) -> None:
         """Raise ConfigError for settings that are unknown, out of range or absurdly large."""

@@ -178,13 +178,14 @@ def test_row_adagrad_touches_only_the_batch_rows_and_counts_repeats():
     assert float(table[1, 0]) < float(table[3, 0]) < 1.0  # a repeated id takes one step per occurrence
 
 
-def test_row_wise_models_train_with_the_large_data_loop_options_unless_set():
+def test_row_wise_models_take_the_large_batch_and_keep_their_own_epochs_unless_set():
     cfg = CollabConfig(rating_model="entity_net")
     big = cfg.sparse_above + 1
     for kind in ("dot_bias", "entity_net"):
-        assert cfg.fit_for(kind, big) == cfg.large_rating_fit and cfg.large_rating_fit.batch_size == 16384
-        assert cfg.fit_for(kind, cfg.sparse_above) != cfg.large_rating_fit  # at or below: the tuned default
-    assert cfg.fit_for("bayes_mf", big) != cfg.large_rating_fit
+        small, large = cfg.fit_for(kind, cfg.sparse_above), cfg.fit_for(kind, big)
+        assert small.batch_size == 8192 and large.batch_size == cfg.large_rating_fit.batch_size == 16384
+        assert replace(large, batch_size=small.batch_size) == small  # epochs, lr, patience: the kind's own
+    assert cfg.fit_for("bayes_mf", big) == cfg.fit_for("bayes_mf")
     own = FitOptions(epochs=3, batch_size=512)
     assert replace(cfg, rating_fit=own).fit_for("entity_net", big) == own  # an explicit setting wins
 
