@@ -149,7 +149,8 @@ def stage_pipeline(data: str) -> dict:
     man = ex.manifest
     m = man.get("metrics", {})
     cm = man.get("collab_metrics", {})
-    return {"seconds": sec, "device": man.get("device"), "timings": man.get("timings", {}), "rating_model": cm.get("rating_model"),
+    return {"seconds": sec, "device": man.get("device"), "timings": man.get("timings", {}),
+            "rating_model": cm.get("rating_model"),
             "rating_seconds": cm.get("rating_seconds"), "rating_epochs": cm.get("epochs"),
             "space_seconds": cm.get("space_seconds"), "val_rmse": cm.get("val_rmse"),
             "test_rmse": (m.get("rmse") or {}).get("test_rmse"), "eval_users": m.get("n_users"),

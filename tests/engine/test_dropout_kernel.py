@@ -70,7 +70,8 @@ def test_entity_net_trains_through_the_compiled_pass_on_the_cpu(monkeypatch):
 
     calls = []
     real = dropout_kernel.fused_dropout
-    monkeypatch.setattr(dropout_kernel, "fused_dropout", lambda x, p, relu=False: calls.append(relu) or real(x, p, relu))
+    monkeypatch.setattr(dropout_kernel, "fused_dropout",
+                        lambda x, p, relu=False: calls.append(relu) or real(x, p, relu))
     net = EntityNet(20, 30, 8, 0.5, 5.0)
     u, m = torch.randint(0, 20, (64,)), torch.randint(0, 30, (64,))
     net.train()
