@@ -135,7 +135,7 @@ def build_rating_model(kind: str, n_users: int, n_movies: int, dim: int, low: fl
 # ---------------------------------------------------------------- Bayesian biased MF (Gibbs sampling)
 
 
-def _csr(crow: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+def csr_tensor(crow: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """A CSR matrix from arrays built here (sorted, in range), without the invariant checks or the beta notice."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -160,7 +160,7 @@ class _SideCSR:
             r1 = min(n_rows, r0 + step)
             local = torch.from_numpy(crow[r0 : r1 + 1] - crow[r0]).to(device)
             a0, a1 = int(crow[r0]), int(crow[r1])
-            ones = _csr(local, self.cols[a0:a1], torch.ones(a1 - a0, device=device), (r1 - r0, n_cols))
+            ones = csr_tensor(local, self.cols[a0:a1], torch.ones(a1 - a0, device=device), (r1 - r0, n_cols))
             self.chunks.append((r0, r1, a0, a1, local, ones))
 
     def grams(self, z: torch.Tensor, vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,7 +171,7 @@ class _SideCSR:
         b = torch.empty(self.n_rows, n_d, dtype=z.dtype, device=z.device)
         for r0, r1, a0, a1, crow, ones in self.chunks:
             g[r0:r1] = torch.sparse.mm(ones, zz).reshape(r1 - r0, n_d, n_d)
-            b[r0:r1] = torch.sparse.mm(_csr(crow, self.cols[a0:a1], vals[a0:a1], (r1 - r0, self.n_cols)), z)
+            b[r0:r1] = torch.sparse.mm(csr_tensor(crow, self.cols[a0:a1], vals[a0:a1], (r1 - r0, self.n_cols)), z)
         return g, b
 
 
