@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-STAGES = ("parse_first", "parse_cached", "content", "space", "rating", "pipeline", "query", "umap", "umap_cached",
-          "index", "umap_raw")
+STAGES = ("parse_first", "parse_cached", "content", "space", "rating", "itemknn", "pipeline", "query", "umap",
+          "umap_cached", "index", "umap_raw")
 
 
 def _rss_mib() -> float:
@@ -138,6 +138,28 @@ def stage_rating(data: str) -> dict:
         out[f"{kind}_val_rmse"] = metrics["val_rmse"]
         out[f"{kind}_ratings_per_s"] = metrics["n_train"] / metrics["seconds"]
     return out
+
+
+def stage_itemknn(data: str) -> dict:
+    """The evaluation's item-kNN baseline on its own (the evaluation's costliest part at 25M): ranking the
+    sampled users' held-out movies, then the genre coherence of every movie's neighbours."""
+    from recsys_core import evaluation as ev
+    from recsys_core.config import EvalConfig
+
+    ds = _load(data)
+    cfg = EvalConfig()
+    train, test = ev.split_ratings(ds, cfg)
+    proto = ev.build_protocol(ds, train, test, cfg, _device())
+    t0 = time.perf_counter()
+    scorer, neigh = ev._itemknn(proto)
+    t1 = time.perf_counter()
+    ev.rank_users(proto, scorer, None, stage="baseline:itemknn")
+    _sync()
+    t2 = time.perf_counter()
+    ev.coherence_of(proto, neigh)
+    _sync()
+    return {"setup_s": t1 - t0, "rank_s": t2 - t1, "coherence_s": time.perf_counter() - t2,
+            "users": int(len(proto.users))}
 
 
 def stage_pipeline(data: str) -> dict:
@@ -308,6 +330,8 @@ def table(size: str, res: dict, load: str) -> str:
          f"{g('rating', 'dot_bias_epoch_s')} / {_f(((res.get('rating') or {}).get('dot_bias_ratings_per_s') or 0) / 1e6, '{:.2f}')}M"),
         ("entity net epoch (s) / ratings/s",
          f"{g('rating', 'entity_net_epoch_s')} / {_f(((res.get('rating') or {}).get('entity_net_ratings_per_s') or 0) / 1e6, '{:.2f}')}M"),
+        ("evaluation's item-kNN baseline: rank users / genre coherence (s)",
+         f"{g('itemknn', 'rank_s')} / {g('itemknn', 'coherence_s')} ({g('itemknn', 'users', '{}')} users)"),
         ("whole build (Explorer.open, s)",
          f"{g('pipeline', 'seconds')} (content {_f(t.get('content'))}, collab {_f(t.get('collab'))} "
          f"[rating model {pipe.get('rating_model')}: {_f(pipe.get('rating_seconds'))} s, "
