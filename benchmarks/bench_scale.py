@@ -165,6 +165,10 @@ def stage_itemknn(data: str) -> dict:
 def stage_pipeline(data: str) -> dict:
     from recsys_core import EngineConfig, Explorer
 
+    root = Path(os.environ["RECSYS_ARTIFACTS_DIR"])
+    for old in (root.iterdir() if root.is_dir() else ()):  # a model built before would only be loaded
+        if old.is_dir() and old.name not in ("parsed", "numba"):
+            shutil.rmtree(old)
     t0 = time.perf_counter()
     ex = Explorer.open(data, EngineConfig(), train=True)
     sec = time.perf_counter() - t0
