@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from . import paths
 from .errors import CacheError
 
 FORMAT_VERSION = 1
@@ -59,9 +60,8 @@ def _write_notice(root: Path, exc: BaseException) -> str:
 
 
 def artifacts_root() -> Path:
-    """$RECSYS_ARTIFACTS_DIR, else <repo>/artifacts."""
-    env = os.environ.get("RECSYS_ARTIFACTS_DIR", "").strip()
-    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "artifacts"
+    """$RECSYS_ARTIFACTS_DIR, else <checkout>/artifacts, else the user's cache folder (see recsys_core.paths)."""
+    return paths.artifacts_dir()
 
 
 def _sha256(path: Path) -> str:

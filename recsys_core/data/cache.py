@@ -40,11 +40,10 @@ stats = CacheStats()
 
 
 def parsed_dir() -> Path:
-    """$RECSYS_ARTIFACTS_DIR/parsed (default <repo>/artifacts/parsed)."""
-    from .registry import REPO_ROOT
+    """$RECSYS_ARTIFACTS_DIR/parsed (default <checkout>/artifacts/parsed, or the user's cache folder when installed)."""
+    from ..paths import artifacts_dir
 
-    base = os.environ.get("RECSYS_ARTIFACTS_DIR")
-    return (Path(base).expanduser() if base else REPO_ROOT / "artifacts") / "parsed"
+    return artifacts_dir() / "parsed"
 
 
 def cache_key(source: Path, files: list[Path], layout: str) -> tuple[str, str]:

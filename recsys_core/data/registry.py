@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import paths
 from ..errors import DatasetError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_DIR = REPO_ROOT / "data" / "ml-100k"
+REPO_ROOT = paths.CHECKOUT_ROOT
+BUNDLED_DIR = paths.bundled_dir()
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/"
 DEFAULT_DATASET = "ml-100k"
 
@@ -25,12 +26,18 @@ class Release:
     approx_mb: float
     description: str
     bundled: bool = False
+    # Empty when the MD5 is pinned in this file; otherwise why the check is weaker (shown under the
+    # UI's download button and in the download command's notes).
+    checksum_note: str = ""
 
     def url(self, base_url: str | None = None) -> str:
         """Where the archive is downloaded from (a mirror may be given or set in RECSYS_MIRROR_URL)."""
         base = base_url or os.environ.get("RECSYS_MIRROR_URL") or GROUPLENS_URL
         return base.rstrip("/") + "/" + (self.archive or "")
 
+
+SAME_HOST_NOTE = ("Its checksum is published on the same server as the file, so it guards against a damaged "
+                  "download, not a tampered one.")
 
 # md5s: the values GroupLens publishes in <archive>.md5 for the frozen releases. ml-latest and
 # ml-latest-small are re-issued from time to time, so theirs is fetched at download time.
@@ -39,7 +46,7 @@ RELEASES: dict[str, Release] = {r.name: r for r in (
             "100k ratings, 943 users, 1682 movies; genres, title, year, user attributes; ships with the project",
             bundled=True),
     Release("ml-latest-small", "MovieLens Latest Small", "ml-latest-small.zip", None, 1.0,
-            "~100k ratings, 610 users, ~9.7k movies, ~3.7k tags"),
+            "~100k ratings, 610 users, ~9.7k movies, ~3.7k tags", checksum_note=SAME_HOST_NOTE),
     Release("ml-1m", "MovieLens 1M", "ml-1m.zip", "c4d9eecfca2ab87c1945afe126590906", 5.9,
             "1M ratings, 6040 users, ~3.7k movies; user attributes"),
     Release("ml-10m", "MovieLens 10M", "ml-10m.zip", "ce571fd55effeba0271552578f2648bd", 63.0,
@@ -51,14 +58,14 @@ RELEASES: dict[str, Release] = {r.name: r for r in (
     Release("ml-32m", "MovieLens 32M", "ml-32m.zip", "d472be332d4daa821edc399621853b57", 239.0,
             "32M ratings, ~201k users, ~87k movies, ~2M tags"),
     Release("ml-latest", "MovieLens Latest (full)", "ml-latest.zip", None, 335.0,
-            "the full, periodically re-issued release (~33M ratings, tags, tag genome)"),
+            "the full, periodically re-issued release (~33M ratings, tags, tag genome)",
+            checksum_note=SAME_HOST_NOTE),
 )}
 
 
 def data_dir() -> Path:
-    """Where downloaded releases live: $RECSYS_DATA_DIR, else <repo>/data."""
-    env = os.environ.get("RECSYS_DATA_DIR")
-    return Path(env).expanduser().resolve() if env else (REPO_ROOT / "data")
+    """Where downloaded releases live: $RECSYS_DATA_DIR, else <checkout>/data, else the user's data folder."""
+    return paths.data_dir()
 
 
 def get_release(name: str) -> Release:
