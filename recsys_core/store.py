@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import paths
-from .errors import CacheError
+from .paths import artifacts_dir
+from .errors import CacheError, TransientReadError, quote_data
 
 FORMAT_VERSION = 1
 # A write failing with one of these means "this folder cannot take the artifact" (read-only, full, no
@@ -52,6 +52,187 @@ def _is_write_failure(exc: BaseException) -> bool:
     return isinstance(exc, UnwritableError) or (isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS)
 
 
+# An error of these kinds while reading proves nothing about the file (busy disk, full memory, too many
+# open files, no permission right now): the entry is kept and the read retried once, never deleted.
+TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.EMFILE, errno.ENFILE, errno.ENOMEM,
+                              errno.EACCES, errno.EPERM, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a read error says nothing about the data itself (so the entry must not be deleted)."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, OSError) and (isinstance(exc, PermissionError) or exc.errno in TRANSIENT_ERRNOS)
+
+
+def read_retrying(read: Callable[[], Any], what: str, retry_after: float = 0.05) -> Any:
+    """Run ``read``; a transient error is retried once, then raised as TransientReadError (nothing deleted)."""
+    try:
+        return read()
+    except (MemoryError, OSError) as exc:
+        if not is_transient(exc):
+            raise
+    time.sleep(retry_after)
+    try:
+        return read()
+    except (MemoryError, OSError) as exc:
+        if not is_transient(exc):
+            raise
+        why = "out of memory" if isinstance(exc, MemoryError) else (exc.strerror or type(exc).__name__)
+        raise TransientReadError(f"{what} could not be read just now ({why}); it was kept as it is. Try again "
+                                 "in a moment", detail=str(getattr(exc, "filename", "") or "")) from None
+
+
+# ------------------------------------------------------------ temp folders and stale leftovers
+
+
+def try_lock(path: Path) -> int | None:
+    """An exclusive flock on ``path`` taken without waiting (the fd), or None when another holder has it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_lock(fd: int) -> None:
+    """Undo try_lock."""
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+@contextlib.contextmanager
+def locked_tempdir(parent: Path, prefix: str) -> Iterator[Path]:
+    """A fresh temp folder in ``parent``, held by ``<folder>.lock`` so cleanup leaves it alone while we live.
+
+    The lock is taken before the folder exists, so a folder without a held lock is always a dead run's.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    lock = parent / f"{name}.lock"
+    fd = try_lock(lock)
+    if fd is None:
+        raise OSError(errno.EAGAIN, "cannot lock a new temporary folder", str(lock))
+    folder = parent / name
+    try:
+        folder.mkdir()
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        release_lock(fd)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def remove_unlocked(lock: Path, victims: list[Path], drop_lock: bool) -> int:
+    """Remove ``victims`` if nobody holds ``lock`` (a live run's temp folder stays); how many were removed."""
+    if not victims and not drop_lock:
+        return 0
+    fd = try_lock(lock)
+    if fd is None:
+        return 0
+    try:
+        for v in victims:
+            _remove(v)
+        if drop_lock:
+            with contextlib.suppress(OSError):
+                lock.unlink()
+    finally:
+        release_lock(fd)
+    return len(victims)
+
+
+def cleanup_tempdirs(parent: Path, prefix: str) -> int:
+    """Remove ``locked_tempdir`` folders (and orphan lock files) in parent whose lock no live process holds."""
+    removed = 0
+    try:
+        entries = list(parent.glob(f"{prefix}*"))
+    except OSError:
+        return 0
+    for p in entries:
+        if p.name.endswith(".lock"):
+            if not p.with_name(p.name[:-5]).exists():
+                remove_unlocked(p, [], drop_lock=True)  # an orphan lock file
+            continue
+        removed += remove_unlocked(p.with_name(f"{p.name}.lock"), [p], drop_lock=True)
+    return removed
+
+
+_CLEANED: set[str] = set()
+_CLEANED_LOCK = threading.Lock()
+
+
+def once_per_process(tag: str, root: Path) -> bool:
+    """True the first time (tag, root) is seen in this process: stale-leftover sweeps run once per start."""
+    key = f"{tag}:{root}"
+    with _CLEANED_LOCK:
+        if key in _CLEANED:
+            return False
+        _CLEANED.add(key)
+        return True
+
+
+def cleanup_stale(root: Path | None = None, force: bool = False) -> int:
+    """Remove temp/trash folders and files that killed runs left in the artifact store; live ones stay.
+
+    Each leftover belongs to one artifact key, whose lock a live builder holds; only leftovers of keys
+    whose lock is free are removed. Cheap (a directory listing per dataset); runs once per process
+    per root unless ``force``.
+    """
+    root = Path(root) if root is not None else artifacts_root()
+    if not force and not once_per_process("store", root.resolve() if root.exists() else root):
+        return 0
+    removed = 0
+    try:
+        datasets = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name != "parsed"]
+    except OSError:
+        return 0
+    for d in datasets:
+        groups: dict[str, list[Path]] = {}
+        try:
+            for p in d.iterdir():
+                key = _leftover_key(p)
+                if key:
+                    groups.setdefault(key, []).append(p)
+            for art in d.iterdir():  # half-written files inside an artifact folder (add(), add_files())
+                if art.is_dir() and not art.name.startswith("."):
+                    tmps = [f for f in art.glob(".*.tmp") if f.is_file()]
+                    if tmps:
+                        groups.setdefault(art.name, []).extend(tmps)
+        except OSError:
+            continue
+        for key, victims in groups.items():
+            removed += remove_unlocked(d / f"{key}.lock", victims, drop_lock=False)
+    return removed
+
+
+def _leftover_key(p: Path) -> str:
+    """The artifact key a leftover belongs to ('' when ``p`` is not one of ours)."""
+    name = p.name
+    if name.startswith(".tmp-"):  # .tmp-<key>-<pid>-<hex8>
+        parts = name[len(".tmp-"):].rsplit("-", 2)
+        return parts[0] if len(parts) == 3 else ""
+    if name.startswith(".trash-"):  # .trash-<key>-<hex8>
+        parts = name[len(".trash-"):].rsplit("-", 1)
+        return parts[0] if len(parts) == 2 else ""
+    m = re.fullmatch(r"\.(.+)\.settings\.json\.[0-9a-f]{8}\.tmp", name)
+    return m.group(1) if m else ""
+
+
 def _write_notice(root: Path, exc: BaseException) -> str:
     why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return (f"Cannot save to the artifacts folder {root} ({why}); running without caching: the model is kept "
@@ -61,7 +242,7 @@ def _write_notice(root: Path, exc: BaseException) -> str:
 
 def artifacts_root() -> Path:
     """$RECSYS_ARTIFACTS_DIR, else <checkout>/artifacts, else the user's cache folder (see recsys_core.paths)."""
-    return paths.artifacts_dir()
+    return artifacts_dir()
 
 
 def _sha256(path: Path) -> str:
@@ -247,25 +428,27 @@ class ArtifactStore:
         man_path = path / MANIFEST
         if not path.is_dir():
             return None, ""
-        try:
-            manifest = json.loads(man_path.read_text())
+        try:  # a transient error (EIO, EMFILE, MemoryError...) is retried, then raised: it is not damage
+            manifest = json.loads(read_retrying(man_path.read_bytes, "The cached model's manifest"))
         except FileNotFoundError:
-            return None, f"The cached model in {path} has no manifest (an interrupted write); it will be rebuilt."
-        except (OSError, ValueError) as exc:
-            return None, f"The cached model's manifest in {path} is unreadable ({exc}); it will be rebuilt."
+            return None, "The cached model has no manifest (an interrupted write); it will be rebuilt."
+        except (ValueError, IsADirectoryError, NotADirectoryError) as exc:
+            return None, (f"The cached model's manifest is unreadable ({quote_data(str(exc))}); "
+                          "it will be rebuilt.")
         if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-            return None, f"The cached model in {path} was written by another version of this program; it will be rebuilt."
+            return None, "The cached model was written by another version of this program; it will be rebuilt."
         files = manifest.get("files")
         if not isinstance(files, dict) or not files:
-            return None, f"The cached model's manifest in {path} lists no files; it will be rebuilt."
+            return None, "The cached model's manifest lists no files; it will be rebuilt."
         for name, info in files.items():
             f = path / name
             try:
-                size = f.stat().st_size
+                size = read_retrying(lambda: f.stat().st_size, f"The cached model's {name}")
             except FileNotFoundError:
-                return None, f"The cached model in {path} is missing {name}; it will be rebuilt."
-            if size != info.get("bytes") or _sha256(f) != info.get("sha256"):
-                return None, f"The cached model in {path} is damaged ({name} fails its checksum); it will be rebuilt."
+                return None, f"The cached model is missing {name}; it will be rebuilt."
+            if not isinstance(info, dict) or size != info.get("bytes") or \
+                    read_retrying(lambda: _sha256(f), f"The cached model's {name}") != info.get("sha256"):
+                return None, f"The cached model is damaged ({name} fails its checksum); it will be rebuilt."
         return Artifact(path, manifest), ""
 
     def open(self, fingerprint: str, key: str) -> Artifact:
@@ -338,6 +521,7 @@ class ArtifactStore:
             art = self.uncached(path)
         if art is not None:
             return art, False
+        cleanup_stale(self.root)  # before the first build of this process: leftovers of killed runs
         try:
             lock = self.lock(fingerprint, key, on_notice)
             lock.__enter__()

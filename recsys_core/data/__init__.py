@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import tempfile
-import zipfile
-import zlib
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import DatasetError
+from ..errors import DatasetError, quote_data
+from ..store import locked_tempdir, once_per_process, remove_unlocked
 from . import cache
 from .dataset import DUPLICATE_POLICY, Dataset, Genome, Ratings, build_dataset
-from .download import Progress, download
-from .formats import LAYOUTS, Layout, detect, find_root
+from .download import Progress, download, extract_members
+from .formats import LAYOUTS, Layout, detect, find_root, naming
 from .registry import (
     DEFAULT_DATASET, RELEASES, Release, data_dir, get_release, is_present, list_releases,
     release_dir,
@@ -20,9 +19,31 @@ from .registry import (
 
 __all__ = [
     "DEFAULT_DATASET", "DUPLICATE_POLICY", "RELEASES", "Dataset", "Genome", "Ratings", "Release",
-    "data_dir", "download", "get_release", "is_present", "list_releases", "load_dataset", "release_dir",
-    "resolve_source",
+    "cleanup_stale", "data_dir", "download", "get_release", "is_present", "list_releases", "load_dataset",
+    "release_dir", "resolve_source",
 ]
+
+
+def cleanup_stale(force: bool = False) -> int:
+    """Remove temp folders that killed runs left (parsed cache, zip scratch, download extraction); live ones stay.
+
+    Runs once per process (the data loader calls it); a folder whose lock a live process holds is kept.
+    """
+    removed = cache.cleanup_stale(force)
+    base = data_dir()
+    if not (force or once_per_process("data", base)):
+        return removed
+    groups: dict[str, list[Path]] = {}
+    try:
+        for p in base.iterdir():  # .<release>-extract-XXXX and .<release>-old-<pid>, under .<release>.lock
+            for mark in ("-extract-", "-old-"):
+                if p.name.startswith(".") and mark in p.name:
+                    groups.setdefault(p.name[1:].rsplit(mark, 1)[0], []).append(p)
+    except OSError:
+        return removed
+    for release, victims in groups.items():
+        removed += remove_unlocked(base / f".{release}.lock", victims, drop_lock=False)
+    return removed
 
 
 def resolve_source(data: str | Path, *, fetch: bool = False, progress: Progress | None = None) -> tuple[str, Path]:
@@ -36,21 +57,23 @@ def resolve_source(data: str | Path, *, fetch: bool = False, progress: Progress 
             if not fetch:
                 r = RELEASES[data]
                 raise DatasetError(
-                    f"{data} is not downloaded yet (about {r.approx_mb:g} MB into {folder.parent}); run "
-                    f"`python -m recsys_core download {data}` (or call load_dataset(..., download=True))"
+                    f"{data} is not downloaded yet (about {r.approx_mb:g} MB into the data dir); run "
+                    f"`python -m recsys_core download {data}` (or call load_dataset(..., download=True))",
+                    detail=str(folder.parent),
                 )
             folder = download(data, progress=progress)
         return data, folder
     path = Path(data).expanduser()
     if not path.exists():
         raise DatasetError(
-            f"{data}: no such folder or file; give a dataset name ({', '.join(RELEASES)}) or the path of "
-            "a MovieLens folder or .zip"
+            f"{quote_data(str(data), bare=True)}: no such folder or file; give a dataset name ({', '.join(RELEASES)}) or "
+            "the path of a MovieLens folder or .zip", detail=str(path)
         )
     if path.is_file() and path.suffix.lower() != ".zip":
         if any(path.name in lay.files for lay in LAYOUTS):
             return path.parent.resolve().name, path.parent
-        raise DatasetError(f"{path}: not a folder or .zip; give the folder that holds the MovieLens files")
+        raise DatasetError(f"{quote_data(path.name, bare=True)}: not a folder or .zip; give the folder that holds the "
+                           "MovieLens files", detail=str(path))
     name = path.resolve().name
     return (name[:-4] if name.lower().endswith(".zip") else name), path
 
@@ -66,14 +89,17 @@ def load_dataset(data: str | Path = DEFAULT_DATASET, *, download: bool = False,
         use_cache: read and write the parsed cache under ``$RECSYS_ARTIFACTS_DIR/parsed``.
     """
     name, path = resolve_source(data, fetch=download, progress=progress)
+    cleanup_stale()
     try:
         if path.is_file():
             return _load_zip(name, path, use_cache)
         root = find_root(path)
-        layout = detect(root)
-        return _load_folder(name, root, layout, use_cache)
+        with naming(root, name):
+            layout = detect(root)
+            return _load_folder(name, root, layout, use_cache)
     except OSError as exc:
-        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and permissions") from None
+        raise DatasetError(f"{name}: its files cannot be read ({exc.strerror or type(exc).__name__}); check the "
+                           "path and permissions", detail=str(getattr(exc, "filename", "") or path)) from None
 
 
 def _load_folder(name: str, root: Path, layout: Layout, use_cache: bool) -> Dataset:
@@ -92,22 +118,13 @@ def _load_zip(name: str, archive: Path, use_cache: bool) -> Dataset:
     prefix, key = cache.cache_key(archive, [archive], "zip")
     if use_cache and (hit := cache.load(name, prefix, key)) is not None:
         return hit
-    with tempfile.TemporaryDirectory(prefix="recsys-zip-") as tmp:
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                bad = [m for m in zf.namelist() if Path(m).is_absolute() or ".." in Path(m).parts]
-                if bad:
-                    raise DatasetError(f"{archive}: unsafe path {bad[0]!r} inside the zip; not extracting it")
-                zf.extractall(tmp)
-        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-            raise DatasetError(
-                f"{archive}: not a complete zip archive ({exc}); it is probably truncated or damaged, "
-                "download it again"
-            ) from None
-        root = find_root(Path(tmp))
-        layout = detect(root)
-        raw = layout.reader(root, name)
-        ds = replace(build_dataset(raw), name=name, source=str(archive))
+    with locked_tempdir(Path(tempfile.gettempdir()), cache.ZIP_TMP_PREFIX) as tmp:
+        extract_members(archive, tmp, f"{name}.zip", DatasetError)  # capped; the scratch folder is removed
+        root = find_root(tmp)
+        with naming(root, name):
+            layout = detect(root)
+            raw = layout.reader(root, name)
+            ds = replace(build_dataset(raw), name=name, source=str(archive))
     if use_cache:
         cache.save(ds, prefix, key)
     return ds

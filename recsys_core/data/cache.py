@@ -1,8 +1,10 @@
 """Parsed-dataset cache: canonical arrays as Parquet/.npy, keyed by the source files' size and mtime.
 
 A second open of the same unchanged source reads these instead of re-parsing text. Entries are
-written into a temp folder and renamed into place, read back without pickle, and a damaged entry
-is dropped and rebuilt.
+written into a locked temp folder and renamed into place, read back without pickle. An entry is
+deleted only on proven damage (unparseable Parquet/JSON, wrong version, inconsistent tables); a
+transient read error (I/O error, out of memory, too many open files) is retried once and then the
+source is parsed instead, leaving the entry in place.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..store import cleanup_tempdirs, is_transient, locked_tempdir, once_per_process
 from .dataset import Dataset, Genome, Ratings
 
 CACHE_VERSION = 1
+ZIP_TMP_PREFIX = "recsys-zip-"  # scratch folders for opening a .zip, in the system temp dir
 _log = logging.getLogger(__name__)
 
 
@@ -34,6 +38,7 @@ class CacheStats:
     misses: int = 0
     writes: int = 0
     corrupt: int = 0
+    transient: int = 0  # reads that failed for a passing reason; the entry was kept
 
 
 stats = CacheStats()
@@ -66,37 +71,59 @@ def load(name: str, prefix: str, key: str) -> Dataset | None:
     if not folder.is_dir():
         stats.misses += 1
         return None
-    try:
-        ds = _read(folder)
-    except Exception as exc:  # noqa: BLE001 - any damage means "rebuild", never a crash
-        _log.warning("parsed cache %s is damaged (%s); rebuilding it", folder, exc)
-        stats.corrupt += 1
-        stats.misses += 1
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    stats.hits += 1
-    return ds
+    for attempt in (1, 2):
+        try:
+            ds = _read(folder)
+        except (MemoryError, OSError) as exc:
+            if not is_transient(exc):
+                return _drop(folder, exc)
+            if attempt == 1:
+                continue  # retry once: a passing error says nothing about the entry
+            _log.warning("parsed cache entry of %s could not be read (%s); parsing the source instead and "
+                         "keeping the entry", name, type(exc).__name__ if isinstance(exc, MemoryError) else exc)
+            stats.transient += 1
+            stats.misses += 1
+            return None
+        except Exception as exc:  # noqa: BLE001 - anything else is damage: rebuild, never a crash
+            return _drop(folder, exc)
+        stats.hits += 1
+        return ds
+    return None
+
+
+def _drop(folder: Path, exc: BaseException) -> None:
+    """Proven damage (unparseable, inconsistent, wrong version): remove the entry so it is rebuilt."""
+    _log.warning("parsed cache %s is damaged (%s); rebuilding it", folder.name, exc)
+    stats.corrupt += 1
+    stats.misses += 1
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def cleanup_stale(force: bool = False) -> int:
+    """Remove temp folders of killed runs in the parsed cache and the zip scratch space; live ones stay."""
+    removed = 0
+    for parent, prefix in ((parsed_dir(), ".tmp-"), (Path(tempfile.gettempdir()), ZIP_TMP_PREFIX)):
+        if force or once_per_process(prefix, parent):
+            removed += cleanup_tempdirs(parent, prefix)
+    return removed
 
 
 def save(ds: Dataset, prefix: str, key: str) -> None:
     """Write the entry atomically; on failure (disk full, read-only) keep going without a cache."""
     root = parsed_dir()
     final = _entry(ds.name, prefix, key)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-    except OSError as exc:
-        _log.warning("cannot write the parsed cache under %s (%s); continuing without it", root, exc)
+    if final.is_dir():  # kept after a transient read error (or written meanwhile by another process)
         return
     try:
-        _write(ds, tmp)
-        os.replace(tmp, final)
-        stats.writes += 1
+        with locked_tempdir(root, ".tmp-") as tmp:
+            _write(ds, tmp)
+            os.replace(tmp, final)
+            stats.writes += 1
     except OSError as exc:
         if not final.is_dir():
-            _log.warning("cannot write the parsed cache %s (%s); continuing without it", final, exc)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            _log.warning("cannot write the parsed cache under %s (%s); continuing without it", root, exc)
+        return
     for old in root.glob(f"*-{prefix}-*"):  # older entries of the same source
         if old != final and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..errors import DatasetError
+from ..errors import DatasetError, quote_data
 from .dataset import RawData, dense_rows, lookup
 
 NO_GENRES = ("(no genres listed)", "unknown", "")
@@ -45,19 +47,56 @@ class Layout:
     reader: Callable[[Path, str], RawData]
 
 
+# ---------------------------------------------------------------- how files are named in messages
+
+# (folder being read, dataset name): messages say "ml-latest-small/ratings.csv", never the server path.
+_NAMING: contextvars.ContextVar[tuple[Path, str] | None] = contextvars.ContextVar("_NAMING", default=None)
+
+
+@contextlib.contextmanager
+def naming(root: Path, name: str) -> Iterator[None]:
+    """While reading ``root``, name its files in messages as ``<name>/<file>`` (a visitor may see them)."""
+    token = _NAMING.set((Path(root), name))
+    try:
+        yield
+    finally:
+        _NAMING.reset(token)
+
+
+def shown(path: Path | str) -> str:
+    """How a file or folder is named in a message: by dataset and file name, not by its server path."""
+    p = Path(path)
+    ctx = _NAMING.get()
+    if ctx is not None:
+        root, name = ctx
+        try:
+            rel = p.relative_to(root)
+        except ValueError:
+            rel = None
+        if rel is not None:
+            return quote_data(f"{name}/{rel.as_posix()}".rstrip("/.") or name, bare=True)
+    return quote_data(f"{p.parent.name}/{p.name}" if p.parent.name else p.name, bare=True)
+
+
+def _err(path: Path | str, message: str) -> DatasetError:
+    """A DatasetError about one file: named by dataset in the message, the full path kept in ``.detail``."""
+    return DatasetError(f"{shown(path)}: {message}", detail=str(path))
+
+
 # ---------------------------------------------------------------- low-level table reading
 
 
 def _fail_missing(path: Path, what: str) -> None:
     """A required file is absent: say which and what the folder holds instead."""
     if not path.is_file():
-        present = sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else []
-        raise DatasetError(
-            f"{path}: missing (needed: {what}); the folder holds {', '.join(present) or 'nothing'}. "
+        present = [quote_data(n, bare=True) for n in sorted(p.name for p in path.parent.iterdir())[:20]] \
+            if path.parent.is_dir() else []
+        raise _err(
+            path, f"missing (needed: {what}); the folder holds {', '.join(present) or 'nothing'}. "
             "Point --data at a complete MovieLens release folder or zip"
         )
     if path.stat().st_size == 0:
-        raise DatasetError(f"{path}: the file is empty; re-extract or re-download the release")
+        raise _err(path, f"the file is empty; re-extract or re-download the release")
 
 
 def _arrow_error(path: Path, exc: Exception, columns: list[str]) -> DatasetError:
@@ -66,19 +105,19 @@ def _arrow_error(path: Path, exc: Exception, columns: list[str]) -> DatasetError
     col = re.search(r"column #(\d+)", msg)
     name = columns[int(col.group(1))] if col and int(col.group(1)) < len(columns) else "?"
     if "UTF8" in msg or "UTF-8" in msg or "decode" in msg.lower():
-        return DatasetError(f"{path}: not valid UTF-8 text (column {name}); re-save the file as UTF-8")
+        return _err(path, f"not valid UTF-8 text (column {name}); re-save the file as UTF-8")
     bad = re.search(r"invalid value '([^']*)'", msg)
     if bad and "conversion error to int" in msg:
-        return DatasetError(f"{path}: column {name} holds a non-numeric id {bad.group(1)!r}; ids must be integers")
+        return _err(path, f"column {name} holds a non-numeric id {quote_data(bad.group(1))}; ids must be integers")
     if bad:
-        return DatasetError(f"{path}: column {name} holds {bad.group(1)!r} where a number is expected")
+        return _err(path, f"column {name} holds {quote_data(bad.group(1))} where a number is expected")
     fields = re.search(r"Expected (\d+) columns, got (\d+)", msg)
     if fields:
-        return DatasetError(
-            f"{path}: a line has {fields.group(2)} fields where {fields.group(1)} were expected; "
+        return _err(
+            path, f"a line has {fields.group(2)} fields where {fields.group(1)} were expected; "
             "the separator is wrong or a line is damaged"
         )
-    return DatasetError(f"{path}: could not be parsed ({msg.splitlines()[0]})")
+    return _err(path, f"could not be parsed ({quote_data(msg.splitlines()[0] if msg else type(exc).__name__, bare=True)})")
 
 
 def _check_header(path: Path, head: bytes, delimiter: str, required: list[str]) -> list[str]:
@@ -86,19 +125,19 @@ def _check_header(path: Path, head: bytes, delimiter: str, required: list[str]) 
     try:
         line = head.split(b"\n", 1)[0].decode("utf-8").strip("\r\ufeff")
     except UnicodeDecodeError:
-        raise DatasetError(f"{path}: the header is not valid UTF-8; re-save the file as UTF-8") from None
+        raise _err(path, f"the header is not valid UTF-8; re-save the file as UTF-8") from None
     found = [c.strip().strip('"') for c in line.split(delimiter)]
     missing = [c for c in required if c not in found]
     if missing:
         if len(found) == 1:
             other = [w for s, w in _SEPARATORS.items() if s != delimiter and s in line]
             if other:
-                raise DatasetError(
-                    f"{path}: fields are separated by {other[0]}, but this layout uses "
+                raise _err(
+                    path, f"fields are separated by {other[0]}, but this layout uses "
                     f"{_SEPARATORS[delimiter]}; re-save it with {_SEPARATORS[delimiter]}"
                 )
-        raise DatasetError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(found)}); "
+        raise _err(
+            path, f"missing column(s) {', '.join(missing)} (found: {quote_data(', '.join(found), bare=True)}); "
             f"the header must be {delimiter.join(required)}"
         )
     return found
@@ -134,8 +173,8 @@ def read_delimited(path: Path, columns: list[str], types: dict[str, pa.DataType]
     if delimiter not in first.decode("latin-1"):
         seen = [w for s, w in _SEPARATORS.items() if s in first.decode("latin-1")]
         hint = f"it looks separated by {seen[0]}" if seen else "no separator was found on the first line"
-        raise DatasetError(
-            f"{path}: fields must be separated by '{delimiter}' ({delimiter.join(columns)}); {hint}"
+        raise _err(
+            path, f"fields must be separated by '{delimiter}' ({delimiter.join(columns)}); {hint}"
         )
     sep = delimiter
     if len(delimiter) > 1:
@@ -161,7 +200,7 @@ def _ints(path: Path, table: pa.Table, column: str, name: str | None = None) -> 
     """An integer column as int64 NumPy, refusing empty values."""
     col = table.column(column)
     if col.null_count:
-        raise DatasetError(f"{path}: {col.null_count} rows have an empty {name or column}; every row needs one")
+        raise _err(path, f"{col.null_count} rows have an empty {name or column}; every row needs one")
     return col.to_numpy().astype(np.int64, copy=False)
 
 
@@ -238,7 +277,7 @@ def read_csv_layout(folder: Path, name: str) -> RawData:
         tags = pd.DataFrame({"user_id": _ints(tpath, tt, "userId"), "movie_id": _ints(tpath, tt, "movieId"),
                              "tag": _text(tt, "tag")})
     genome = _read_genome(folder, notes)
-    return RawData(name, ratings, movies, (0.5, 5.0), str(folder), str(rpath), str(mpath),
+    return RawData(name, ratings, movies, (0.5, 5.0), str(folder), shown(rpath), shown(mpath),
                    tags=tags, genome=genome, notes=tuple(notes))
 
 
@@ -248,7 +287,7 @@ def _read_genome(folder: Path, notes: list[str]) -> tuple[np.ndarray, np.ndarray
     if not spath.is_file() and not tpath.is_file():
         return None
     if not (spath.is_file() and tpath.is_file()):
-        notes.append(f"only one of genome-scores.csv / genome-tags.csv is present in {folder}; genome skipped")
+        notes.append(f"only one of genome-scores.csv / genome-tags.csv is present in {shown(folder)}; genome skipped")
         return None
     gt = read_csv(tpath, {"tagId": pa.int64(), "tag": pa.string()}, ["tagId", "tag"])
     tag_ids = _ints(tpath, gt, "tagId")
@@ -259,12 +298,12 @@ def _read_genome(folder: Path, notes: list[str]) -> tuple[np.ndarray, np.ndarray
     movie, tag = _ints(spath, gs, "movieId"), _ints(spath, gs, "tagId")
     rel = gs.column("relevance").to_numpy().astype(np.float32, copy=False)
     if len(tag_ids) == 0 or len(movie) == 0:
-        raise DatasetError(f"{spath}: the genome has no rows or no tags; use both files of one release")
+        raise _err(spath, f"the genome has no rows or no tags; use both files of one release")
     if movie.min() < 0:
-        raise DatasetError(f"{spath}: negative movieId {int(movie.min())}; ids must be >= 0")
+        raise _err(spath, f"negative movieId {int(movie.min())}; ids must be >= 0")
     col = lookup(tag_ids, tag)
     if (col < 0).any():
-        raise DatasetError(f"{spath}: some tagId values are not in {tpath.name}; use both files of one release")
+        raise _err(spath, f"some tagId values are not in {tpath.name}; use both files of one release")
     movies, row = dense_rows(movie)
     scores = np.zeros((len(movies), len(tag_ids)), np.float32)
     scores[row, col] = rel
@@ -311,7 +350,7 @@ def read_dat_layout(folder: Path, name: str) -> RawData:
                              "timestamp": pa.int64()}, delimiter="::", encoding="auto")
         tags = pd.DataFrame({"user_id": _ints(tpath, tt, "user_id"), "movie_id": _ints(tpath, tt, "movie_id"),
                              "tag": _text(tt, "tag")})
-    return RawData(name, ratings, movies, scale, str(folder), str(rpath), str(mpath), users=users, tags=tags)
+    return RawData(name, ratings, movies, scale, str(folder), shown(rpath), shown(mpath), users=users, tags=tags)
 
 
 def read_ml100k_layout(folder: Path, name: str) -> RawData:
@@ -343,7 +382,7 @@ def read_ml100k_layout(folder: Path, name: str) -> RawData:
                              "occupation": pa.string(), "zip_code": pa.string()},
                             delimiter="|", encoding="latin1")
         users = _to_pandas(ut)
-    return RawData(name, ratings, movies, (1.0, 5.0), str(folder), str(rpath), str(mpath), users=users)
+    return RawData(name, ratings, movies, (1.0, 5.0), str(folder), shown(rpath), shown(mpath), users=users)
 
 
 def read_parquet_layout(folder: Path, name: str) -> RawData:
@@ -353,7 +392,7 @@ def read_parquet_layout(folder: Path, name: str) -> RawData:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         scale = (float(meta["rating_scale"][0]), float(meta["rating_scale"][1]))
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise DatasetError(f"{meta_path}: unreadable manifest ({exc}); rebuild it with "
+        raise _err(meta_path, f"unreadable manifest ({quote_data(str(exc))}); rebuild it with "
                            "scripts/build_bundled_ml100k.py") from None
 
     def table(fname: str, required: list[str], optional: bool = False) -> pa.Table | None:
@@ -364,10 +403,10 @@ def read_parquet_layout(folder: Path, name: str) -> RawData:
         try:
             t = pq.read_table(path)
         except (pa.ArrowException, OSError) as exc:
-            raise DatasetError(f"{path}: not a readable Parquet file ({exc}); rebuild or re-download it") from None
+            raise _err(path, f"not a readable Parquet file ({quote_data(str(exc))}); rebuild or re-download it") from None
         missing = [c for c in required if c not in t.column_names]
         if missing:
-            raise DatasetError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(t.column_names)})")
+            raise _err(path, f"missing column(s) {', '.join(missing)} (found: {quote_data(', '.join(t.column_names), bare=True)})")
         return t
 
     rpath, mpath = folder / "ratings.parquet", folder / "movies.parquet"
@@ -382,7 +421,7 @@ def read_parquet_layout(folder: Path, name: str) -> RawData:
     })
     ut = table("users.parquet", ["user_id"], optional=True)
     tt = table("tags.parquet", ["user_id", "movie_id", "tag"], optional=True)
-    return RawData(str(meta.get("name", name)), ratings, movies, scale, str(folder), str(rpath), str(mpath),
+    return RawData(str(meta.get("name", name)), ratings, movies, scale, str(folder), shown(rpath), shown(mpath),
                    users=_to_pandas(ut) if ut is not None else None,
                    tags=_to_pandas(tt) if tt is not None else None)
 
@@ -421,12 +460,12 @@ def detect(folder: Path) -> Layout:
     for lay in LAYOUTS:
         if (folder / lay.marker).is_file():
             return lay
-    present = sorted(p.name for p in folder.iterdir())[:12]
+    present = [quote_data(n, bare=True) for n in sorted(p.name for p in folder.iterdir())[:12]]
     expected = "; ".join(f"{lay.marker} ({lay.description})" for lay in LAYOUTS)
     hint = ""
     if (folder / "movies.csv").is_file() or (folder / "movies.dat").is_file():
         hint = " It has a movies file but no ratings file, which every layout needs."
-    raise DatasetError(
-        f"{folder}: unknown dataset layout; found {', '.join(present) or 'no files'}.{hint} "
+    raise _err(
+        folder, f"unknown dataset layout; found {', '.join(present) or 'no files'}.{hint} "
         f"Expected one of: {expected}"
     )

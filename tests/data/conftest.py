@@ -190,7 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         payload = body[start:]
-        self.send_header("Content-Length", str(len(payload)))
+        if self.path not in srv.no_length:  # else: no Content-Length, the body ends when the connection closes
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if srv.cuts.get(self.path, 0) > 0:
             srv.cuts[self.path] -= 1
@@ -206,9 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    """A threaded HTTP server on a free loopback port; .url, .files, .log, .cuts, .ranges."""
+    """A threaded HTTP server on a free loopback port; .url, .files, .log, .cuts, .ranges, .no_length."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.files, srv.log, srv.cuts, srv.ranges = {}, [], {}, True
+    srv.files, srv.log, srv.cuts, srv.ranges, srv.no_length = {}, [], {}, True, set()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/"
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
