@@ -6,11 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths
+from ..paths import CHECKOUT_ROOT, bundled_dir, data_dir as _default_data_dir
 from ..errors import DatasetError
 
-REPO_ROOT = paths.CHECKOUT_ROOT
-BUNDLED_DIR = paths.bundled_dir()
+REPO_ROOT = CHECKOUT_ROOT
+BUNDLED_DIR = bundled_dir()
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/"
 DEFAULT_DATASET = "ml-100k"
 
@@ -65,7 +65,7 @@ RELEASES: dict[str, Release] = {r.name: r for r in (
 
 def data_dir() -> Path:
     """Where downloaded releases live: $RECSYS_DATA_DIR, else <checkout>/data, else the user's data folder."""
-    return paths.data_dir()
+    return _default_data_dir()
 
 
 def get_release(name: str) -> Release:
@@ -86,7 +86,8 @@ def release_dir(name: str) -> Path:
     base = data_dir()
     target = base / release.name
     if not target.resolve().is_relative_to(base.resolve()):
-        raise DatasetError(f"{target} points outside the data dir {base}; remove that link or set RECSYS_DATA_DIR")
+        raise DatasetError(f"{release.name} points outside the data dir; remove that link or set RECSYS_DATA_DIR",
+                           detail=f"{target} -> {target.resolve()} (data dir {base})")
     return target
 
 
