@@ -10,10 +10,10 @@ import logging
 
 import streamlit as st
 
-from recsys_core.errors import RecsysError
-from ui import cached, state
+from ui import cached, layout, picker, state
+from ui.engine import RecsysError
+from ui.format import alpha_label, alpha_options, md_text, public_message
 from ui.state import K
-from ui.widgets import alpha_label, alpha_options
 
 _log = logging.getLogger("recsys_app")
 
@@ -22,14 +22,18 @@ st.set_page_config(page_title="Similar-movies explorer", page_icon="🎬", layou
 
 # url_paths deliberately differ from the file names: Streamlit still maps pages/<stem>.py to "<stem>"
 # (legacy pages/ discovery), and a colliding path would run a page without this router.
+# The default page is served at "/" and Streamlit does not answer its url_path, so Explore's own address
+# "/similar" is a hidden second entry for the same script (otherwise: a "Page not found" dialog).
+EXPLORE_PATH = "similar"
 PAGES = [
-    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True, url_path="similar"),
+    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True, url_path="explore-start"),
     st.Page("pages/latent_space.py", title="Latent space", icon="🗺️", url_path="latent-space"),
     st.Page("pages/tune.py", title="Tune the blend", icon="🎚️", url_path="tune-blend"),
     st.Page("pages/your_taste.py", title="Your taste", icon="⭐", url_path="your-taste"),
     st.Page("pages/data_model.py", title="Data & model", icon="🧠", url_path="data-model"),
 ]
-PAGE_BY_PATH = {p.url_path: p for p in PAGES}
+ALIASES = [st.Page("pages/explore.py", title="Explore", icon="🔎", url_path=EXPLORE_PATH, visibility="hidden")]
+PAGE_BY_PATH = {p.url_path: p for p in [*PAGES, *ALIASES]}
 
 
 def _on_dataset_change() -> None:
@@ -85,7 +89,7 @@ def sidebar_saved_views(page_path: str) -> None:
             views.append(state.SavedView(label, page_path, state.current_view()))
             ss[K.SAVED_VIEWS] = views
             ss[K.TOUR_POS] = len(views) - 1
-            st.toast(f"Saved “{label}”")
+            st.toast(f"Saved “{md_text(label, 60)}”")
         views = ss[K.SAVED_VIEWS]
         if not views:
             st.caption("Save a few views, then step through them here while you present.")
@@ -97,9 +101,9 @@ def sidebar_saved_views(page_path: str) -> None:
             step = -1
         if next_col.button("▶", key="btn_tour_next", help="Next saved view"):
             step = 1
-        label_col.markdown(f"**{pos + 1}/{len(views)}** {views[pos].name[:40]}")
+        label_col.markdown(f"**{pos + 1}/{len(views)}** {md_text(views[pos].name, 40)}")
         for v in views:
-            st.markdown(f"- [{_md_link_text(v.name)}]({v.view.link(v.page)})")
+            st.markdown(f"- [{md_text(v.name, 60)}]({v.view.link(v.page)})")
         if step:
             pos = (pos + step) % len(views)
             ss[K.TOUR_POS] = pos
@@ -108,14 +112,9 @@ def sidebar_saved_views(page_path: str) -> None:
             st.switch_page(PAGE_BY_PATH.get(target.page, PAGES[0]))
 
 
-def _md_link_text(text: str) -> str:
-    """A saved view's name as safe link text."""
-    return "".join("\\" + c if c in "[]()\\*_`<>#|$~" else c for c in text[:60])
-
-
 def show_error(exc: RecsysError) -> None:
-    """A RecsysError as a message with the way out (never a traceback)."""
-    st.error(f"**{type(exc).__name__.replace('Error', ' problem')}:** {exc}", icon="⚠️")
+    """A RecsysError as a message with the way out (never a traceback, never a server path)."""
+    layout.show_error(exc)
     st.caption("Pick another dataset in the sidebar, or retrain / clear the cache on the Data & model page.")
 
 
@@ -132,9 +131,9 @@ def open_or_first_train(dataset: str) -> object | None:
             ss[K.CONFIG].pop(dataset, None)
             st.warning("The chosen training settings have no trained model any more; back to the defaults.")
             return open_or_first_train(dataset)
-    st.info(f"First start on **{dataset}**: training the default model once. "
+    st.info(f"First start on **{md_text(dataset, 60)}**: training the default model once. "
             "Later starts open it from the cache instantly.")
-    cached.train_with_progress(dataset, config_json, f"Training on {dataset} (first start)…")
+    cached.train_with_progress(dataset, config_json, f"Training on {md_text(dataset, 60)} (first start)…")
     return cached.open_explorer(dataset, config_json)
 
 
@@ -144,7 +143,7 @@ def main() -> None:
     pending = st.session_state.pop(K.PENDING_VIEW, None)
     if pending is not None:
         state.apply_view(pending)
-    pg = st.navigation(PAGES)
+    pg = st.navigation([*PAGES, *ALIASES])
     st.sidebar.markdown("### 🎬 Similar-movies explorer")
     try:
         choices = cached.dataset_choices()
@@ -161,12 +160,10 @@ def main() -> None:
                 pg.run()  # the data page works without a model: download, retrain, clear the cache
             return
         for notice in ex.notices:  # device fallback, smaller-batch retries, a rebuilt cache, no caching
-            st.info(notice, icon="ℹ️")
+            layout.notice(notice)
         state.apply_pending_url(cached.catalogue(cached.artifact_key(ex), ex))
         sidebar_alpha(ex.default_alpha)
-        from ui.widgets import current_row
-
-        current_row(ex)  # fills the default movie so the URL and the notices see it
+        picker.current_row(ex)  # fills the default movie so the URL and the notices see it
         view = state.current_view()
         for notice in state.notices_for(view):
             st.warning(notice, icon="🔗")
@@ -180,7 +177,7 @@ def main() -> None:
     except Exception as exc:  # the boundary: log the traceback for us, show a message to people
         _log.exception("Unexpected error on page %s", getattr(pg, "title", "?"))
         st.error(
-            f"Something went wrong ({type(exc).__name__}: {str(exc)[:200]}). "
+            f"Something went wrong ({type(exc).__name__}: {md_text(public_message(exc, 200))}). "
             "Try reloading the page; if it persists, clear the cache on the Data & model page.",
             icon="⚠️",
         )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, state, widgets
-from ui.state import K, LOW_RATINGS, format_alpha
+from ui import cached, filters, layout, lists, picker, state
+from ui.format import blend_scatter_svg, format_alpha, md_text, slug
+from ui.state import LOW_RATINGS, K
 
 state.require_router()
 ex = cached.current_explorer()
@@ -13,64 +14,63 @@ key = cached.artifact_key(ex)
 cat = cached.catalogue(key, ex)
 ss = st.session_state
 
-widgets.page_header(
+layout.page_header(
     "Explore similar movies",
     "Pick a movie: what it *is* (content), who *likes* it (collaborative), and the blend of the two.",
 )
-widgets.thin_content_note(ex)
-row = widgets.movie_picker(ex)
-widgets.movie_facts(ex, row)
+layout.thin_content_note(ex)
+row = picker.movie_picker(ex)
+picker.movie_facts(ex, row)
 alpha = float(ss[K.ALPHA])
 
-with st.expander("Filters", expanded=bool(ss[K.MIN_RATINGS] or ss[K.GENRES] or ss[K.YEARS]
-                                          or ss[K.MAX_RATINGS])):
-    widgets.filter_controls(cat)
-filt = (int(ss[K.MIN_RATINGS]), tuple(ss[K.GENRES]), ss[K.YEARS], ss[K.MAX_RATINGS])
+with st.expander("Filters", expanded=filters.any_set()):
+    filters.filter_controls(cat)
+filt = filters.current()
 
 res = cached.similar_lists(key, ex, row, alpha, filt)
 for note in res["notes"]:
-    st.info(note)
+    layout.notice(note)
 if int(ex.catalog.at[row, "n_ratings"]) < LOW_RATINGS and not res["notes"]:
     st.info(f"Only {int(ex.catalog.at[row, 'n_ratings'])} people rated this movie, so its collaborative "
             "list rests on little evidence.")
 
-lists = {name: res[name] for name in ("content", "collab", "hybrid")}
-members = {name: set(int(m) for m in df["movie"]) for name, df in lists.items()}
-moves = widgets.hybrid_moves(row, alpha, filt, [int(m) for m in lists["hybrid"]["movie"]])
+named = {name: res[name] for name in ("content", "collab", "hybrid")}
+members = {name: set(int(m) for m in df["movie"]) for name, df in named.items()}
+moves = lists.hybrid_moves(row, alpha, filt, [int(m) for m in named["hybrid"]["movie"]])
 
 cols = st.columns(3, gap="small")
 for col, name in zip(cols, ("content", "collab", "hybrid"), strict=True):
     with col:
-        title = widgets.LIST_NAMES[name] + (f" · α = {format_alpha(alpha)}" if name == "hybrid" else "")
-        st.subheader(title, help=widgets.LIST_HELP[name])
+        title = lists.LIST_NAMES[name] + (f" · α = {format_alpha(alpha)}" if name == "hybrid" else "")
+        st.subheader(title, help=lists.LIST_HELP[name])
         removed = res["removed"].get(name, 0)
         others = {o: s for o, s in members.items() if o != name}
-        df = lists[name]
+        df = named[name]
         if len(df) == 0:
             st.warning("Nothing left after the filters; loosen them to see this list.")
         else:
             with st.container(key=f"list_{name}"):
-                widgets.list_table(widgets.table_frame(df, name, others, moves if name == "hybrid" else None),
-                                   name, key=f"tbl_{name}")
+                lists.list_table(lists.table_frame(df, name, others, moves if name == "hybrid" else None),
+                                 name, key=f"tbl_{name}")
         st.caption(("◆ = in both the content and the collaborative top-20"
                     + (f" · {removed} removed by the filters" if removed else "")))
 
 left, right = st.columns([3, 2])
 with left:
-    if len(lists["hybrid"]):
+    if len(named["hybrid"]):
         with st.container(key="blend_scatter"):
-            # titles inside the SVG are HTML-escaped; inline SVG keeps hover tooltips
-            st.markdown(widgets.blend_scatter_svg(lists["hybrid"], alpha), unsafe_allow_html=True)
+            # every title inside the SVG is entity-escaped (ui.format.html_text); inline SVG keeps hover tooltips
+            st.markdown(blend_scatter_svg(named["hybrid"], alpha), unsafe_allow_html=True)
         st.caption("Brighter = higher blended score; hover a dot for the title.")
 with right:
     st.markdown("**Share or keep this view**")
     st.caption("The address bar holds this exact view (movie, blend, filters, dataset): copy it to share.")
     label = ex.catalog.at[row, "label"]
     st.download_button(
-        "Download the three lists (CSV)", widgets.lists_csv(lists),
-        file_name=f"similar-to-{widgets.slug(label)}-alpha-{format_alpha(alpha)}.csv",
+        "Download the three lists (CSV)", lists.lists_csv(named),
+        file_name=f"similar-to-{slug(label)}-alpha-{format_alpha(alpha)}.csv",
         mime="text/csv", icon="⬇️", key="dl_csv",
     )
-    about = st.expander("About this dataset", key="exp_about", on_change="rerun")
+    about = st.expander(f"About this dataset ({md_text(ss[K.DATASET], 40)})", key="exp_about", on_change="rerun")
     with about:
-        widgets.dataset_summary(ex, compact=True, charts=bool(about.open))  # charts only once opened
+        layout.dataset_summary(ex, compact=True, show_charts=bool(about.open))  # charts only once opened

@@ -4,41 +4,44 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, state, widgets
-from ui.state import K, format_alpha
+from ui import cached, engine, filters, layout, maps, picker, state
+from ui.charts import PLOT_CONFIG
+from ui.format import format_alpha, map_alpha_note
+from ui.state import K
 
 state.require_router()
 ex = cached.current_explorer()
 key = cached.artifact_key(ex)
 ss = st.session_state
 
-widgets.page_header(
+layout.page_header(
     "Latent space",
     "Each dot is a movie placed by UMAP; near dots have similar embeddings. Click a dot to select that movie.",
 )
-row = widgets.movie_picker(ex)
+row = picker.movie_picker(ex)
 alpha = float(ss[K.ALPHA])
+map_a = cached.map_alpha(ex, alpha)
 
 colour = st.segmented_control(
-    "Colour by", list(widgets.COLOUR_MODES), default="Main genre", key="w_map_colour",
+    "Colour by", list(maps.COLOUR_MODES), default="Main genre", key="w_map_colour",
     help="Agreement = how many of a movie's content and collaborative top-20 coincide.",
 ) or "Main genre"
 
-filt = (int(ss[K.MIN_RATINGS]), tuple(ss[K.GENRES]), ss[K.YEARS], ss[K.MAX_RATINGS])
-lists = cached.similar_lists(key, ex, row, alpha, filt)
+filt = filters.current()
+res = cached.similar_lists(key, ex, row, alpha, filt)
 overlap = cached.agreement_frame(key, ex).set_index("movie")["overlap"] if colour == "Agreement" else None
 
 
 def space_map(space: str, title: str, list_name: str, height: int, legend: bool = True) -> None:
     """One map with the selected movie and its top-20 in that space highlighted; clicks select."""
-    df = cached.projection_frame(key, ex, space, cached.map_alpha(ex, alpha) if space == "hybrid" else 0.5)
+    df = cached.projection_frame(key, ex, space, map_a if space == "hybrid" else 0.5)
     if overlap is not None:
         df = df.assign(overlap=overlap.reindex(df["movie"]).to_numpy())
-    neighbours = [int(m) for m in lists[list_name]["movie"]]
-    fig = widgets.map_figure(df, colour, title, row, neighbours, height=height, legend=legend)
-    event = st.plotly_chart(fig, config=widgets.PLOT_CONFIG, key=f"map_{space}", on_select="rerun",
+    neighbours = [int(m) for m in res[list_name]["movie"]]
+    fig = maps.map_figure(df, colour, title, row, neighbours, height=height, legend=legend)
+    event = st.plotly_chart(fig, config=PLOT_CONFIG, key=f"map_{space}", on_select="rerun",
                             selection_mode="points")
-    widgets.apply_map_click(ex, f"map_{space}", event)
+    maps.apply_map_click(ex, f"map_{space}", event)
     missing = len(ex.catalog) - len(df)
     if missing:
         st.caption(f"{missing:,} movies have no {space} embedding and are not drawn.")
@@ -52,15 +55,16 @@ with right:
 st.caption("The two maps are aligned, so a film sits in comparable places in both. ★ = selected movie, "
            "rings = its top-20 in that space (the first five labelled). Colours: see the legend of the blended map.")
 
-map_a = cached.map_alpha(ex, alpha)
+shown_as = f"α = {format_alpha(map_a)}" + ("" if round(map_a, 2) == round(alpha, 2)
+                                            else f" (nearest stored step to your α = {format_alpha(alpha)})")
 if cached.map_cached(ex, "hybrid", map_a) or st.button(
-    f"Compute the blended map for α = {format_alpha(map_a)}", key="btn_blend_map", icon="🗺️",
+    f"Compute the blended map at {shown_as}", key="btn_blend_map", icon="🗺️",
     help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",
 ):
     space_map("hybrid", f"Blended space at α = {format_alpha(map_a)}", "hybrid", 560)
-    st.caption("Blended maps are stored per 0.1 of α (the lists use the exact α).")
+    st.caption(map_alpha_note(alpha, map_a, engine.map_step(ex)))
 else:
-    st.info(f"The blended map for α = {format_alpha(map_a)} has not been computed yet. Moving the slider never "
+    st.info(f"The blended map at {shown_as} has not been computed yet. Moving the slider never "
             "starts a UMAP run by itself; press the button to compute this one once.")
 
 st.subheader("Agreement: where “what it is” and “who likes it” disagree",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, state, widgets
-from ui.state import K, format_alpha
+from ui import cached, charts, layout, metrics, picker, settings, state
+from ui.format import best_alpha_text, format_alpha
+from ui.state import K
 
 state.require_router()
 ex = cached.current_explorer()
@@ -13,19 +14,19 @@ key = cached.artifact_key(ex)
 ss = st.session_state
 alpha = float(ss[K.ALPHA])
 
-widgets.page_header(
+layout.page_header(
     "Tune the blend",
     "How good the blended lists are at each α, measured on held-out ratings — then keep the α that works.",
 )
 
-metrics = widgets.metrics_view(ex.metrics)
-if metrics is None:
+view = metrics.metrics_view(ex.metrics)
+if view is None:
     st.info("This model has no evaluation yet. Retrain it on the Data & model page to measure the blend.")
 else:
-    st.markdown(widgets.best_alpha_text(metrics))
-    widgets.metric_charts(metrics, alpha)
+    st.markdown(best_alpha_text(view))
+    metrics.metric_charts(view, alpha)
     with st.expander("Numbers behind the charts"):
-        widgets.metric_tables(metrics)
+        metrics.metric_tables(view)
 
 st.divider()
 st.subheader("Keep a blend")
@@ -37,14 +38,13 @@ with left:
         "an α) start from."
     )
 with right:
-    if metrics is not None and round(metrics["best_alpha"], 2) != round(alpha, 2):
-        if st.button(f"Try the best α = {format_alpha(metrics['best_alpha'])}", key="btn_try_best",
-                     icon="🎯"):
-            widgets.set_alpha(metrics["best_alpha"])
+    if view is not None and round(view["best_alpha"], 2) != round(alpha, 2):
+        if st.button(f"Try the best α = {format_alpha(view['best_alpha'])}", key="btn_try_best", icon="🎯"):
+            settings.set_alpha(view["best_alpha"])
             st.rerun()
     if st.button(f"Make α = {format_alpha(alpha)} the default", key="btn_set_default", type="primary",
                  icon="📌", help="Saved with this model's artifact, and kept in the page address."):
-        widgets.make_default_alpha(ex, alpha)
+        settings.make_default_alpha(ex, alpha)
     if ss.get("default_alpha_saved") is not None:
         st.success(f"Saved: α = {format_alpha(ss['default_alpha_saved'])} is now this model's default "
                    "and is in the link.")
@@ -53,9 +53,9 @@ st.divider()
 st.subheader("How one movie's blended list changes with α")
 st.caption("Each row is a title that makes the blended top-20 at some α; the number is its rank. "
            "Left = collaborative only, right = content only; the orange line is the current α.")
-row = widgets.movie_picker(ex)
+row = picker.movie_picker(ex)
 path = cached.blend_path(key, ex, row)
 if path is None or len(path) == 0:
     st.info("No blended list for this movie (it lacks one of the embeddings).")
 else:
-    st.plotly_chart(widgets.path_heatmap(path, alpha), config=widgets.PLOT_CONFIG, key="blend_path")
+    st.plotly_chart(charts.path_heatmap(path, alpha), config=charts.PLOT_CONFIG, key="blend_path")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, state, widgets
-from ui.state import K, format_alpha
+from ui import cached, filters, layout, state, taste
+from ui.format import format_alpha
 
 state.require_router()
 ex = cached.current_explorer()
 key = cached.artifact_key(ex)
-ss = st.session_state
-alpha = float(ss[K.ALPHA])
+alpha = float(st.session_state[state.K.ALPHA])
 
-widgets.page_header(
+layout.page_header(
     "Your taste",
     "Rate a few movies you know; the blended embeddings suggest what to watch next, and say why.",
 )
@@ -21,25 +20,24 @@ widgets.page_header(
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.subheader("Rate movies")
-    widgets.taste_search(ex)
+    taste.taste_search(ex)
     st.markdown("**Or rate some popular ones**")
-    widgets.taste_grid(ex, cached.popular_rows(key, ex)[:10])
-    rated = widgets.taste_ratings(ex)
+    taste.taste_grid(ex, cached.popular_rows(key, ex)[:10])
+    rated = taste.taste_ratings(ex)
     if rated:
         if st.button("Clear my ratings", key="btn_taste_clear", icon="🗑️"):
-            widgets.clear_taste()
+            taste.clear_taste(ex)
             st.rerun()
 
 with right:
     st.subheader(f"Recommended for you · α = {format_alpha(alpha)}")
     if len(rated) < 1:
-        st.info("Rate at least one movie (three or more work best) to see recommendations.")
+        st.info("Rate at least one movie (three or more work best) to see recommendations. "
+                "Ratings are kept per dataset: each dataset in the sidebar has its own.")
     else:
-        filt = cached.filters_from(int(ss[K.MIN_RATINGS]), tuple(ss[K.GENRES]), ss[K.YEARS],
-                                   ss[K.MAX_RATINGS])
-        recs = widgets.recommend(ex, rated, alpha, filt)
+        recs = taste.recommend(ex, rated, alpha, cached.filters_from(*filters.current()))
         if recs is not None and len(recs):
-            widgets.recs_table(recs)
+            taste.recs_table(recs)
             st.caption("Scores blend content and collaborative similarity to the movies you rated, "
                        "weighted by your stars. The blend slider in the sidebar changes them; filters from "
                        "Explore apply here too.")

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys_core import EngineConfig, Explorer, Filters
-from recsys_core.errors import RecsysError
-
-from ui.state import DEFAULT_DATASET, Catalogue
+from ui import engine
+from ui.engine import ArtifactMissingError, EngineConfig, Explorer, Filters, RecsysError
+from ui.format import progress_text
+from ui.state import DEFAULT_DATASET, Catalogue, K
 
 _log = logging.getLogger(__name__)
 
@@ -75,13 +75,12 @@ _LAYOUT_FILES = ("ratings.csv", "ratings.dat", "u.data", "ratings.parquet")
 @st.cache_data(show_spinner=False, ttl=30)
 def dataset_choices() -> list[str]:
     """Datasets present here: registry releases on disk, then other dataset folders in the data dir."""
-    from recsys_core.data import registry
-
-    names = [r["name"] for r in registry.list_releases() if r["present"]]
-    base = registry.data_dir()
+    names = [r["name"] for r in engine.releases() if r["present"]]
+    known = set(engine.release_names())
+    base = engine.data_dir()
     if base.is_dir():
         for folder in sorted(base.iterdir()):
-            if folder.name in registry.RELEASES or folder.name.startswith(".") or not folder.is_dir():
+            if folder.name in known or folder.name.startswith(".") or not folder.is_dir():
                 continue
             if any((folder / f).exists() or any(folder.glob(f"*/{f}")) for f in _LAYOUT_FILES):
                 names.append(folder.name)
@@ -128,15 +127,13 @@ def default_dataset(choices: list[str]) -> str:
 
 def dataset_source(name: str) -> str:
     """What Explorer.open gets for a listed name: the registry name, or the folder in the data dir."""
-    from recsys_core.data import registry
-
     extra = operator_dataset()
-    if extra is not None and name == extra[0] and not (name in registry.RELEASES and registry.is_present(name)):
+    if extra is not None and name == extra[0] and not engine.release_present(name):
         return extra[1]
-    if name in registry.RELEASES:
+    if name in engine.release_names():
         return name
-    folder = (registry.data_dir() / name).resolve()
-    if not folder.is_relative_to(registry.data_dir().resolve()) or not folder.is_dir():
+    folder = (engine.data_dir() / name).resolve()
+    if not folder.is_relative_to(engine.data_dir().resolve()) or not folder.is_dir():
         raise RecsysError(f"Dataset {name!r} is not in the data directory; pick one from the sidebar list.")
     return str(folder)
 
@@ -147,13 +144,11 @@ def dataset_source(name: str) -> str:
 @st.cache_resource(show_spinner=False, max_entries=6)
 def _open_cached(dataset: str, config_json: str) -> Explorer:
     """Open a trained artifact (never trains here); shared by all pages and sessions."""
-    return Explorer.open(dataset_source(dataset), config_from_json(config_json), train=False)
+    return engine.open_explorer(dataset_source(dataset), config_from_json(config_json), train=False)
 
 
 def artifact_missing(exc: BaseException) -> bool:
     """True for the facade's 'no trained artifact yet' error."""
-    from recsys_core import ArtifactMissingError
-
     return isinstance(exc, ArtifactMissingError)
 
 
@@ -175,8 +170,6 @@ def forget_explorer(dataset: str | None = None, config_json: str | None = None) 
 
 def train_with_progress(dataset: str, config_json: str, title: str) -> None:
     """Train (or reuse) an artifact through the facade, showing stage, epoch, losses and ETA live."""
-    from ui.widgets import progress_text  # local: widgets imports this module
-
     with st.status(title, expanded=True) as status:
         bar = st.progress(0.0, text="Starting…")
         line = st.empty()
@@ -188,8 +181,8 @@ def train_with_progress(dataset: str, config_json: str, title: str) -> None:
             line.caption(f"Elapsed {time.monotonic() - started:.0f} s")
 
         try:
-            Explorer.open(dataset_source(dataset), config_from_json(config_json), train=True,
-                          progress=on_progress)
+            engine.open_explorer(dataset_source(dataset), config_from_json(config_json), train=True,
+                                 progress=on_progress)
         except RecsysError:
             status.update(label="Training failed", state="error")
             raise
@@ -200,8 +193,6 @@ def train_with_progress(dataset: str, config_json: str, title: str) -> None:
 
 def current_explorer() -> Explorer:
     """The explorer of the session's dataset and settings (already opened by the router)."""
-    from ui.state import K
-
     ss = st.session_state
     dataset = ss[K.DATASET]
     return open_explorer(dataset, ss[K.CONFIG].get(dataset, DEFAULT_CONFIG_JSON))
@@ -209,9 +200,8 @@ def current_explorer() -> Explorer:
 
 def artifact_key(ex: Explorer) -> str:
     """Identity of the artifact behind an explorer, for st.cache_data keys."""
-    m = ex.manifest or {}
-    ident = m.get("key") or m.get("artifact") or m.get("created") or m.get("created_at") or ""
-    return f"{ex.dataset.name}|{ex.dataset.fingerprint}|{ident}|{id(ex)}"
+    m = ex.manifest or {}  # the store writes "key" (config hash) and "created" (UTC time) in every manifest
+    return f"{engine.dataset_key(ex)}|{m.get('key', '')}|{m.get('created', '')}|{id(ex)}"
 
 
 # --- derived frames (cached per artifact) ---------------------------------------------------------
@@ -264,8 +254,6 @@ def projection_with_progress(ex: Explorer, space: str, alpha: float) -> np.ndarr
     shown: dict[str, Any] = {}
 
     def on_progress(ev: Any) -> None:
-        from ui.widgets import progress_text
-
         if "status" not in shown:
             shown["status"] = st.status(f"Computing the {space} map (first time only)…", expanded=True)
             with shown["status"]:
@@ -281,16 +269,12 @@ def projection_with_progress(ex: Explorer, space: str, alpha: float) -> np.ndarr
 
 def map_alpha(ex: Explorer, alpha: float) -> float:
     """The alpha the engine's cached hybrid map is keyed on (rounded to its step)."""
-    from recsys_core.projection import rounded_alpha
-
-    return rounded_alpha(alpha, ex.config.projection)
+    return engine.map_alpha(ex, alpha)
 
 
 def map_cached(ex: Explorer, space: str, alpha: float) -> bool:
     """Whether the engine already stored this map (so drawing it needs no UMAP run)."""
-    from recsys_core.projection import projection_name
-
-    return bool(ex.artifact.has(f"{projection_name(space, alpha, ex.config.projection)}.npy"))
+    return engine.map_stored(ex, space, alpha)
 
 
 def projection_frame(key: str, ex: Explorer, space: str, alpha: float) -> pd.DataFrame:

@@ -17,8 +17,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from ui.format import format_alpha, md_text
+
 DEFAULT_DATASET = "ml-100k"
-ALPHA_STEP = 0.05
 MAX_PARAM_LEN = 120  # longer URL values are refused outright
 LOW_RATINGS = 20  # "few ratings" threshold mirrored in notes
 
@@ -42,7 +43,7 @@ class K:
     TOUR_POS = "tour_pos"
     CONFIG = "engine_config"  # per dataset: the training settings in use (JSON)
     LAST_MAP_PICK = "last_map_pick"  # last plotly selection already applied
-    TASTE = "taste_ratings"  # {movie_id: stars index 0-4}
+    TASTE = "taste_ratings"  # {dataset key (name|fingerprint): {movie_id: stars index 0-4}}
     PENDING_VIEW = "pending_view"  # a saved view to apply at the start of the next run
     ALPHA_FROM_URL = "alpha_from_url"
 
@@ -133,17 +134,12 @@ class Parsed:
     notices: list[str] = field(default_factory=list)
 
 
-def format_alpha(alpha: float) -> str:
-    """Two decimals: enough for the slider's 0.05 steps and tuned values, short in a URL."""
-    return f"{alpha:.2f}"
-
-
 def shown(value: object, limit: int = 40) -> str:
     """A URL value safe to echo in a notice: truncated, markdown/HTML/LaTeX characters escaped."""
     text = str(value)
     text = text if len(text) <= limit else text[:limit] + "…"
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])", r"\\\1", f"“{text}”")
+    return md_text(f"“{text}”")
 
 
 def _first(raw: Mapping[str, object], key: str) -> str | None:
@@ -258,7 +254,7 @@ def parse_view(raw: Mapping[str, object], cat: Catalogue) -> Parsed:
         if unknown:
             out.notices.append(
                 f"Unknown genre {', '.join(shown(u) for u in unknown[:3])}"
-                f"{' …' if len(unknown) > 3 else ''}; ignored. Genres here: {', '.join(cat.genres)}."
+                f"{' …' if len(unknown) > 3 else ''}; ignored. Genres here: {', '.join(md_text(g) for g in cat.genres)}."
             )
         if keep:
             v["genres"] = tuple(keep)

@@ -1,0 +1,106 @@
+"""The UI's one door into recsys_core: every engine name the dashboard uses is imported here.
+
+The engine is being re-layered; keeping its module paths in one file means a move in recsys_core is
+fixed here once instead of in every UI module. Nothing in this file draws anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recsys_core import ArtifactMissingError, EngineConfig, Explorer, Filters, RecsysError
+
+__all__ = [
+    "ArtifactMissingError", "EngineConfig", "Explorer", "Filters", "RecsysError",
+    "setting_choices", "releases", "release_names", "release_present", "data_dir", "download_release",
+    "release_mb", "open_explorer", "map_alpha", "map_step", "map_stored", "dataset_key",
+]
+
+
+def setting_choices() -> dict[str, tuple[str, ...]]:
+    """The values the engine accepts for each fixed-choice setting, keyed "section.field" (or "device")."""
+    from recsys_core.config import choices
+
+    return {k: tuple(v) for k, v in choices().items()}
+
+
+# --- datasets: the registry and the data folder ---------------------------------------------------
+
+
+def releases() -> list[dict]:
+    """The registry rows (name, title, bundled, present, approx_mb, description; 'path' is server-only)."""
+    from recsys_core.data import registry
+
+    return registry.list_releases()
+
+
+def release_names() -> tuple[str, ...]:
+    """Names of the MovieLens releases the engine knows."""
+    from recsys_core.data import registry
+
+    return tuple(registry.RELEASES)
+
+
+def release_present(name: str) -> bool:
+    """Whether a registry release is on this machine."""
+    from recsys_core.data import registry
+
+    return name in registry.RELEASES and registry.is_present(name)
+
+
+def release_mb(name: str) -> float:
+    """Approximate download size of a release."""
+    from recsys_core.data import registry
+
+    return float(registry.RELEASES[name].approx_mb)
+
+
+def data_dir() -> Path:
+    """Where downloaded releases and other dataset folders live (server-side; never shown to visitors)."""
+    from recsys_core.data import registry
+
+    return registry.data_dir()
+
+
+def download_release(name: str, progress: Callable[[int, int | None], None]) -> None:
+    """Download and extract a registry release (raises RecsysError on failure)."""
+    from recsys_core.data import download
+
+    download(name, progress=progress)
+
+
+# --- models and maps ------------------------------------------------------------------------------
+
+
+def open_explorer(source: str, cfg: EngineConfig, train: bool, progress: Callable[[Any], None] | None = None
+                  ) -> Explorer:
+    """Open (or, with ``train``, build) the artifact for a dataset source and settings."""
+    if progress is None:
+        return Explorer.open(source, cfg, train=train)
+    return Explorer.open(source, cfg, train=train, progress=progress)
+
+
+def map_step(ex: Explorer) -> float:
+    """The α step blended maps are stored at (the lists use the exact α)."""
+    return float(ex.config.projection.alpha_step)
+
+
+def map_alpha(ex: Explorer, alpha: float) -> float:
+    """The α of the stored blended map that stands in for ``alpha``."""
+    from recsys_core.projection import rounded_alpha
+
+    return float(rounded_alpha(alpha, ex.config.projection))
+
+
+def map_stored(ex: Explorer, space: str, alpha: float) -> bool:
+    """Whether the engine already stored this map (so drawing it needs no UMAP run)."""
+    from recsys_core.projection import projection_name
+
+    return bool(ex.artifact.has(f"{projection_name(space, alpha, ex.config.projection)}.npy"))
+
+
+def dataset_key(ex: Explorer) -> str:
+    """Identity of the data behind an explorer (name and content fingerprint): per-dataset visitor state."""
+    return f"{ex.dataset.name}|{ex.dataset.fingerprint}"

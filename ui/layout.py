@@ -1,0 +1,74 @@
+"""Page furniture every page shares: the header, the thin-content note, error messages, the dataset summary."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import cached, charts
+from ui.engine import Explorer, RecsysError
+from ui.format import error_markdown, md_text
+
+
+def page_header(title: str, explanation: str) -> None:
+    """Every page: a title and a one-line explanation of what it is for (plus a one-off success note)."""
+    st.title(title)
+    st.caption(explanation)
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.success(flash, icon="✅")
+
+
+def show_error(exc: RecsysError, prefix: str | None = None) -> None:
+    """A RecsysError as an escaped message without server paths (never a traceback)."""
+    head = prefix or type(exc).__name__.replace("Error", " problem")
+    st.error(f"**{md_text(head)}:** {error_markdown(exc)}", icon="⚠️")
+
+
+def notice(text: object, kind: str = "info") -> None:
+    """An engine notice (may quote data or paths) as an escaped info or warning box."""
+    from ui.format import public_message
+
+    box = st.warning if kind == "warning" else st.info
+    box(md_text(public_message(text)), icon="⚠️" if kind == "warning" else "ℹ️")
+
+
+def thin_content_note(ex: Explorer) -> None:
+    """The bundled default has little content signal; say so and point to the richer releases."""
+    if len(ex.dataset.tags) == 0 and ex.dataset.genome is None:
+        st.info(
+            "This dataset has no user tags, so the **content** side only knows genres, title and year: "
+            "content lists are coarse. Releases with tags (ml-latest-small, ml-20m, ml-25m, ml-32m) give "
+            "much richer content neighbours; get one on the **Data & model** page.",
+            icon="ℹ️",
+        )
+
+
+def try_explorer() -> Explorer | None:
+    """The session's explorer, or None when it cannot be opened (the router already said why)."""
+    try:
+        return cached.current_explorer()
+    except RecsysError:
+        return None
+
+
+def dataset_summary(ex: Explorer, compact: bool = False, show_charts: bool = True) -> None:
+    """Counts plus the ratings histogram and the ratings-per-movie long tail."""
+    d = cached.dataset_charts_data(cached.artifact_key(ex), ex)
+    cols = st.columns(2 if compact else 4)
+    cols[0].metric("Movies", f"{d['n_movies']:,}")
+    cols[1].metric("Users", f"{d['n_users']:,}")
+    cols[0 if compact else 2].metric("Ratings", f"{d['n_ratings']:,}")
+    cols[1 if compact else 3].metric("Tags", f"{d['n_tags']:,}")
+    lo, hi = d["scale"]
+    years = f"{d['years'][0]}–{d['years'][1]}" if d["years"] else "unknown"
+    extra = f" · {d['n_genome']:,} movies with tag-genome scores" if d["n_genome"] else ""
+    st.caption(f"Rating scale {lo:g}–{hi:g} · sparsity {d['sparsity']:.2%} · years {years}{extra}")
+    if not show_charts:
+        return
+    figs = [charts.rating_histogram(d["rating_values"], d["rating_counts"]), charts.ratings_per_movie(d["per_movie"])]
+    if compact:
+        for i, fig in enumerate(figs):
+            st.plotly_chart(fig, config=charts.PLOT_CONFIG, key=f"summary_chart_{i}_compact")
+    else:
+        for col, (i, fig) in zip(st.columns(2), enumerate(figs), strict=True):
+            col.plotly_chart(fig, config=charts.PLOT_CONFIG, key=f"summary_chart_{i}")

@@ -1,0 +1,74 @@
+"""The evaluation as the Tune and Data & model pages show it: charts across α and the numbers behind them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui.charts import PLOT_CONFIG, metric_figure
+from ui.format import BASELINE_LABELS, md_text, metric_base, metric_help, metric_label, printable
+
+_ORDER = ("recall@20", "ndcg@20", "genre_coherence", "popularity", "coverage", "cold_recall@20")
+
+
+def metrics_view(m: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The engine's evaluation as frames the charts use; None when the model has none."""
+    if not m or not m.get("alphas") or not isinstance(m.get("hybrid"), dict):
+        return None
+    alphas = [float(a) for a in m["alphas"]]
+    hybrid = pd.DataFrame({k: v for k, v in m["hybrid"].items() if isinstance(v, list) and len(v) == len(alphas)},
+                          index=pd.Index(alphas, name="alpha"))
+    base = m.get("baselines") or {}
+    baselines = {printable(BASELINE_LABELS.get(n, n), 40): v for n, v in base.items()
+                 if isinstance(v, dict) and "skipped" not in v}
+    skipped = {printable(BASELINE_LABELS.get(n, n), 40): v["skipped"] for n, v in base.items()
+               if isinstance(v, dict) and "skipped" in v}
+    order = [c for c in _ORDER if c in hybrid.columns] + [c for c in hybrid.columns if c not in _ORDER]
+    return {
+        "k": int(m.get("k", 20)),
+        "alphas": alphas,
+        "hybrid": hybrid[order],
+        "content": dict(m.get("content") or {}),
+        "collab": dict(m.get("collab") or {}),
+        "baselines": baselines,
+        "skipped": skipped,
+        "best_alpha": float(m.get("best_alpha", 0.5)),
+        "best_metric": next((c for c in hybrid.columns if c.startswith("recall")), order[0] if order else ""),
+        "rmse": dict(m.get("rmse") or {}),
+        "n_users": m.get("n_users"),
+    }
+
+
+def metric_charts(v: dict[str, Any], alpha: float) -> None:
+    """One small line chart per metric against alpha, best alpha and the current alpha marked."""
+    cols = st.columns(3)
+    for i, metric in enumerate(v["hybrid"].columns):
+        with cols[i % 3]:
+            st.plotly_chart(metric_figure(v, metric, alpha), config=PLOT_CONFIG, key=f"metric_{metric_base(metric)}")
+            st.caption(metric_help(metric))
+
+
+def metric_tables(v: dict[str, Any]) -> None:
+    """The numbers: blend per alpha, then the pure lists and the baselines, plus rating RMSE."""
+    k = v["k"]
+    h = v["hybrid"].copy()
+    h.columns = [metric_label(c, k) for c in h.columns]
+    st.markdown("**Blend across α**")
+    st.dataframe(h.reset_index().rename(columns={"alpha": "α"}).round(4), hide_index=True, key="tbl_metrics_alpha")
+    rows = {"Content only": v["content"], "Collaborative only": v["collab"], **v["baselines"]}
+    table = pd.DataFrame(rows).T
+    table = table[[c for c in v["hybrid"].columns if c in table.columns]]
+    table.columns = [metric_label(c, k) for c in table.columns]
+    st.markdown("**Pure lists next to the baselines**")
+    st.dataframe(table.round(4), key="tbl_metrics_baselines")
+    for name, why in v["skipped"].items():
+        st.caption(f"{md_text(name)} skipped: {md_text(why, 300)}")
+    r = v["rmse"]
+    if r.get("test_rmse") is not None:
+        st.markdown(
+            f"**Rating prediction** ({md_text(r.get('model', 'model'), 40)}, {int(r.get('n_test', 0)):,} held-out "
+            f"ratings): RMSE {r['test_rmse']:.3f} · global-mean baseline {r.get('global_mean', float('nan')):.3f} · "
+            f"user+movie bias baseline {r.get('bias', float('nan')):.3f} (lower is better)"
+        )
