@@ -99,12 +99,16 @@ def engine_tiny_explorer(engine_tiny_ds, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def engine_ml100k_explorer(tmp_path_factory):
-    """The bundled ml-100k, trained once per session with the default config."""
+    """The bundled ml-100k with the default config: the same artifact the UI and reliability suites use, trained
+    once per session at most (kept across runs in the persistent test cache, see tests/conftest.py)."""
     from recsys_core import Explorer
     from recsys_core.store import ArtifactStore
+    from tests.conftest import publish_artifact, session_artifacts
 
-    store = ArtifactStore(tmp_path_factory.mktemp("engine_ml100k_artifacts"))
-    return Explorer.open("ml-100k", store=store)
+    root = session_artifacts(tmp_path_factory)
+    ex = Explorer.open("ml-100k", store=ArtifactStore(root))
+    publish_artifact(Path(ex.artifact.path), root)
+    return ex
 
 
 @pytest.fixture(scope="session")
