@@ -89,3 +89,24 @@ def test_download_command_with_progress(capsys, server, tmp_path, monkeypatch):
     assert "ml-latest-small: [" in captured.err and "MB" in captured.err
     assert str(tmp_path / "datadir" / "ml-latest-small") in captured.out
     assert _info(capsys, "ml-latest-small")["ratings"] == 7
+
+
+def test_download_json_and_a_failure_while_running_exits_1(capsys, server, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "datadir"))
+    monkeypatch.setenv("RECSYS_MIRROR_URL", server.url)
+    assert main(["download", "ml-1m"]) == 1, "a 404 from the server is a failure while running, not bad input"
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "404" in err
+    serve_release(server, tmp_path, "ml-latest-small")
+    assert main(["download", "ml-latest-small", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == {"name": "ml-latest-small", "path": str(tmp_path / "datadir" / "ml-latest-small")}
+
+
+def test_notes_go_to_stderr_and_stdout_stays_data(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    assert main(["datasets"]) == 0
+    captured = capsys.readouterr()
+    assert "recsys download NAME" in captured.err and "download NAME" not in captured.out
+    assert main(["download", "ml-2m"]) == 2, "an unknown name is bad input"
+    assert "ml-latest-small" in capsys.readouterr().err
