@@ -2,7 +2,7 @@
 
 Builds synthetic clustered embeddings (content and collaborative spaces, d per space, the two spaces'
 clusters 50% correlated, each cluster spread over a low-dimensional subspace like learned codes),
-indexes them with ``recsys_core.ann.HybridAnn``, samples query movies, and compares against exact
+indexes them with ``recsys_core.scoring.ann_index.HybridAnn``, samples query movies, and compares against exact
 numpy search (matrix product in chunks) for the pure lists and the hybrid blend at several alphas.
 Prints a markdown table.
 
@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from recsys_core.ann import AnnConfig, HybridAnn, exact_search, recall_at_k  # noqa: E402
+from recsys_core.config import AnnConfig  # noqa: E402
+from recsys_core.scoring.ann_index import HybridAnn, exact_search, recall_at_k  # noqa: E402
 
 ALPHAS = (1.0, 0.0, 0.3, 0.5, 0.7)  # 1 = content list, 0 = collaborative list
 

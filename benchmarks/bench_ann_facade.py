@@ -21,8 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ann import parse_count, two_spaces  # noqa: E402
 
-from recsys_core.ann import AnnConfig, AnnSimilarity, HybridAnn, recall_at_k  # noqa: E402
-from recsys_core.similarity import Filters, SimilarityIndex  # noqa: E402
+from recsys_core.config import AnnConfig  # noqa: E402
+from recsys_core.scoring.ann_index import HybridAnn, recall_at_k  # noqa: E402
+from recsys_core.scoring.ann_search import AnnSimilarity  # noqa: E402
+from recsys_core.scoring.similarity import Filters, SimilarityIndex  # noqa: E402
 
 LISTS = ("content", "collab", "hybrid")
 

@@ -4,7 +4,7 @@
     python benchmarks/bench_ddp.py [--data /tmp/synth-5m] [--procs 1 2] [--epochs 2]
 
 Each configuration is a real ``torchrun --nproc-per-node N`` job running the same code path as
-``train --distributed`` (recsys_core.distributed): each rank reads its row-group shard of the parsed
+``train --distributed`` (recsys_core.runtime.ddp): each rank reads its row-group shard of the parsed
 ratings, then trains the rating model (dot_bias, DDP, global batch 8192) and the content autoencoder
 (DDP, each rank a share of the movies) for ``--epochs`` epochs. One torch thread per process
 (OMP_NUM_THREADS=1), so N processes use N cores; N=1 runs without a process group wrapper (plain loop).
@@ -45,11 +45,12 @@ def worker(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from recsys_core import distributed as D
+    from recsys_core.runtime import ddp as D
+    from recsys_core.training.rating import RatingRows, train_rating
     from recsys_core.config import EngineConfig
-    from recsys_core.content import train_content
+    from recsys_core.training.content import train_content
     from recsys_core.data import load_dataset
-    from recsys_core.models.options import FitOptions
+    from recsys_core.config import FitOptions
 
     dev = D.rank_device(args.device)
     D.init(dev)
@@ -65,7 +66,10 @@ def worker(args: argparse.Namespace) -> None:
     opts = FitOptions(epochs=args.epochs, batch_size=8192, lr=3e-3, weight_decay=0.0, patience=0)
     cc = replace(cfg.collab, rating_model="dot_bias", rating_fit=opts)
     D.barrier()
-    _, _, rh, rm = D.train_rating_ddp(shard, cat.n_users, cat.n_movies, cat.rating_scale, "dot_bias", cc, dev)
+    rows = RatingRows(shard.user, shard.movie, shard.rating, shard.positions)
+    with D.sync():
+        fitted = train_rating(rows, cat.n_users, cat.n_movies, cat.rating_scale, "dot_bias", cc, dev)
+    rh, rm = fitted.history, fitted.metrics
     D.barrier()
     content_cfg = replace(cfg.content, epochs=args.epochs, patience=0)
     with D.sync():
@@ -73,7 +77,7 @@ def worker(args: argparse.Namespace) -> None:
     D.barrier()
     if r == 0:
         later = lambda xs: xs[1:] if len(xs) > 1 else xs  # noqa: E731
-        out = {"world": w, "backend": D._backend_name(), "device": str(dev), "threads": torch.get_num_threads(),
+        out = {"world": w, "backend": D.backend_name(), "device": str(dev), "threads": torch.get_num_threads(),
                "n_ratings": shard.n_total, "n_users": cat.n_users, "n_movies": cat.n_movies,
                "shard_rows": shard.hi - shard.lo, "row_groups_read": shard.row_groups_read,
                "row_groups_total": shard.row_groups_total, "load_s": t_load,

@@ -55,7 +55,8 @@ def bench_dataset(name: str, data: str, runs: int, open_runs: int) -> list[tuple
         opens = [_child(data, False, keep) for _ in range(open_runs)]
     t = last["timings"] or {}
     rows.append((name, "full training, cold cache (s)", f"{statistics.median(colds):.1f}  "
-                 f"(content {t.get('content', 0):.1f}, collab {t.get('collab', 0):.1f}, evaluate {t.get('evaluate', 0):.1f}; {last['device']})"))
+                 f"(content {t.get('content', 0):.1f}, space {t.get('space', 0):.1f}, rating {t.get('rating', 0):.1f}, "
+                 f"evaluate {t.get('evaluate', 0):.1f}; {last['device']})"))
     rows.append((name, "cached open, in process (s)", f"{statistics.median(o['open_s'] for o in opens):.3f}"))
     rows.append((name, "cached open, whole process (s)", f"{statistics.median(o['process_s'] for o in opens):.2f}  "
                  f"(import {statistics.median(o['import_s'] for o in opens):.2f})"))
@@ -65,7 +66,7 @@ def bench_dataset(name: str, data: str, runs: int, open_runs: int) -> list[tuple
 def bench_query(n: int = 10_000, queries: int = 200) -> list[tuple[str, str, str]]:
     import numpy as np
 
-    from recsys_core.similarity import Filters, SimilarityIndex
+    from recsys_core.scoring.similarity import Filters, SimilarityIndex
 
     rng = np.random.default_rng(0)
     idx = SimilarityIndex(rng.normal(size=(n, 100)).astype(np.float32), np.ones(n, bool),

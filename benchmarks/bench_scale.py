@@ -36,7 +36,7 @@ def _rss_mib() -> float:
 
 def _device():
     """The device the product itself would train on (RECSYS_DEVICE, else CUDA when present, else CPU)."""
-    from recsys_core.device import resolve_device
+    from recsys_core.runtime.device import resolve_device
 
     return resolve_device().device
 
@@ -75,7 +75,8 @@ def stage_parse_cached(data: str) -> dict:
 
 
 def stage_content(data: str) -> dict:
-    from recsys_core.content import ContentConfig, train_content
+    from recsys_core.config import ContentConfig
+from recsys_core.training.content import train_content
 
     ds = _load(data)
     t0 = time.perf_counter()
@@ -88,7 +89,7 @@ def stage_content(data: str) -> dict:
 
 
 def stage_space(data: str) -> dict:
-    from recsys_core.collab import spectral_space
+    from recsys_core.training.collab import spectral_space
     from recsys_core.config import CollabConfig
 
     ds = _load(data)
@@ -103,10 +104,10 @@ def stage_rating(data: str) -> dict:
     """Per-epoch time of each rating model: two Gibbs sweeps of bayes_mf, one epoch each of dot_bias/entity_net."""
     import numpy as np
 
-    from recsys_core.collab import _train_rating
+    from recsys_core.training.rating import RatingRows, train_rating
     from recsys_core.config import CollabConfig
-    from recsys_core.device import seed_everything
-    from recsys_core.models.options import FitOptions
+    from recsys_core.runtime.device import seed_everything
+    from recsys_core.config import FitOptions
     from recsys_core.models.rating_nets import BayesMF
 
     ds = _load(data)
@@ -133,7 +134,9 @@ def stage_rating(data: str) -> dict:
         opts = FitOptions(epochs=1, batch_size=base.batch_size, lr=base.lr, weight_decay=base.weight_decay,
                           patience=0)
         cfg = CollabConfig(rating_model=kind, rating_fit=opts)
-        _, _, hist, metrics = _train_rating(ds, kind, cfg, dev, None, "rating")
+        rows = RatingRows.every(ds.ratings.user, ds.ratings.movie, ds.ratings.rating)
+        fitted = train_rating(rows, ds.n_users, ds.n_movies, ds.rating_scale, kind, cfg, dev)
+        hist, metrics = fitted.history, fitted.metrics
         out[f"{kind}_epoch_s"] = metrics["seconds"]
         out[f"{kind}_val_rmse"] = metrics["val_rmse"]
         out[f"{kind}_ratings_per_s"] = metrics["n_train"] / metrics["seconds"]
@@ -151,7 +154,7 @@ def stage_itemknn(data: str) -> dict:
     train, test = ev.split_ratings(ds, cfg)
     proto = ev.build_protocol(ds, train, test, cfg, _device())
     t0 = time.perf_counter()
-    scorer, neigh = ev._itemknn(proto)
+    scorer, neigh = ev.itemknn(proto)
     t1 = time.perf_counter()
     ev.rank_users(proto, scorer, None, stage="baseline:itemknn")
     _sync()
@@ -247,7 +250,7 @@ def stage_index(data: str) -> dict:
     import numpy as np
 
     from recsys_core import Explorer
-    from recsys_core.similarity import SimilarityIndex
+    from recsys_core.scoring.similarity import SimilarityIndex
 
     ds = _load(data)
     n = ds.n_movies
@@ -337,8 +340,8 @@ def table(size: str, res: dict, load: str) -> str:
         ("evaluation's item-kNN baseline: rank users / genre coherence (s)",
          f"{g('itemknn', 'rank_s')} / {g('itemknn', 'coherence_s')} ({g('itemknn', 'users', '{}')} users)"),
         ("whole build (Explorer.open, s)",
-         f"{g('pipeline', 'seconds')} (content {_f(t.get('content'))}, collab {_f(t.get('collab'))} "
-         f"[rating model {pipe.get('rating_model')}: {_f(pipe.get('rating_seconds'))} s, "
+         f"{g('pipeline', 'seconds')} (content {_f(t.get('content'))}, space {_f(t.get('space'))}, "
+         f"rating {_f(t.get('rating'))} [rating model {pipe.get('rating_model')}: {_f(pipe.get('rating_seconds'))} s, "
          f"{pipe.get('rating_epochs')} epochs], evaluation {_f(t.get('evaluate'))})"),
         ("evaluation users / best hybrid recall@20 / baselines",
          f"{pipe.get('eval_users')} / {_f(pipe.get('best_recall'), '{:.3f}')} / {pipe.get('baselines')}"),

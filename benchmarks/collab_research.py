@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from recsys_core.collab import RATING_MODELS, CollabConfig, predict_ratings, train_collab
+from recsys_core.training.collab import RATING_MODELS, CollabConfig, predict_ratings, train_collab
 from recsys_core.data import load_dataset
 from recsys_core.evaluation import EvalConfig, evaluate, genre_matrix, split_ratings, subset_dataset
 

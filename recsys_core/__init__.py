@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import CacheError, ConfigError, DatasetError, RecsysError, UnknownMovieError
-from .similarity import Filters
+from .scoring.similarity import Filters
 from .store import ArtifactMissingError
 
 __all__ = [
@@ -20,13 +20,13 @@ __all__ = [
 
 _LAZY = {
     "Explorer": ("explorer", "Explorer"),
-    "Progress": ("explorer", "Progress"),
+    "Progress": ("events", "Progress"),
     "Similar": ("explorer", "Similar"),
     "EngineConfig": ("config", "EngineConfig"),
     "ProjectionConfig": ("config", "ProjectionConfig"),
-    "ContentConfig": ("content", "ContentConfig"),
-    "CollabConfig": ("collab", "CollabConfig"),
-    "EvalConfig": ("evaluation", "EvalConfig"),
+    "ContentConfig": ("config", "ContentConfig"),
+    "CollabConfig": ("config", "CollabConfig"),
+    "EvalConfig": ("config", "EvalConfig"),
     "load_dataset": ("data", "load_dataset"),
 }
 

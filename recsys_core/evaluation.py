@@ -4,46 +4,23 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .data.dataset import Dataset, Ratings
 from .config import EvalConfig
+from .data.dataset import Dataset
 from .errors import ConfigError
+from .events import Progress, ProgressFn
 from .models.rating_nets import csr_tensor
+from .scoring.blend import blend
+from .training.splits import split_ratings, subset_dataset
 
-# progress(stage, step, steps, metrics, eta_s) -- the same shape train_collab uses
-EvalProgress = Callable[[str, int, int, dict, "float | None"], None]
 # a scorer gets (user rows of the batch, liked-seed matrix of the batch as dense torch) -> {name: scores}
 Scorer = Callable[[np.ndarray, torch.Tensor], Mapping[str, torch.Tensor]]
-
-def split_ratings(ds: Dataset, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per user, hold out a random ``cfg.holdout`` share of ratings (seeded) so every test user has history."""
-    cfg.validate()
-    r = ds.ratings
-    n = len(r)
-    rng = np.random.default_rng(cfg.seed)
-    key = rng.random(n)
-    order = np.lexsort((key, r.user))  # grouped by user, random order inside
-    counts = np.bincount(r.user, minlength=ds.n_users)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.arange(n) - np.repeat(starts, counts)
-    n_test = np.minimum(np.floor(counts * cfg.holdout + 0.5), np.maximum(counts - 1, 0)).astype(np.int64)
-    test = pos < n_test[r.user]
-    return ~test, test
-
-
-def subset_dataset(ds: Dataset, mask: np.ndarray, tag: str = "train") -> Dataset:
-    """The same catalogue and users with only the masked ratings (rows keep their meaning)."""
-    r = ds.ratings
-    sub = Ratings(r.user[mask], r.movie[mask], r.rating[mask], r.timestamp[mask])
-    return replace(ds, ratings=sub, fingerprint=f"{ds.fingerprint}-{tag}")
-
 
 def _csr(users: np.ndarray, movies: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     m = sp.csr_matrix((values.astype(np.float32), (users, movies)), shape=shape)
@@ -150,7 +127,7 @@ def _dense_rows(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tor
     return torch.from_numpy(m[rows].toarray()).to(device)
 
 
-def rank_users(proto: Protocol, scorer: Scorer, progress: EvalProgress | None = None,
+def rank_users(proto: Protocol, scorer: Scorer, progress: ProgressFn | None = None,
                stage: str = "evaluate") -> dict[str, dict[str, float]]:
     """Score every evaluated user's unrated movies in batches and average Recall/NDCG/cold recall per list kind."""
     dev = proto.device
@@ -170,7 +147,7 @@ def rank_users(proto: Protocol, scorer: Scorer, progress: EvalProgress | None = 
             _accumulate(accs.setdefault(name, _Acc()), top, target, cold, disc, proto.n_movies)
         if progress is not None:
             el = time.perf_counter() - t0
-            progress(stage, bi + 1, len(batches), {}, el / (bi + 1) * (len(batches) - bi - 1))
+            progress(Progress(stage, bi + 1, len(batches), {}, el / (bi + 1) * (len(batches) - bi - 1)))
     logpop = np.log10(1.0 + proto.train_count)
     out = {}
     for name, a in accs.items():
@@ -219,12 +196,8 @@ def _unit_rows(vectors: np.ndarray, mask: np.ndarray, device: torch.device) -> t
 
 
 def _blend(sc: torch.Tensor, sf: torch.Tensor, ok_c: torch.Tensor, ok_f: torch.Tensor, alpha: float) -> torch.Tensor:
-    """alpha*content + (1-alpha)*collab, a space the candidate lacks counting as 0; -inf when it has neither.
-
-    Giving such a candidate its other space's full score instead floods the lists: on ml-100k at alpha=0
-    the zero-rating movies, scored by content alone, pushed hybrid Recall@20 from 0.40 (collab) to 0.08.
-    """
-    both = alpha * torch.where(ok_c, sc, torch.zeros_like(sc)) + (1.0 - alpha) * torch.where(ok_f, sf, torch.zeros_like(sf))
+    """The hybrid rule (``scoring.blend``) with a space the candidate lacks counting as 0; -inf when it has neither."""
+    both = blend(torch.where(ok_c, sc, torch.zeros_like(sc)), torch.where(ok_f, sf, torch.zeros_like(sf)), alpha)
     return both.masked_fill(~(ok_c | ok_f), -math.inf)
 
 
@@ -263,12 +236,12 @@ def _neighbours_fn(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: tor
         ok_c, ok_f = qc & hc[None, :], qf & hf[None, :]
         sc = torch.where(ok_c, ec[r] @ ec.T, 0.0)
         sf = torch.where(ok_f, ef[r] @ ef.T, 0.0)
-        return (a * sc + (1.0 - a) * sf).masked_fill(~(ok_c | ok_f), -math.inf)
+        return blend(sc, sf, a).masked_fill(~(ok_c | ok_f), -math.inf)
 
     return fn
 
 
-def _itemknn(proto: Protocol) -> tuple[Scorer, Callable[[np.ndarray], torch.Tensor]]:
+def itemknn(proto: Protocol) -> tuple[Scorer, Callable[[np.ndarray], torch.Tensor]]:
     """Raw item-kNN: cosine between movie columns of the training rating matrix, never densified whole."""
     x = proto.train.astype(np.float32)
     norm = np.sqrt(np.asarray(x.multiply(x).sum(0))).ravel()
@@ -363,7 +336,7 @@ def _popularity(proto: Protocol) -> tuple[Scorer, Callable[[np.ndarray], torch.T
 
 
 def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray, collab_cfg, cfg: EvalConfig,
-             device: torch.device, progress: EvalProgress | None = None) -> dict:
+             device: torch.device, progress: ProgressFn | None = None) -> dict:
     """Split, retrain the collaborative side on the training part, and report ranking metrics, baselines and RMSE.
 
     Content vectors do not use ratings, so they are reused as given. In the hybrid, a seed or candidate
@@ -371,7 +344,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     weight); a movie lacking both is never listed; a query movie lacking one space (coherence lists) is
     ranked in the other alone. The content-only and collab-only rows list only movies that have that embedding.
     """
-    from .collab import predict_ratings, train_collab  # collab imports this module's helpers' siblings
+    from .training.collab import predict_ratings, train_collab  # collab imports this module's helpers' siblings
 
     t0 = time.perf_counter()
     cfg.validate()
@@ -416,7 +389,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     best = int(np.argmax(recalls))
 
     baselines: dict[str, dict] = {}
-    makers = {"popularity": lambda: _popularity(proto), "itemknn": lambda: _itemknn(proto),
+    makers = {"popularity": lambda: _popularity(proto), "itemknn": lambda: itemknn(proto),
               "ease": lambda: _ease(proto, cfg.ease_lambda)}
     for name in cfg.baselines:
         if name == "ease" and int((proto.train_count > 0).sum()) > cfg.ease_max_items:

@@ -5,43 +5,30 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .ann import use_ann
-from .config import EngineConfig
+from .config import EngineConfig, use_ann
 from .errors import ConfigError, UnknownMovieError
-from .similarity import Filters, QueryResult, RankedList, SimilarityIndex, co_liked, liked_matrix
-from .store import Artifact, ArtifactMissingError, ArtifactStore, ArtifactWriter
+from .events import Progress, ProgressFn, emit
+from .pipeline.build import LATER_STAGES, RATING, build_lists, missing_stages, reopen, stored_collab
+from .pipeline.build import complete as complete_stages
+from .scoring.similarity import Filters, QueryResult, RankedList, SimilarityIndex, co_liked, liked_matrix
+from .store import Artifact, ArtifactMissingError, ArtifactStore
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-    from .ann import AnnSimilarity
-
     from .data.dataset import Dataset
+    from .scoring.ann_search import AnnSimilarity
 
 __all__ = ["Explorer", "Progress", "Similar", "ArtifactMissingError"]
 
 
-@dataclass(frozen=True)
-class Progress:
-    """One progress event: stage ("load", "content", "collab", "rating", "evaluate", "store", "projection", ...)."""
-
-    stage: str
-    epoch: int | None = None
-    epochs: int | None = None
-    metrics: dict = field(default_factory=dict)
-    eta_s: float | None = None
-    message: str = ""
-
-
-ProgressFn = Callable[[Progress], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,140 +43,6 @@ class Similar:
     removed_rows: dict[str, np.ndarray] = field(default_factory=dict)
     row: int = -1
     alpha: float = 0.5
-
-
-def _emit(progress: ProgressFn | None, stage: str, message: str = "", **kw: Any) -> None:
-    if progress is not None:
-        progress(Progress(stage=stage, message=message, **kw))
-
-
-def _stage_adapter(progress: ProgressFn | None) -> Callable[[str, int, int, dict, float], None] | None:
-    """progress(stage, epoch, epochs, metrics, eta_s) -> Progress events."""
-    if progress is None:
-        return None
-
-    def fn(stage: str, epoch: int, epochs: int, metrics: dict, eta_s: float) -> None:
-        progress(Progress(stage=stage, epoch=epoch, epochs=epochs, metrics=dict(metrics or {}), eta_s=eta_s))
-
-    return fn
-
-
-def _history_of(h: Any) -> dict:
-    return h.as_dict() if hasattr(h, "as_dict") else dict(h or {})
-
-
-def _build(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: ProgressFn | None) -> dict:
-    """Train content + collab, evaluate, write every array; returns the manifest's extra fields.
-
-    Device notices (an unavailable device, out-of-memory retries, a fall back to the CPU) go to
-    ``progress`` as they happen and into the manifest's ``notices``.
-    """
-    import torch
-
-    from .device import resolve_device
-
-    choice = resolve_device(cfg.device)
-    notices: list[str] = []
-
-    def notice(msg: str) -> None:
-        notices.append(msg)
-        _emit(progress, "device", msg)
-
-    if choice.notice:
-        notice(choice.notice)
-    devs = {"now": choice.device}
-    stage = _stage_adapter(progress)
-
-    def on_device(what: str, run: Callable[[Any], Any]) -> Any:
-        """Run one training stage; after a device failure (already retried on smaller batches), once more on the CPU."""
-        from .errors import DeviceError
-        from .models.fit import free_device_memory
-
-        try:
-            return run(devs["now"])
-        except DeviceError as exc:
-            failed = devs["now"]
-            free_device_memory(failed)
-            cpu = torch.device("cpu")
-            notice(f"Training the {what} failed on {failed.type} ({exc.reason}"
-                   f"{f', even with batches of {exc.batch_size}' if exc.batch_size else ''}); "
-                   f"retrying it on the CPU{' with fresh memory' if failed.type == 'cpu' else ''}.")
-            devs["now"] = cpu
-            try:
-                return run(cpu)
-            except DeviceError as again:
-                raise ConfigError(
-                    f"Training the {what} failed on the CPU too ({again.reason}); lower the embedding sizes "
-                    "or the batch size, or use a smaller dataset."
-                ) from None
-
-    from .models.fit import NOTICE_SINK
-
-    sink = NOTICE_SINK.set(notice)  # smaller-batch retries inside any stage's training loop
-    try:
-        return _build_stages(ds, cfg, w, progress, stage, on_device, notices, choice, devs)
-    finally:
-        NOTICE_SINK.reset(sink)
-
-
-def _build_stages(ds: "Dataset", cfg: EngineConfig, w: ArtifactWriter, progress: ProgressFn | None, stage: Any,
-                  on_device: Callable[[str, Callable[[Any], Any]], Any], notices: list[str], choice: Any,
-                  devs: dict) -> dict:
-    """The three training stages in order, each through ``on_device`` (CPU fallback)."""
-    import torch
-
-    from .collab import collab_to_arrays, train_collab
-    from .content import content_to_arrays, train_content
-    from .evaluation import evaluate
-
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    content = on_device("content model", lambda d: train_content(ds, cfg.content, d, stage))
-    timings["content"] = time.perf_counter() - t0
-    ca = content_to_arrays(content)
-    w.array("content_vectors", ca.pop("content_vectors"))
-    w.array("content_mask", ca.pop("content_mask"))
-    w.arrays("tfidf", ca)
-
-    t1 = time.perf_counter()
-    collab = on_device("collaborative model", lambda d: train_collab(ds, cfg.collab, d, stage))
-    timings["collab"] = time.perf_counter() - t1
-    w.array("collab_vectors", np.asarray(collab.vectors, dtype=np.float32))
-    w.array("collab_mask", np.asarray(collab.has_vector, dtype=bool))
-    w.array("low_confidence", np.asarray(collab.low_confidence, dtype=bool))
-    arrays, meta = collab_to_arrays(collab)
-    w.arrays("collab_model", arrays)
-
-    t2 = time.perf_counter()
-    _emit(progress, "evaluate", "Measuring the lists on held-out ratings")
-    metrics = on_device("evaluation", lambda d: evaluate(ds, content.vectors, content.has_vector, cfg.collab,
-                                                         cfg.eval, d, stage))
-    timings["evaluate"] = time.perf_counter() - t2
-    timings["total"] = time.perf_counter() - t0
-
-    history = {"content": _history_of(content.history)}
-    ch = _history_of(collab.history)
-    if "train" in ch or "val" in ch:
-        history["collab"] = ch
-    else:
-        history.update({k: _history_of(v) for k, v in ch.items()})
-    w.json("history", history)
-    _emit(progress, "store", "Saving the trained models")
-    return {
-        "notices": notices,
-        "config": cfg.as_dict(),
-        "dataset": {"name": ds.name, "source": ds.source, "fingerprint": ds.fingerprint, "n_movies": ds.n_movies,
-                    "n_users": ds.n_users, "n_ratings": len(ds.ratings)},
-        "device": choice.name if devs["now"] == choice.device else "cpu",
-        "device_requested": choice.requested,
-        "torch_threads": torch.get_num_threads(),
-        "metrics": metrics,
-        "content_metrics": content.metrics,
-        "collab_metrics": dict(collab.metrics or {}),
-        "collab_meta": meta,
-        "timings": timings,
-        "train_seconds": timings["total"],
-    }
 
 
 def _catalog(ds: "Dataset", has_content: np.ndarray, has_collab: np.ndarray, low_conf: np.ndarray) -> pd.DataFrame:
@@ -288,23 +141,37 @@ class Explorer:
         train: bool = True,
         progress: ProgressFn | None = None,
         store: ArtifactStore | None = None,
+        complete: bool = True,
     ) -> "Explorer":
-        """Load the dataset, then the cached artifact (< 1 s) or, when allowed, train and store it once."""
+        """Load the dataset, then the cached artifact (< 1 s) or, when allowed, train and store it once.
+
+        ``complete=False`` stops once the lists can be served (content codes and the collaborative space):
+        the rating model and the evaluation are then added later (``Explorer.complete``, or the server's jobs).
+        """
         config = config or EngineConfig()
         config.validate()
         ds = cls._dataset(data, progress)
         store = store or ArtifactStore()
         key = config.config_hash()
         notices: list[str] = []
+        ddp_config, _ = config.for_distributed()
+        if ddp_config is not config and not store.exists(ds.fingerprint, key) \
+                and store.exists(ds.fingerprint, ddp_config.config_hash()):
+            # built under torchrun (dot_bias stands in for bayes_mf there): serve it as it is
+            config, key = ddp_config, ddp_config.config_hash()
+            notices.append("Serving the model trained under torchrun (its rating model is dot_bias).")
         if not train:
             art = store.open(ds.fingerprint, key)
         else:
             def note(msg: str) -> None:
                 notices.append(msg)
-                _emit(progress, "cache", msg)
+                emit(progress, "cache", msg)
 
-            art, built = store.get_or_build(ds.fingerprint, key, lambda w: _build(ds, config, w, progress), note)
-            _emit(progress, "done", ("Trained and stored" if art.cached else "Trained (not cached)") if built
+            art, built = store.get_or_build(ds.fingerprint, key, lambda w: build_lists(ds, config, w, progress), note)
+            if complete and missing_stages(art.manifest):
+                art = complete_stages(store, art, ds, config, progress, on_notice=note)
+                built = True
+            emit(progress, "done", ("Trained and stored" if art.cached else "Trained (not cached)") if built
                   else "Loaded from the cache")
         # What training had to work around (device fallback, smaller batches) and an uncached artifact.
         for msg in [*(art.manifest.get("notices") or []), art.manifest.get("uncached") or ""]:
@@ -322,7 +189,7 @@ class Explorer:
             return data
         from .data import load_dataset
 
-        _emit(progress, "load", f"Reading {data}")
+        emit(progress, "load", f"Reading {data}")
         return load_dataset(data)
 
     @staticmethod
@@ -347,10 +214,10 @@ class Explorer:
             if not use_ann(self.dataset.n_movies, self.config.ann):
                 self._searcher, self._search_info = self._index, {"backend": self._index.backend}
                 return
-            from .ann import open_ann_search
+            from .ann_cache import open_ann_search
 
             def tell(msg: str) -> None:
-                _emit(progress, "ann", msg)
+                emit(progress, "ann", msg)
 
             def note(msg: str) -> None:
                 self._note(msg)
@@ -377,6 +244,21 @@ class Explorer:
         searcher = self._search()
         return {**self._search_info, "exact_fallbacks": int(getattr(searcher, "fallbacks", 0))}
 
+    def missing(self) -> tuple[str, ...]:
+        """The later build stages ("rating", "evaluate") this artifact still lacks."""
+        return missing_stages(self.artifact.manifest)
+
+    def refresh(self) -> None:
+        """Pick up what a job or another process added to the artifact (metrics, the rating model, maps)."""
+        self.artifact = reopen(self.store, self.artifact)
+
+    def complete(self, stages: tuple[str, ...] = LATER_STAGES, progress: ProgressFn | None = None) -> None:
+        """Run the later stages still missing (the rating model, then the evaluation), each once across processes."""
+        self.refresh()
+        if any(s in stages for s in self.missing()):
+            self.artifact = complete_stages(self.store, self.artifact, self.dataset, self.config, progress, stages,
+                                            on_notice=self._note)
+
     # ------------------------------------------------------------ simple facts
 
     @property
@@ -389,7 +271,10 @@ class Explorer:
 
     @property
     def history(self) -> dict:
-        return self.artifact.json("history") if self.artifact.has("history.json") else {}
+        hist = self.artifact.json("history") if self.artifact.has("history.json") else {}
+        if self.artifact.manifest.get("rating_history"):
+            hist["rating"] = self.artifact.manifest["rating_history"]
+        return hist
 
     @property
     def device(self) -> str:
@@ -492,7 +377,7 @@ class Explorer:
 
     def _tfidf_terms(self) -> tuple["sp.csr_matrix", np.ndarray]:
         if self._tfidf is None:
-            from .content import tfidf_from_arrays
+            from .training.content import tfidf_from_arrays
 
             self._tfidf = tfidf_from_arrays(self.artifact.arrays("tfidf"))
         return self._tfidf
@@ -504,7 +389,7 @@ class Explorer:
         return self._liked
 
     def _content_why(self, row: int, rows: np.ndarray) -> list[str]:
-        from .content import describe_terms, shared_terms
+        from .training.content import describe_terms, shared_terms
 
         x, terms = self._tfidf_terms()
         return [describe_terms(t) for t in shared_terms(x, terms, row, rows)]
@@ -532,6 +417,10 @@ class Explorer:
                 "why": why,
             }
         )
+
+    def allowed(self, filters: Filters | None) -> np.ndarray | None:
+        """Which movies pass ``filters`` (bool per movie row), or None when no filter is active."""
+        return self._index.allowed(filters)
 
     def similar(self, row: int, k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> Similar:
         """Content, collaborative and hybrid top-k for one movie row, with both scores and a reason per row."""
@@ -600,7 +489,7 @@ class Explorer:
         ok = self._index.allowed(filters)
         if ok is not None:
             valid &= ok
-        from .similarity import top_k
+        from .scoring.similarity import top_k
 
         top = top_k(score, k, valid)
         best = contrib[top].argmax(axis=1) if len(top) else np.zeros(0, dtype=np.int64)
@@ -628,18 +517,19 @@ class Explorer:
         """2-D UMAP coordinates [n_movies, 2] (NaN rows without that embedding), computed once and cached."""
         from .projection import projection_for
 
-        coords, self.artifact = projection_for(self, space, alpha, progress)
+        coords, self.artifact = projection_for(self.store, self.artifact, self._index, self.config.projection, space,
+                                               alpha, progress, self._note)
         return coords
 
     # ------------------------------------------------------------ ratings (CLI predict)
 
     def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted ratings for (MovieLens userId, movieId) pairs; unknown ones get the baseline and a True flag."""
-        from .collab import load_collab, predict_ratings
+        from .training.collab import predict_ratings
 
         if self._collab_model is None:
-            meta = self.artifact.manifest.get("collab_meta") or {}
-            self._collab_model = load_collab(self.artifact.arrays("collab_model"), meta)
+            self.complete((RATING,))
+            self._collab_model = stored_collab(self.artifact)
         uids = self.dataset.users["user_id"].to_numpy()
         mids = self.catalog["movie_id"].to_numpy()
         u = _lookup(uids, np.asarray(user_ids))

@@ -5,25 +5,25 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from .config import MAP_SPACES, ProjectionConfig
 from .errors import ConfigError
+from .events import ProgressFn, emit
+from .scoring.blend import joint_space
 
 if TYPE_CHECKING:
-    from .config import ProjectionConfig
-    from .explorer import Explorer, ProgressFn
-    from .store import Artifact
-
-SPACES = ("content", "collab", "hybrid")
+    from .scoring.similarity import SimilarityIndex
+    from .store import Artifact, ArtifactStore
 
 
-def hybrid_space(content_unit: np.ndarray, has_c: np.ndarray, collab_unit: np.ndarray, has_k: np.ndarray, alpha: float):
-    """[sqrt(a) c, sqrt(1-a) k]: its inner products are exactly the blend a*cos_c + (1-a)*cos_k."""
-    a = np.float32(alpha)
-    x = np.hstack([np.sqrt(a) * content_unit, np.sqrt(np.float32(1) - a) * collab_unit]).astype(np.float32)
-    return x, has_c | has_k
+
+def hybrid_space(content_unit: np.ndarray, has_c: np.ndarray, collab_unit: np.ndarray, has_k: np.ndarray,
+                 alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The joint vectors whose inner products are the blend (``scoring.blend.joint_space``), and who has one."""
+    return joint_space(content_unit, collab_unit, alpha), has_c | has_k
 
 
 def exact_knn(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +46,7 @@ def exact_knn(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.
     return idx, dist
 
 
-def umap_2d(x: np.ndarray, has: np.ndarray, cfg: "ProjectionConfig", cache_dir: str | None = None) -> np.ndarray:
+def umap_2d(x: np.ndarray, has: np.ndarray, cfg: ProjectionConfig, cache_dir: str | None = None) -> np.ndarray:
     """2-D coordinates of the rows that have a vector (NaN elsewhere); umap is imported only here."""
     n = x.shape[0]
     out = np.full((n, 2), np.nan, dtype=np.float32)
@@ -104,7 +104,7 @@ def align(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return ((coords - ma) @ r * scale + mb).astype(np.float32)
 
 
-def projection_name(space: str, alpha: float, cfg: "ProjectionConfig") -> str:
+def projection_name(space: str, alpha: float, cfg: ProjectionConfig) -> str:
     """File stem of a cached map: hybrid maps per alpha rounded to the configured step."""
     if space == "hybrid":
         step = cfg.alpha_step
@@ -113,46 +113,41 @@ def projection_name(space: str, alpha: float, cfg: "ProjectionConfig") -> str:
     return f"proj_{space}_{cfg.key()}"
 
 
-def rounded_alpha(alpha: float, cfg: "ProjectionConfig") -> float:
+def rounded_alpha(alpha: float, cfg: ProjectionConfig) -> float:
     return float(min(1.0, max(0.0, round(round(alpha / cfg.alpha_step) * cfg.alpha_step, 6))))
 
 
-def projection_for(ex: "Explorer", space: str, alpha: float, progress: "ProgressFn | None") -> tuple[np.ndarray, "Artifact"]:
-    """The cached map of ``space`` or compute it (aligned to the content map), store it and return it."""
-    from .explorer import Progress
-    from .store import artifacts_root
-
-    if space not in SPACES:
-        raise ConfigError(f"Unknown space {space!r}; choose content, collab or hybrid.")
+def projection_for(store: "ArtifactStore", art: "Artifact", index: "SimilarityIndex", cfg: ProjectionConfig,
+                   space: str, alpha: float, progress: "ProgressFn | None" = None,
+                   on_notice: "Callable[[str], None] | None" = None) -> tuple[np.ndarray, "Artifact"]:
+    """The cached map of ``space`` or compute it (aligned to the content map), store it; returns it and the
+    artifact that now holds it (a new object when the map was added)."""
+    if space not in MAP_SPACES:
+        raise ConfigError(f"Unknown space {space!r}; choose {', '.join(MAP_SPACES)}.")
     if not (0.0 <= float(alpha) <= 1.0):
         raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
-    cfg = ex.config.projection
     name = projection_name(space, alpha, cfg)
-    art = ex.artifact
     if art.has(f"{name}.npy"):
         return art.array(name), art
-    idx = ex._index
     reference = None
     if space != "content":
-        reference, art = projection_for(ex, "content", 0.5, progress)
-        ex.artifact = art
-    if progress is not None:
-        progress(Progress(stage="projection", epoch=0, epochs=1, message=f"Computing the {space} map (UMAP, first time only)"))
+        reference, art = projection_for(store, art, index, cfg, "content", 0.5, progress, on_notice)
+    emit(progress, "projection", f"Computing the {space} map (UMAP, first time only)", epoch=0, epochs=1)
     t0 = time.perf_counter()
-    cache_dir = str(ex.store.root / ".numba-cache") if ex.store is not None else str(artifacts_root() / ".numba-cache")
+    cache_dir = str(store.root / ".numba-cache")
     if space == "content":
-        x, has = idx.content, idx.has_content
+        x, has = index.content, index.has_content
     elif space == "collab":
-        x, has = idx.collab, idx.has_collab
+        x, has = index.collab, index.has_collab
     else:
-        x, has = hybrid_space(idx.content, idx.has_content, idx.collab, idx.has_collab, rounded_alpha(alpha, cfg))
+        x, has = hybrid_space(index.content, index.has_content, index.collab, index.has_collab,
+                              rounded_alpha(alpha, cfg))
     coords = umap_2d(x, has, cfg, cache_dir)
     if reference is not None:
         coords = align(coords, reference)
     secs = time.perf_counter() - t0
     timings: dict[str, Any] = dict(art.manifest.get("projection_seconds") or {})
     timings[name] = secs
-    art = ex.store.add(art, {name: coords}, {"projection_seconds": timings}, on_notice=ex._note)
-    if progress is not None:
-        progress(Progress(stage="projection", epoch=1, epochs=1, message=f"{space} map ready in {secs:.1f} s"))
+    art = store.add(art, {name: coords}, {"projection_seconds": timings}, on_notice=on_notice)
+    emit(progress, "projection", f"{space} map ready in {secs:.1f} s", epoch=1, epochs=1)
     return coords, art

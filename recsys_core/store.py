@@ -423,6 +423,10 @@ class ArtifactStore:
 
     # ------------------------------------------------------------ reading
 
+    def exists(self, fingerprint: str, key: str) -> bool:
+        """Whether an artifact folder for this key has a manifest (cheap; ``open`` verifies it)."""
+        return (self.folder(fingerprint, key) / MANIFEST).is_file()
+
     def verify(self, path: Path) -> tuple[Artifact | None, str]:
         """The artifact at ``path`` if complete and intact, else (None, a notice saying what is wrong)."""
         man_path = path / MANIFEST

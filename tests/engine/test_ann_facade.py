@@ -19,7 +19,9 @@ import pytest
 pytest.importorskip("faiss", reason="faiss-cpu is not installed; pip install faiss-cpu to test the ANN path")
 
 from recsys_core import EngineConfig, Explorer, Filters  # noqa: E402
-from recsys_core.ann import ANN_SECTION, AnnConfig, recall_at_k  # noqa: E402
+from recsys_core.ann_cache import ANN_SECTION  # noqa: E402
+from recsys_core.config import AnnConfig  # noqa: E402
+from recsys_core.scoring.ann_index import recall_at_k  # noqa: E402
 from recsys_core.errors import ConfigError  # noqa: E402
 from recsys_core.store import ArtifactStore  # noqa: E402
 
@@ -118,7 +120,7 @@ def test_hybrid_recall_holds_across_alpha(exact, ann, sample_rows):
     ids=["min_ratings", "years", "rare-genre", "narrow"],
 )
 def test_filters_still_fill_lists_that_satisfy_them(exact, ann, sample_rows, filters):
-    ok = ann._index.allowed(filters)
+    ok = ann.allowed(filters)
     gone_exact = gone_ann = 0
     for row in sample_rows[:15].tolist():
         a, b = exact.similar(row, K, 0.5, filters), ann.similar(row, K, 0.5, filters)
@@ -133,7 +135,7 @@ def test_filters_still_fill_lists_that_satisfy_them(exact, ann, sample_rows, fil
 
 def test_lists_the_index_cannot_settle_fall_back_to_the_exact_scan(exact, ann, ann_store):
     rare = Filters(genres=("Documentary",), max_ratings=3)
-    assert 0 < ann._index.allowed(rare).sum() < K  # fewer movies than k pass
+    assert 0 < ann.allowed(rare).sum() < K  # fewer movies than k pass
     # one probed cell per k=100 fetched: the 19 documentaries are not all reachable through the index
     weak = Explorer.open(ann.dataset, _ann_config(nprobe=1), train=False, store=ann_store)
     assert weak.search_info["built"] is False and weak.search_info["exact_fallbacks"] == 0
@@ -183,7 +185,7 @@ def _probe(store_root: Path, threshold: int) -> str:
     code = (
         "import sys\n"
         "from recsys_core import Explorer, EngineConfig\n"
-        "from recsys_core.ann import AnnConfig\n"
+        "from recsys_core.config import AnnConfig\n"
         "from recsys_core.store import ArtifactStore\n"
         "ex = Explorer.open('ml-100k', EngineConfig(ann=AnnConfig(threshold=int(sys.argv[2]))), train=False,\n"
         "                  store=ArtifactStore(sys.argv[1]))\n"

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_core.content import ContentConfig, build_tfidf, normalize_tags, shared_terms, train_content
+from recsys_core.config import ContentConfig
+from recsys_core.training.content import build_tfidf, normalize_tags, shared_terms, train_content
 from recsys_core.data.dataset import Genome
 from recsys_core.errors import ConfigError
 

@@ -28,7 +28,7 @@ def test_open_trains_then_loads_from_cache(engine_tiny_explorer, engine_tiny_ds,
     ex = engine_tiny_explorer
     m = ex.manifest
     assert m["format_version"] >= 1 and m["fingerprint"] == engine_tiny_ds.fingerprint
-    assert {"content", "collab", "total"} <= set(m["timings"]) and m["device"]
+    assert {"content", "space", "rating", "evaluate", "total"} <= set(m["timings"]) and m["device"]
     assert "libraries" in m and m["created"] and m["size_bytes"] > 0
     t = time.perf_counter()
     again = Explorer.open(engine_tiny_ds, engine_config(), train=False, store=ex.store)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core.collab import CollabConfig, predict_ratings, train_collab
+from recsys_core.training.collab import CollabConfig, predict_ratings, train_collab
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import (EvalConfig, _itemknn, build_protocol, evaluate, split_ratings)
-from recsys_core.models.fit import FitOptions
+from recsys_core.evaluation import EvalConfig, build_protocol, evaluate, itemknn
+from recsys_core.training.splits import split_ratings, validation_mask
+from recsys_core.config import FitOptions
 
 from test_collab import collab_two_blocks  # same folder (pytest puts it on sys.path)
 
@@ -57,8 +58,8 @@ def test_large_evaluation_samples_users_and_batched_itemknn_matches():
     assert not small.large and large.large
     assert len(large.users) == 7 and set(large.users) <= set(small.users)
     # the batched sparse x dense item-kNN gives the same scores as the small-data path
-    s_small, n_small = _itemknn(small)
-    s_large, n_large = _itemknn(replace(small, large=True))
+    s_small, n_small = itemknn(small)
+    s_large, n_large = itemknn(replace(small, large=True))
     seeds = torch.from_numpy(small.liked[small.users].toarray())
     a, b = s_small(small.users, seeds)["itemknn"], s_large(small.users, seeds)["itemknn"]
     assert torch.allclose(a, b, atol=1e-5)
@@ -83,7 +84,7 @@ def test_large_evaluation_runs_end_to_end():
 
 
 def test_randomized_svd_branch_agrees_with_exact_on_small_data():
-    from recsys_core.collab import spectral_space
+    from recsys_core.training.collab import spectral_space
 
     ds = collab_two_blocks()
     exact, has_e, info_e = spectral_space(ds, CollabConfig(dim=4), CPU)
@@ -108,30 +109,34 @@ def test_umap_epochs_drop_only_above_large_points_and_keys_stay():
 @pytest.mark.parametrize("kind", ["dot_bias", "entity_net"])
 def test_row_wise_training_above_threshold_learns_real_ratings(kind):
     """The large-data path (row-wise updates, forced by sparse_above=0) beats the bias baseline on ml-100k."""
-    from recsys_core.collab import _train_rating
     from recsys_core.data import load_dataset
+    from recsys_core.training.rating import RatingRows, train_rating
 
     ds = load_dataset("ml-100k")
     cfg = CollabConfig(rating_model=kind, sparse_above=0,
                        rating_fit=FitOptions(epochs=12, batch_size=4096, lr=3e-3, patience=2))
-    state, meta, hist, metrics = _train_rating(ds, kind, cfg, CPU, None, "rating")
+    rows = RatingRows.every(ds.ratings.user, ds.ratings.movie, ds.ratings.rating)
+    fitted = train_rating(rows, ds.n_users, ds.n_movies, ds.rating_scale, kind, cfg, CPU)
+    state, meta, hist, metrics = fitted.state, fitted.meta, fitted.history, fitted.metrics
     assert meta["sparse_gradients"] == "row_adagrad"
     assert all(np.isfinite(state[k]).all() for k in state)
     # dot_bias must beat the closed-form biases; the entity net (no biases) the global mean by a clear margin
     bar = metrics["baseline_bias_rmse"] - 0.01 if kind == "dot_bias" else metrics["baseline_global_mean_rmse"] - 0.1
     assert metrics["val_rmse"] < bar, (metrics, hist["val"])
-    dense = _train_rating(ds, kind, replace(cfg, sparse_above=10**9), CPU, None, "rating")[1]
+    dense = train_rating(rows, ds.n_users, ds.n_movies, ds.rating_scale, kind, replace(cfg, sparse_above=10**9),
+                         CPU).meta
     assert "sparse_gradients" not in dense
 
 
 def _mf_epochs(ds, compiled: bool, epochs: int = 8) -> float:
     """Validation RMSE of DotBias after ``epochs`` row-wise epochs through one of the two step implementations."""
-    from recsys_core.collab import _split_val, fit_biases
+    from recsys_core.training.rating import fit_biases
     from recsys_core.models.rating_nets import DotBias
     from recsys_core.models.row_updates import dot_bias_step
 
     r = ds.ratings
-    tr, va = _split_val(len(r), 0.05, 0)
+    is_val = validation_mask(np.arange(len(r)), 0.05, 0)
+    tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     mu, bu, bm = fit_biases(r.user[tr], r.movie[tr], r.rating[tr], ds.n_users, ds.n_movies, 5.0)
     torch.manual_seed(0)
     model = DotBias(ds.n_users, ds.n_movies, 32)
@@ -154,12 +159,13 @@ def _mf_epochs(ds, compiled: bool, epochs: int = 8) -> float:
 def test_compiled_and_batched_row_steps_reach_the_same_quality():
     """The CPU's compiled per-rating loop and the batched torch step (what CUDA runs) optimise the same objective:
     both beat the bias baseline on ml-100k and land within 0.02 RMSE of each other."""
-    from recsys_core.collab import _split_val, fit_biases
+    from recsys_core.training.rating import fit_biases
     from recsys_core.data import load_dataset
 
     ds = load_dataset("ml-100k")
     r = ds.ratings
-    tr, va = _split_val(len(r), 0.05, 0)
+    is_val = validation_mask(np.arange(len(r)), 0.05, 0)
+    tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     mu, bu, bm = fit_biases(r.user[tr], r.movie[tr], r.rating[tr], ds.n_users, ds.n_movies, 5.0)
     base = float(np.sqrt(np.mean((np.clip(mu + bu[r.user[va]] + bm[r.movie[va]], 1, 5) - r.rating[va]) ** 2)))
     compiled, batched = _mf_epochs(ds, True), _mf_epochs(ds, False)

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_core.errors import ConfigError
-from recsys_core.similarity import Filters, SimilarityIndex, co_liked, liked_matrix, top_k, unit_rows
+from recsys_core.scoring.similarity import Filters, SimilarityIndex, co_liked, liked_matrix, top_k, unit_rows
 
 
 def _index(n=500, d=16, seed=0, drop_content=(), drop_collab=()):

@@ -14,7 +14,8 @@ import torch
 from recsys_core import Explorer
 from recsys_core.config import EngineConfig
 from recsys_core.errors import ConfigError, DeviceError
-from recsys_core.models.fit import FAULT_ENV, FAULTS, MAX_HALVINGS, FitOptions, fit
+from recsys_core.config import FitOptions
+from recsys_core.training.loop import FAULT_ENV, FAULTS, MAX_HALVINGS, fit
 from recsys_core.store import ArtifactStore
 from tests.reliability.conftest import files_under, tiny_config
 

@@ -2,80 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import ConfigError
+from ..config import ContentConfig
+from ..errors import ConfigError
+from ..events import Progress, ProgressFn
 
 if TYPE_CHECKING:  # torch stays out of `import recsys_core`
-    from .data.dataset import Dataset
+    from ..data.dataset import Dataset
 
-# progress(stage, epoch, epochs, metrics, eta_s) -- the same shape collab/evaluation use
-StageProgress = Callable[[str, int, int, dict, float], None]
 
 _NO_GENRE = {"", "(no genres listed)", "unknown", "(unknown)"}
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _TAG_JUNK = re.compile(r"[^\w\s']+")
-_LOSSES = ("mse", "cosine", "multinomial")
-
-
-@dataclass(frozen=True)
-class ContentConfig:
-    """How documents are weighted and how the autoencoder compresses them (all hashed into the cache key)."""
-
-    tag_weight: float = 1.0  # weight of the user-tag block (each block is L2-normalised, then weighted)
-    genre_weight: float = 0.6
-    title_weight: float = 0.8  # franchises share title words
-    decade_weight: float = 0.3
-    genome_weight: float = 1.0  # tag genome (ml-20m and newer); ignored when absent
-    genome_top: int = 32  # keep each movie's most relevant genome tags (sparse, readable "why")
-    min_df: int = 2  # a term seen in one movie only cannot make two movies similar
-    code_dim: int = 100  # the embedding size
-    hidden_dim: int = 0  # autoencoder hidden layer (0 = linear to the code; measured better, see docs below)
-    dropout: float = 0.2
-    loss: str = "multinomial"  # or "mse" (the write-up) / "cosine"; multinomial keeps rare shared terms
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    patience: int = 4
-    val_fraction: float = 0.1
-    center: bool = True  # subtract the codes' common direction, so cosines tell movies apart
-    seed: int = 42
-
-    def validate(self) -> None:
-        """Refuse settings that cannot train, before anything is allocated."""
-        for name in ("tag_weight", "genre_weight", "title_weight", "decade_weight", "genome_weight"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v >= 0):
-                raise ConfigError(f"content {name} must be a number >= 0, got {v}.")
-        if not 2 <= self.code_dim <= 2048:
-            raise ConfigError(f"content code_dim must be between 2 and 2048, got {self.code_dim}.")
-        if not 0 <= self.hidden_dim <= 16384:
-            raise ConfigError(f"content hidden_dim must be between 0 and 16384, got {self.hidden_dim}.")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"content dropout must be in [0, 1), got {self.dropout}.")
-        if self.loss not in _LOSSES:
-            raise ConfigError(f"content loss must be one of {', '.join(_LOSSES)}, got {self.loss!r}.")
-        if not 1 <= self.epochs <= 10_000:
-            raise ConfigError(f"content epochs must be between 1 and 10000, got {self.epochs}.")
-        if not 2 <= self.batch_size <= 1_000_000:
-            raise ConfigError(f"content batch_size must be between 2 and 1,000,000, got {self.batch_size}.")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"content learning rate must be a positive number, got {self.lr}.")
-        if self.weight_decay < 0 or self.patience < 0:
-            raise ConfigError("content weight_decay and patience must be >= 0.")
-        if not 0 <= self.val_fraction <= 0.5:
-            raise ConfigError(f"content val_fraction must be in [0, 0.5], got {self.val_fraction}.")
-        if not 1 <= self.min_df <= 1000 or not 1 <= self.genome_top <= 10_000:
-            raise ConfigError("content min_df must be in 1..1000 and genome_top in 1..10000.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,13 +208,13 @@ def _centered(codes: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProgress | None = None) -> ContentModel:
+def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: ProgressFn | None = None) -> ContentModel:
     """Build documents, fit TF-IDF and the autoencoder (densifying per batch) and encode every movie."""
     import torch
 
-    from .device import seed_everything
-    from .models.autoencoder import TfidfAutoencoder
-    from .models.fit import FitOptions, fit
+    from ..models.autoencoder import TfidfAutoencoder
+    from ..runtime.device import seed_everything
+    from .loop import FitOptions, fit
 
     cfg.validate()
     t0 = time.perf_counter()
@@ -289,7 +235,7 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProg
     model = TfidfAutoencoder(x.shape[1], cfg.code_dim, cfg.hidden_dim, cfg.dropout).to(dev)
     xs = x[rows]
     tr, va = _split(len(rows), cfg.val_fraction, cfg.seed, cfg.batch_size)
-    from .distributed import ddp_wrap, local_positions
+    from ..runtime.ddp import ddp_wrap, local_positions
 
     tr = local_positions(tr)  # under torchrun --distributed: this rank's share; otherwise all of them
     net = ddp_wrap(model, dev)  # DDP-wrapped under --distributed; the model itself otherwise
@@ -325,11 +271,11 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: StageProg
 
     def on_epoch(epoch: int, epochs: int, train_loss: float, val_loss: float, eta: float) -> None:
         if progress is not None:
-            progress("content", epoch, epochs, {"loss": train_loss, "val_loss": val_loss}, eta)
+            progress(Progress("content", epoch, epochs, {"loss": train_loss, "val_loss": val_loss}, eta))
 
     opts = FitOptions(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, patience=cfg.patience)
     if len(rows) >= 2:
-        hist = fit(net, len(tr), batch_loss, validate, opts, dev, gen, progress=on_epoch)
+        hist = fit(net, len(tr), batch_loss, validate, opts, dev, gen, on_epoch=on_epoch)
         history = hist.as_dict()
     model.eval()
     with torch.no_grad():

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import ConfigError
-
-_CHOICES = ("auto", "cpu", "cuda", "mps")
+from ..config import DEVICES
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -39,9 +38,9 @@ def resolve_device(requested: str | None = None) -> DeviceChoice:
     if req == "auto":  # the config's default defers to the environment (documented override)
         req = (os.environ.get("RECSYS_DEVICE") or "auto").strip().lower()
     base = req.split(":", 1)[0]
-    if base not in _CHOICES:
+    if base not in DEVICES:
         raise ConfigError(
-            f"Unknown device {req!r}. Choose one of: {', '.join(_CHOICES)} (or cuda:N)."
+            f"Unknown device {req!r}. Choose one of: {', '.join(DEVICES)} (or cuda:N)."
         )
     if base == "auto":
         if torch.cuda.is_available():

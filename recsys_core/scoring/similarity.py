@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .blend import blend, query_weight
 
 LIKED_AT = 4.0  # a rating at or above this counts as "liked" for the collaborative reason
 _BLAS: list = []
@@ -192,7 +193,7 @@ class SimilarityIndex:
             a = np.float32(alpha)
             # a candidate lacking one embedding has a zero row there, so that space counts as 0 at its
             # weight (as evaluation.py measures it): scoring it by the other alone floods the lists
-            h = a * c + (np.float32(1) - a) * k
+            h = blend(c, k, a)
             cand = self.has_content | self.has_collab
         elif rule == "content":
             h, cand = c, self.has_content
@@ -237,15 +238,11 @@ class SimilarityIndex:
         with one_blas_thread():
             c = self.content @ self.content[rows].T
             k = self.collab @ self.collab[rows].T
-        a = np.float32(alpha)
-        qc, qk = self.has_content[rows][None, :], self.has_collab[rows][None, :]
-        mix = a * c + (1 - a) * k  # a space a candidate lacks counts as 0 (zero rows)
-        out = np.where(qc & qk, mix, np.where(qc, c, k))
-        return out.astype(np.float32)
+        w = query_weight(self.has_content[rows], self.has_collab[rows], alpha)[None, :]
+        return blend(c, k, w).astype(np.float32)
 
     def hybrid_table(self, k: int, alpha: float, block: int = 1024) -> dict[str, np.ndarray]:
         """Hybrid top-k of every movie with the same rules as ``query`` (for export), in row blocks."""
-        a = np.float32(alpha)
         hc, hk = self.has_content, self.has_collab
         outs: dict[str, list[np.ndarray]] = {n: [] for n in ("movie", "rank", "neighbor", "score", "content_score", "collab_score")}
         any_vec = hc | hk
@@ -254,8 +251,7 @@ class SimilarityIndex:
             c = self.content[q] @ self.content.T
             kk = self.collab[q] @ self.collab.T
             qc, qk = hc[q][:, None], hk[q][:, None]
-            both = a * c + (1 - a) * kk  # a space a candidate lacks counts as 0 (zero rows)
-            h = np.where(qc & qk, both, np.where(qc, c, kk))
+            h = blend(c, kk, query_weight(hc[q], hk[q], alpha)[:, None])
             valid = np.where(qc & qk, any_vec[None, :], np.where(qc, hc[None, :], np.where(qk, hk[None, :], False)))
             valid[np.arange(len(q)), q] = False
             h = np.where(valid, h, -np.inf)

@@ -14,26 +14,23 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .config import RATING_MODELS, SPACES, CollabConfig
-from .data.dataset import Dataset
-from .device import seed_everything
-from .errors import CacheError, ConfigError, DatasetError
-from .models.fit import fit, make_optimizer
-from .models.options import FitOptions
-from .models.rating_nets import BayesMF, build_rating_model
+from ..config import CollabConfig
+from ..data.dataset import Dataset
+from ..errors import CacheError, ConfigError, DatasetError
+from ..events import Progress, ProgressFn, emit
+from ..models.rating_nets import BayesMF
+from ..runtime.device import seed_everything
+from .rating import RatingFit, RatingRows, baselines, fit_biases, train_rating
 
 _DOT_KINDS = ("bayes_mf", "dot_bias")  # models saved as offset + biases + user . movie
-FORMAT_VERSION = 1
+MODEL_FORMAT = 1  # the layout of collab_model.npz / collab_meta, checked on load
 _MAX_CELLS = 2_000_000_000  # n_movies x dim (or n_users x rating_dim) above this is refused before allocating
 
-# progress(stage, epoch, epochs, metrics, eta_s)
-CollabProgress = Callable[[str, int, int, dict, "float | None"], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,117 +128,26 @@ def spectral_space(ds: Dataset, cfg: CollabConfig, device: torch.device) -> tupl
 # ---------------------------------------------------------------- rating models
 
 
-def fit_biases(users: np.ndarray, movies: np.ndarray, y: np.ndarray, n_users: int, n_movies: int,
-               reg: float, iters: int = 8) -> tuple[float, np.ndarray, np.ndarray]:
-    """Regularised global mean + user + movie biases by alternating closed-form updates (the RMSE baseline)."""
-    mu = float(y.mean()) if len(y) else 0.0
-    bu = np.zeros(n_users, np.float64)
-    bm = np.zeros(n_movies, np.float64)
-    cu = np.bincount(users, minlength=n_users)
-    cm = np.bincount(movies, minlength=n_movies)
-    yd = y.astype(np.float64) - mu
-    for _ in range(iters):
-        bm = np.bincount(movies, yd - bu[users], n_movies) / (cm + reg)
-        bu = np.bincount(users, yd - bm[movies], n_users) / (cu + reg)
-    return mu, bu.astype(np.float32), bm.astype(np.float32)
-
-
-def _split_val(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(n)
-    n_val = max(1, int(round(n * frac))) if n > 1 else 0
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def _rmse(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((pred.astype(np.float64) - y) ** 2))) if len(y) else float("nan")
-
-
-def _validation_baselines(ds: Dataset, cfg: CollabConfig) -> tuple:
-    """The 5% validation split every rating model shares, the closed-form biases and both baseline RMSEs."""
-    r = ds.ratings
-    lo, hi = (float(x) for x in ds.rating_scale)
-    tr, va = _split_val(len(r), cfg.val_fraction, cfg.seed)
-    mu, bu, bm = fit_biases(r.user[tr], r.movie[tr], r.rating[tr], ds.n_users, ds.n_movies, cfg.bias_reg)
-    y_va = r.rating[va].astype(np.float64)
-    base_bias = _rmse(np.clip(mu + bu[r.user[va]] + bm[r.movie[va]], lo, hi), y_va)
-    base_mean = _rmse(np.full(len(va), mu), y_va)
-    return lo, hi, tr, va, mu, bu, bm, y_va, base_bias, base_mean
-
-
-def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.device,
-                  progress: CollabProgress | None, stage: str) -> tuple[dict, dict, dict, dict]:
-    """Train one rating model with the shared loop; return (state arrays, meta, history, metrics)."""
+def _train_rating(ds: Dataset, kind: str, cfg: CollabConfig, device: torch.device, progress: ProgressFn | None,
+                  stage: str) -> tuple[dict, dict, dict, dict]:
+    """Train one rating model on every rating of ``ds``: (state arrays, meta, history, metrics)."""
     if kind == "bayes_mf":
         return _train_bayes(ds, cfg, device, progress, stage)
     r = ds.ratings
-    lo, hi, tr, va, mu, bu, bm, y_va, base_bias, base_mean = _validation_baselines(ds, cfg)
-
-    gen = seed_everything(cfg.seed)
-    opts = cfg.fit_for(kind, len(tr))
-    model = build_rating_model(kind, ds.n_users, ds.n_movies, cfg.rating_dim, lo, hi).to(device)
-    if kind == "dot_bias":
-        model.init_biases(mu, torch.from_numpy(bu), torch.from_numpy(bm))
-    dev = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-    u_all, m_all, y_all = dev(r.user.astype(np.int64)), dev(r.movie.astype(np.int64)), dev(r.rating.astype(np.float32))
-    tr_t, va_t = dev(tr.astype(np.int64)), dev(va.astype(np.int64))
-    ut, mt, yt = u_all[tr_t], m_all[tr_t], y_all[tr_t]
-    uv, mv, yv = u_all[va_t], m_all[va_t], y_all[va_t]
-    reg = cfg.rating_reg if kind == "dot_bias" else 0.0
-
-    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-        u, m = ut[idx], mt[idx]
-        loss = (model(u, m) - yt[idx]).pow(2).mean()
-        return loss + reg * model.penalty(u, m) if reg > 0 else loss
-
-    def validate() -> float:
-        pred = torch.cat([model(uv[i : i + 65536], mv[i : i + 65536]) for i in range(0, len(uv), 65536)])
-        return float((pred.clamp(lo, hi) - yv).pow(2).mean().sqrt())
-
-    def on_epoch(epoch: int, epochs: int, train_loss: float, val: float, eta: float) -> None:
-        if progress is not None:
-            progress(stage, epoch, epochs, {"train_mse": train_loss, "val_rmse": val}, eta)
-
-    sparse = len(tr) > cfg.sparse_above
-    step = _row_step(model, kind, ut, mt, yt, cfg, opts, device) if sparse else None
-    hist = fit(model, len(tr), batch_loss, validate, opts, device, gen, on_epoch,
-               None if sparse else make_optimizer(model, opts, device), train_step=step)
-    state = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    state["baseline.user_bias"] = bu
-    state["baseline.movie_bias"] = bm
-    meta = {"kind": kind, "dim": cfg.rating_dim, "rating_low": lo, "rating_high": hi, "global_mean": mu,
-            "n_users": ds.n_users, "n_movies": ds.n_movies}
-    if kind == "entity_net":
-        meta["squash_low"], meta["squash_span"] = model.squash.low, model.squash.span
-    if sparse:
-        meta["sparse_gradients"] = "row_adagrad"
-    metrics = {"val_rmse": min(hist.val) if hist.val else float("nan"), "baseline_global_mean_rmse": base_mean,
-               "baseline_bias_rmse": base_bias, "epochs": len(hist.val), "best_epoch": hist.best_epoch + 1,
-               "seconds": hist.seconds, "n_train": int(len(tr)), "n_val": int(len(va))}
-    return state, meta, hist.as_dict(), metrics
+    f = train_rating(RatingRows.every(r.user, r.movie, r.rating), ds.n_users, ds.n_movies, ds.rating_scale, kind,
+                     cfg, device, progress, stage)
+    return f.state, f.meta, f.history, f.metrics
 
 
-def _row_step(model: torch.nn.Module, kind: str, ut: torch.Tensor, mt: torch.Tensor, yt: torch.Tensor,
-              cfg: CollabConfig, opts: FitOptions, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Large data: a step that updates only the embedding rows a batch touches (row-wise Adagrad, no autograd on
-    the tables), so an epoch costs O(ratings x dim) whatever the number of users and movies."""
-    from .models.row_updates import dot_bias_step, entity_net_step
-
-    if kind == "dot_bias":
-        return dot_bias_step(model, ut, mt, yt, cfg.sparse_lr, cfg.rating_reg)
-    emb = {id(model.user.weight), id(model.movie.weight)}
-    dense = [p for p in model.parameters() if id(p) not in emb]
-    return entity_net_step(model, ut, mt, yt, cfg.sparse_lr,
-                           make_optimizer(dense, opts, device))
-
-
-def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress: CollabProgress | None,
+def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress: ProgressFn | None,
                  stage: str) -> tuple[dict, dict, dict, dict]:
     """Gibbs-sample BayesMF: ``epochs`` sweeps on the training part (validation RMSE of the running sample
     average per sweep, early stopping if patience is set), then, with ``refit_all``, 3/4 as many sweeps on
     every rating, averaging all samples after a short burn-in. Same return shape as _train_rating."""
     r = ds.ratings
-    lo, hi, tr, va, mu, bu, bm, y_va, base_bias, base_mean = _validation_baselines(ds, cfg)
+    lo, hi = (float(x) for x in ds.rating_scale)
+    b = baselines(RatingRows.every(r.user, r.movie, r.rating), ds.n_users, ds.n_movies, ds.rating_scale, cfg)
+    tr, va, mu, bu, bm = b.train, b.val, b.mu, b.user_bias, b.movie_bias
 
     opts = cfg.fit_for("bayes_mf")
     opts.validate()
@@ -281,7 +187,7 @@ def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress:
             bad += 1
         if progress is not None:
             eta = float(np.mean(hist["epoch_seconds"])) * (n1 - sweep - 1 + n2)
-            progress(stage, sweep + 1, n1 + n2, {"train_mse": mse, "val_rmse": val}, eta)
+            progress(Progress(stage, sweep + 1, n1 + n2, {"train_mse": mse, "val_rmse": val}, eta))
         if opts.patience and bad >= opts.patience:
             break
     if n2:
@@ -298,7 +204,7 @@ def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress:
             hist["epoch_seconds"].append(time.perf_counter() - t0)
             if progress is not None:
                 eta = float(np.mean(hist["epoch_seconds"])) * (n2 - sweep - 1)
-                progress(stage, done + sweep + 1, done + n2, {"train_mse": mse, "refit": 1.0}, eta)
+                progress(Progress(stage, done + sweep + 1, done + n2, {"train_mse": mse, "refit": 1.0}, eta))
         hist["refit_sweeps"] = n2
     state = model.state()
     state["baseline.user_bias"] = bu
@@ -308,8 +214,8 @@ def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress:
             "rating_high": hi, "global_mean": mu, "n_users": ds.n_users, "n_movies": ds.n_movies,
             "samples": model.n_samples, "refit_all": bool(n2)}
     vals = [v for v in hist["val"][burn:] if math.isfinite(v)]
-    metrics = {"val_rmse": vals[-1] if vals else float("nan"), "baseline_global_mean_rmse": base_mean,
-               "baseline_bias_rmse": base_bias, "epochs": len(hist["train"]), "best_epoch": hist["best_epoch"] + 1,
+    metrics = {"val_rmse": vals[-1] if vals else float("nan"), "baseline_global_mean_rmse": b.mean_rmse,
+               "baseline_bias_rmse": b.bias_rmse, "epochs": len(hist["train"]), "best_epoch": hist["best_epoch"] + 1,
                "refit_sweeps": n2, "seconds": hist["seconds"], "n_train": int(len(tr)), "n_val": int(len(va)),
                "n_final": int(len(r)) if n2 else int(len(tr))}
     return state, meta, hist, metrics
@@ -353,10 +259,28 @@ def predict_ratings(model: CollabModel, users: np.ndarray, movies: np.ndarray) -
 # ---------------------------------------------------------------- training entry point
 
 
-def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
-                 progress: CollabProgress | None = None) -> CollabModel:
-    """Build the similarity space and train the rating model on every rating in ``ds``."""
-    cfg.validate()
+@dataclass(frozen=True, eq=False)
+class CollabSpace:
+    """The collaborative similarity space alone: what the lists need (the rating model comes later)."""
+
+    vectors: np.ndarray  # float32 [n_movies, d]; zero rows for movies with no vector
+    has_vector: np.ndarray  # bool [n_movies]
+    low_confidence: np.ndarray  # bool [n_movies]
+    info: dict  # how it was made ("kind", "seconds", ...)
+    rating: RatingFit | None = None  # the model behind a rating-trained space, reusable as the rating model
+
+
+@dataclass(frozen=True, eq=False)
+class RatingModel:
+    """The rating model behind predict() and RMSE, as arrays."""
+
+    state: dict[str, np.ndarray]
+    meta: dict
+    history: dict
+    metrics: dict
+
+
+def _check_size(ds: Dataset, cfg: CollabConfig) -> None:
     if len(ds.ratings) < 2 or ds.n_movies < 2:
         raise DatasetError(
             f"Dataset {ds.name!r} has {len(ds.ratings)} ratings over {ds.n_movies} movies; collaborative "
@@ -367,9 +291,41 @@ def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
             f"dim={cfg.dim} / rating_dim={cfg.rating_dim} would need more than {_MAX_CELLS:,} cells for "
             f"{ds.n_movies:,} movies and {ds.n_users:,} users; choose a smaller dimension."
         )
-    t0 = time.perf_counter()
+
+
+def _space_kind(cfg: CollabConfig) -> str | None:
+    """The rating model a rating-trained space takes its movie vectors from (None for the spectral space)."""
+    return None if cfg.space == "spectral" else ("entity_net" if cfg.space == "rating_net" else "dot_bias")
+
+
+def train_space(ds: Dataset, cfg: CollabConfig, device: torch.device,
+                progress: ProgressFn | None = None) -> CollabSpace:
+    """The collaborative similarity space from every rating in ``ds`` (the spectral SVD by default)."""
+    cfg.validate()
+    _check_size(ds, cfg)
     count = np.bincount(ds.ratings.movie, minlength=ds.n_movies)
-    history: dict = {}
+    kind = _space_kind(cfg)
+    fitted = None
+    if kind is None:
+        emit(progress, "collab", epoch=0, epochs=1)
+        vectors, has, info = spectral_space(ds, cfg, device)
+        emit(progress, "collab", epoch=1, epochs=1, metrics={"rank": info["rank"]}, eta_s=0.0)
+    else:
+        state, meta, hist, metrics = _train_rating(ds, kind, cfg, device, progress, "collab")
+        fitted = RatingFit(state, meta, hist, metrics)
+        info = {"kind": cfg.space, "history": hist, "val_rmse": metrics["val_rmse"], "seconds": metrics["seconds"]}
+        vectors = np.ascontiguousarray(state["movie.weight"], dtype=np.float32)
+        vectors = vectors * (count > 0)[:, None].astype(np.float32)
+        has = (count > 0) & (np.linalg.norm(vectors, axis=1) > 0)
+    return CollabSpace(vectors.astype(np.float32), has.astype(bool), count < cfg.low_confidence_below, info, fitted)
+
+
+def train_rating_model(ds: Dataset, cfg: CollabConfig, device: torch.device, progress: ProgressFn | None = None,
+                       space: CollabSpace | None = None) -> RatingModel:
+    """The rating model behind predict() and RMSE; reuses ``space``'s model when it is the same kind."""
+    cfg.validate()
+    _check_size(ds, cfg)
+    t0 = time.perf_counter()
     rating_kind = cfg.rating_model_for(len(ds.ratings))
     rating_note = ""
     run_cfg = cfg
@@ -378,43 +334,34 @@ def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
         run_cfg = replace(cfg, rating_model=rating_kind, rating_fit=cfg.large_rating_fit)
         rating_note = (f"{len(ds.ratings):,} ratings > bayes_max_ratings={cfg.bayes_max_ratings:,}: trained "
                        f"{rating_kind} ({cfg.large_rating_fit.epochs} epochs) instead of {cfg.rating_model}")
-    state, meta, hist, metrics = _train_rating(ds, rating_kind, run_cfg, device, progress, "rating")
+    if space is not None and space.rating is not None and _space_kind(cfg) == rating_kind and run_cfg is cfg:
+        r = space.rating
+        state, meta, hist, metrics = r.state, dict(r.meta), r.history, dict(r.metrics)
+    else:
+        state, meta, hist, metrics = _train_rating(ds, rating_kind, run_cfg, device, progress, "rating")
     if rating_note:
         meta["requested_kind"] = cfg.rating_model
         meta["note"] = rating_note
-    history["rating"] = hist
-    if cfg.space == "spectral":
-        if progress is not None:
-            progress("collab", 0, 1, {}, None)
-        vectors, has, info = spectral_space(ds, cfg, device)
-        if progress is not None:
-            progress("collab", 1, 1, {"rank": info["rank"]}, 0.0)
-    else:
-        kind = "entity_net" if cfg.space == "rating_net" else "dot_bias"
-        sp_state = state
-        if kind != rating_kind:
-            sp_state, _, sp_hist, sp_metrics = _train_rating(ds, kind, cfg, device, progress, "collab")
-            info = {"kind": cfg.space, "history": sp_hist, "val_rmse": sp_metrics["val_rmse"],
-                    "seconds": sp_metrics["seconds"]}
-        else:
-            info = {"kind": cfg.space, "seconds": 0.0}
-        vectors = np.ascontiguousarray(sp_state["movie.weight"], dtype=np.float32)
-        vectors = vectors * (count > 0)[:, None].astype(np.float32)
-        has = (count > 0) & (np.linalg.norm(vectors, axis=1) > 0)
-    history["space"] = info
-    metrics = dict(metrics, rating_seconds=metrics["seconds"], space_seconds=info["seconds"],
-                   seconds=time.perf_counter() - t0, space=cfg.space, rating_model=rating_kind)
+    metrics = dict(metrics, rating_seconds=metrics["seconds"], seconds=time.perf_counter() - t0,
+                   rating_model=rating_kind)
     if rating_note:
         metrics.update(rating_model_requested=cfg.rating_model, rating_model_note=rating_note)
-    return CollabModel(
-        vectors=vectors.astype(np.float32),
-        has_vector=has.astype(bool),
-        low_confidence=count < cfg.low_confidence_below,
-        rating_state=state,
-        rating_meta=meta,
-        history=history,
-        metrics=metrics,
-    )
+    return RatingModel(state, meta, hist, metrics)
+
+
+def combine(space: CollabSpace, rating: RatingModel, cfg: CollabConfig) -> CollabModel:
+    """The space and the rating model as one CollabModel (what evaluation and the DDP build hand around)."""
+    metrics = dict(rating.metrics, space_seconds=space.info["seconds"],
+                   seconds=rating.metrics["seconds"] + space.info["seconds"], space=cfg.space)
+    return CollabModel(space.vectors, space.has_vector, space.low_confidence, rating.state, rating.meta,
+                       {"rating": rating.history, "space": space.info}, metrics)
+
+
+def train_collab(ds: Dataset, cfg: CollabConfig, device: torch.device,
+                 progress: ProgressFn | None = None) -> CollabModel:
+    """Build the similarity space and train the rating model on every rating in ``ds``."""
+    space = train_space(ds, cfg, device, progress)
+    return combine(space, train_rating_model(ds, cfg, device, progress, space), cfg)
 
 
 # ---------------------------------------------------------------- persistence (npz + json, no pickle)
@@ -424,7 +371,7 @@ def collab_to_arrays(model: CollabModel) -> tuple[dict[str, np.ndarray], dict]:
     """Split a model into plain arrays (for .npz) and a JSON-able dict, so the store never pickles."""
     arrays = {"vectors": model.vectors, "has_vector": model.has_vector, "low_confidence": model.low_confidence}
     arrays.update({f"rating/{k}": v for k, v in model.rating_state.items()})
-    meta = {"format": FORMAT_VERSION, "rating_meta": model.rating_meta, "history": model.history,
+    meta = {"format": MODEL_FORMAT, "rating_meta": model.rating_meta, "history": model.history,
             "metrics": model.metrics}
     return arrays, meta
 
@@ -432,8 +379,8 @@ def collab_to_arrays(model: CollabModel) -> tuple[dict[str, np.ndarray], dict]:
 def load_collab(arrays: dict[str, np.ndarray], meta: dict) -> CollabModel:
     """Rebuild a CollabModel from collab_to_arrays output; CacheError when anything is missing or inconsistent."""
     try:
-        if meta.get("format") != FORMAT_VERSION:
-            raise ValueError(f"format {meta.get('format')!r} (expected {FORMAT_VERSION})")
+        if meta.get("format") != MODEL_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r} (expected {MODEL_FORMAT})")
         vectors = np.asarray(arrays["vectors"], dtype=np.float32)
         has = np.asarray(arrays["has_vector"], dtype=bool)
         low = np.asarray(arrays["low_confidence"], dtype=bool)

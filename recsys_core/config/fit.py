@@ -1,4 +1,4 @@
-"""Training-loop options, kept free of torch so configs import instantly (cached starts never load torch)."""
+"""Training-loop options, torch-free so configs import instantly (cached starts never load torch)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class FitOptions:
     min_delta: float = 1e-4  # relative improvement that counts
 
     def validate(self) -> None:
+        """Refuse loop settings that cannot train."""
         if self.epochs < 1 or self.epochs > 10_000:
             raise ConfigError(f"epochs must be between 1 and 10000, got {self.epochs}.")
         if self.batch_size < 1 or self.batch_size > 10_000_000:

@@ -13,9 +13,9 @@ from typing import Callable
 
 import torch
 
-from .. import distributed as _dist
+from ..config import FitOptions
 from ..errors import ConfigError, DeviceError
-from .options import FitOptions
+from ..runtime import ddp as _dist
 
 # How many times a batch that ran out of memory is halved before giving up on the device (the caller
 # then retries on the CPU).
@@ -135,8 +135,8 @@ def free_device_memory(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
-# progress(epoch, epochs, train_loss, val_loss, eta_seconds)
-ProgressFn = Callable[[int, int, float, float, float], None]
+# on_epoch(epoch, epochs, train_loss, val_loss, eta_seconds): the loop's hook; stages turn it into Progress events
+EpochFn = Callable[[int, int, float, float, float], None]
 
 
 def make_optimizer(model: torch.nn.Module | list[torch.nn.Parameter], opts: FitOptions,
@@ -158,7 +158,7 @@ def fit(
     opts: FitOptions,
     device: torch.device,
     generator: torch.Generator,
-    progress: ProgressFn | None = None,
+    on_epoch: EpochFn | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     on_notice: Callable[[str], None] | None = None,
     train_step: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -265,9 +265,9 @@ def fit(
             best_state = copy.deepcopy(model.state_dict())
         else:
             bad += 1
-        if progress is not None:
+        if on_epoch is not None:
             mean_epoch = sum(hist.epoch_seconds) / len(hist.epoch_seconds)
-            progress(epoch + 1, opts.epochs, train_loss, val, mean_epoch * (opts.epochs - epoch - 1))
+            on_epoch(epoch + 1, opts.epochs, train_loss, val, mean_epoch * (opts.epochs - epoch - 1))
         epoch += 1
         if opts.patience and bad >= opts.patience:
             break
