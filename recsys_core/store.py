@@ -22,10 +22,19 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .config import ARTIFACT_FORMAT
+from .errors import CacheError, quote_data
+from .files import (
+    atomic_write,
+    atomic_write_with,
+    fsync_write,
+    once_per_process,
+    read_retrying,
+    remove_unlocked,
+    sha256_file,
+)
 from .paths import artifacts_dir
-from .errors import CacheError, TransientReadError, quote_data
 
-FORMAT_VERSION = 1
 # A write failing with one of these means "this folder cannot take the artifact" (read-only, full, no
 # permission, over quota): the model is kept in memory and served without caching, with a notice.
 WRITE_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG})
@@ -52,138 +61,7 @@ def _is_write_failure(exc: BaseException) -> bool:
     return isinstance(exc, UnwritableError) or (isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS)
 
 
-# An error of these kinds while reading proves nothing about the file (busy disk, full memory, too many
-# open files, no permission right now): the entry is kept and the read retried once, never deleted.
-TRANSIENT_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.EMFILE, errno.ENFILE, errno.ENOMEM,
-                              errno.EACCES, errno.EPERM, errno.EBUSY, errno.ETIMEDOUT, errno.ESTALE})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a read error says nothing about the data itself (so the entry must not be deleted)."""
-    if isinstance(exc, MemoryError):
-        return True
-    return isinstance(exc, OSError) and (isinstance(exc, PermissionError) or exc.errno in TRANSIENT_ERRNOS)
-
-
-def read_retrying(read: Callable[[], Any], what: str, retry_after: float = 0.05) -> Any:
-    """Run ``read``; a transient error is retried once, then raised as TransientReadError (nothing deleted)."""
-    try:
-        return read()
-    except (MemoryError, OSError) as exc:
-        if not is_transient(exc):
-            raise
-    time.sleep(retry_after)
-    try:
-        return read()
-    except (MemoryError, OSError) as exc:
-        if not is_transient(exc):
-            raise
-        why = "out of memory" if isinstance(exc, MemoryError) else (exc.strerror or type(exc).__name__)
-        raise TransientReadError(f"{what} could not be read just now ({why}); it was kept as it is. Try again "
-                                 "in a moment", detail=str(getattr(exc, "filename", "") or "")) from None
-
-
 # ------------------------------------------------------------ temp folders and stale leftovers
-
-
-def try_lock(path: Path) -> int | None:
-    """An exclusive flock on ``path`` taken without waiting (the fd), or None when another holder has it."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def release_lock(fd: int) -> None:
-    """Undo try_lock."""
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
-
-
-@contextlib.contextmanager
-def locked_tempdir(parent: Path, prefix: str) -> Iterator[Path]:
-    """A fresh temp folder in ``parent``, held by ``<folder>.lock`` so cleanup leaves it alone while we live.
-
-    The lock is taken before the folder exists, so a folder without a held lock is always a dead run's.
-    """
-    parent.mkdir(parents=True, exist_ok=True)
-    name = f"{prefix}{uuid.uuid4().hex[:12]}"
-    lock = parent / f"{name}.lock"
-    fd = try_lock(lock)
-    if fd is None:
-        raise OSError(errno.EAGAIN, "cannot lock a new temporary folder", str(lock))
-    folder = parent / name
-    try:
-        folder.mkdir()
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            lock.unlink()
-        release_lock(fd)
-
-
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p, ignore_errors=True)
-    else:
-        with contextlib.suppress(OSError):
-            p.unlink()
-
-
-def remove_unlocked(lock: Path, victims: list[Path], drop_lock: bool) -> int:
-    """Remove ``victims`` if nobody holds ``lock`` (a live run's temp folder stays); how many were removed."""
-    if not victims and not drop_lock:
-        return 0
-    fd = try_lock(lock)
-    if fd is None:
-        return 0
-    try:
-        for v in victims:
-            _remove(v)
-        if drop_lock:
-            with contextlib.suppress(OSError):
-                lock.unlink()
-    finally:
-        release_lock(fd)
-    return len(victims)
-
-
-def cleanup_tempdirs(parent: Path, prefix: str) -> int:
-    """Remove ``locked_tempdir`` folders (and orphan lock files) in parent whose lock no live process holds."""
-    removed = 0
-    try:
-        entries = list(parent.glob(f"{prefix}*"))
-    except OSError:
-        return 0
-    for p in entries:
-        if p.name.endswith(".lock"):
-            if not p.with_name(p.name[:-5]).exists():
-                remove_unlocked(p, [], drop_lock=True)  # an orphan lock file
-            continue
-        removed += remove_unlocked(p.with_name(f"{p.name}.lock"), [p], drop_lock=True)
-    return removed
-
-
-_CLEANED: set[str] = set()
-_CLEANED_LOCK = threading.Lock()
-
-
-def once_per_process(tag: str, root: Path) -> bool:
-    """True the first time (tag, root) is seen in this process: stale-leftover sweeps run once per start."""
-    key = f"{tag}:{root}"
-    with _CLEANED_LOCK:
-        if key in _CLEANED:
-            return False
-        _CLEANED.add(key)
-        return True
 
 
 def cleanup_stale(root: Path | None = None, force: bool = False) -> int:
@@ -243,47 +121,6 @@ def _write_notice(root: Path, exc: BaseException) -> str:
 def artifacts_root() -> Path:
     """$RECSYS_ARTIFACTS_DIR, else <checkout>/artifacts, else the user's cache folder (see recsys_core.paths)."""
     return artifacts_dir()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write next to the target, then rename over it: readers see the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        _fsync_write(tmp, data)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _atomic_write_with(path: Path, write: Callable[[Path], None]) -> dict:
-    """Let ``write`` fill a temp file beside ``path`` (e.g. faiss.write_index), fsync, checksum, rename over it."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        info = {"bytes": tmp.stat().st_size, "sha256": _sha256(tmp)}
-        os.replace(tmp, path)
-        return info
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -352,7 +189,7 @@ class Artifact:
             size = path.stat().st_size
         except OSError:
             return None, f"{fname} is missing"
-        if size != info.get("bytes") or _sha256(path) != info.get("sha256"):
+        if size != info.get("bytes") or sha256_file(path) != info.get("sha256"):
             return None, f"{fname} fails its checksum"
         return path, ""
 
@@ -375,7 +212,7 @@ class ArtifactWriter:
         if self.folder is None or self.write_error is not None:
             return
         try:
-            _fsync_write(self.folder / fname, data)
+            fsync_write(self.folder / fname, data)
         except OSError as exc:
             if exc.errno not in WRITE_ERRNOS:
                 raise
@@ -439,7 +276,7 @@ class ArtifactStore:
         except (ValueError, IsADirectoryError, NotADirectoryError) as exc:
             return None, (f"The cached model's manifest is unreadable ({quote_data(str(exc))}); "
                           "it will be rebuilt.")
-        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        if not isinstance(manifest, dict) or manifest.get("format_version") != ARTIFACT_FORMAT:
             return None, "The cached model was written by another version of this program; it will be rebuilt."
         files = manifest.get("files")
         if not isinstance(files, dict) or not files:
@@ -451,7 +288,7 @@ class ArtifactStore:
             except FileNotFoundError:
                 return None, f"The cached model is missing {name}; it will be rebuilt."
             if not isinstance(info, dict) or size != info.get("bytes") or \
-                    read_retrying(lambda: _sha256(f), f"The cached model's {name}") != info.get("sha256"):
+                    read_retrying(lambda: sha256_file(f), f"The cached model's {name}") != info.get("sha256"):
                 return None, f"The cached model is damaged ({name} fails its checksum); it will be rebuilt."
         return Artifact(path, manifest), ""
 
@@ -555,7 +392,7 @@ class ArtifactStore:
                 data = json.dumps(manifest, indent=1, default=_json_default).encode()
                 if writer.write_error is not None:
                     raise writer.write_error
-                _fsync_write(tmp / MANIFEST, data)
+                fsync_write(tmp / MANIFEST, data)
                 self._swap_in(tmp, path)
             except OSError as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -613,7 +450,7 @@ class ArtifactStore:
         files = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                  for name, data in sorted(files_data.items()) if name != MANIFEST}
         manifest = {
-            "format_version": FORMAT_VERSION,
+            "format_version": ARTIFACT_FORMAT,
             "key": key,
             "fingerprint": fingerprint,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -660,12 +497,12 @@ class ArtifactStore:
                 manifest = dict(current.manifest)
                 files = dict(manifest["files"])
                 for fname, data in new.items():
-                    _atomic_write(art.path / fname, data)
+                    atomic_write(art.path / fname, data)
                     files[fname] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                 manifest.update(manifest_updates or {})
                 manifest["files"] = files
                 manifest["size_bytes"] = int(sum(v["bytes"] for v in files.values()))
-                _atomic_write(art.path / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
+                atomic_write(art.path / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
                 return Artifact(art.path, manifest)
         except (UnwritableError, OSError) as exc:
             if not _is_write_failure(exc):
@@ -699,11 +536,11 @@ class ArtifactStore:
         if not _same_build(manifest, art.manifest):
             raise CacheError(f"The cached model in {art.path} changed since it was opened (retrained?); "
                              "open it again to index the new one.")
-        recorded = {fname: _atomic_write_with(art.path / fname, write) for fname, write in writers.items()}
+        recorded = {fname: atomic_write_with(art.path / fname, write) for fname, write in writers.items()}
         sec = dict(manifest.get(section) or {})
         sec[entry] = {**(info or {}), "files": recorded}
         manifest = {**manifest, section: sec}
-        _atomic_write(art.path / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
+        atomic_write(art.path / MANIFEST, json.dumps(manifest, indent=1, default=_json_default).encode())
         return Artifact(art.path, manifest)
 
     # ------------------------------------------------------------ small mutable settings
@@ -725,5 +562,5 @@ class ArtifactStore:
         with self.lock(fingerprint, key):
             data = self.read_settings(fingerprint, key)
             data.update(updates)
-            _atomic_write(self.settings_path(fingerprint, key), json.dumps(data, indent=1).encode())
+            atomic_write(self.settings_path(fingerprint, key), json.dumps(data, indent=1).encode())
             return data

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import DatasetError, quote_data
-from ..store import locked_tempdir, once_per_process, remove_unlocked
+from ..files import locked_tempdir, once_per_process, remove_unlocked
 from . import cache
 from .dataset import DUPLICATE_POLICY, Dataset, Genome, Ratings, build_dataset
 from .download import Progress, download, extract_members

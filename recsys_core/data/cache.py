@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..store import cleanup_tempdirs, is_transient, locked_tempdir, once_per_process
+from ..files import cleanup_tempdirs, is_transient, locked_tempdir, once_per_process
 from .dataset import Dataset, Genome, Ratings
 
 CACHE_VERSION = 1

@@ -46,12 +46,12 @@ CHILD = textwrap.dedent("""
                     mark(); time.sleep(120)
             ex.projection("collab", progress=progress)
         else:  # "manifest": the map's .npy is written, the manifest that would list it is not
-            real = store_mod._atomic_write
+            real = store_mod.atomic_write
             def atomic_write(path, data):
                 if path.name == store_mod.MANIFEST:
                     mark(); os.kill(os.getpid(), signal.SIGKILL)
                 real(path, data)
-            store_mod._atomic_write = atomic_write
+            store_mod.atomic_write = atomic_write
             ex.projection("collab")
 """)
 
