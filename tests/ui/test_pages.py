@@ -306,7 +306,11 @@ def test_your_taste_recommends_from_a_few_stars(app):
     at = app(page="pages/your_taste.py")
     no_errors(at)
     at.text_input(key="w_taste_q").input("star wars").run()
-    at.session_state["taste_ratings"] = {50: 4, 172: 4, 181: 3}
+    from recsys_core import EngineConfig, Explorer
+    from ui import engine
+
+    key = engine.dataset_key(Explorer.open("ml-100k", EngineConfig(), train=False))
+    at.session_state["taste_ratings"] = {key: {50: 4, 172: 4, 181: 3}}  # ratings are kept per dataset
     at.run()
     no_errors(at)
     recs = [d.value for d in at.dataframe if "Why" in d.value.columns and "Score" in d.value.columns]
