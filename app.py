@@ -10,7 +10,7 @@ import logging
 
 import streamlit as st
 
-from ui import cached, layout, picker, state
+from ui import cached, engine, jobs, layout, operator, picker, state
 from ui.engine import RecsysError
 from ui.format import alpha_label, alpha_options, md_text, public_message
 from ui.state import K
@@ -118,8 +118,13 @@ def show_error(exc: RecsysError) -> None:
     st.caption("Pick another dataset in the sidebar, or retrain / clear the cache on the Data & model page.")
 
 
-def open_or_first_train(dataset: str) -> object | None:
-    """The cached explorer; on the very first start with default settings, train it with progress."""
+def open_or_build(dataset: str, choices: list[str]) -> object | None:
+    """The cached explorer, or None while the server builds it (its progress shown here, live).
+
+    The build is a job the server owns: leaving, reloading or clicking never stops or restarts it, and
+    however many visitors arrive, it runs once. The default dataset builds for anyone on first start;
+    any other dataset or setting without a model is the operator's to build.
+    """
     ss = st.session_state
     config_json = ss[K.CONFIG].get(dataset, cached.DEFAULT_CONFIG_JSON)
     try:
@@ -127,19 +132,37 @@ def open_or_first_train(dataset: str) -> object | None:
     except RecsysError as exc:
         if not cached.artifact_missing(exc):
             raise
-        if config_json != cached.DEFAULT_CONFIG_JSON:
-            ss[K.CONFIG].pop(dataset, None)
-            st.warning("The chosen training settings have no trained model any more; back to the defaults.")
-            return open_or_first_train(dataset)
-    st.info(f"First start on **{md_text(dataset, 60)}**: training the default model once. "
+    job = jobs.runner().get(jobs.build_key(dataset, config_json))
+    if job is None and config_json != cached.DEFAULT_CONFIG_JSON:
+        ss[K.CONFIG].pop(dataset, None)
+        st.warning("The chosen training settings have no trained model any more; back to the defaults.")
+        return open_or_build(dataset, choices)
+    if job is None:
+        if dataset != cached.default_dataset(choices) and not operator.is_operator():
+            st.info(f"No model has been built for **{md_text(dataset, 60)}** yet; the operator of this server "
+                    "can build it on the Data & model page. Pick another dataset in the sidebar meanwhile.")
+            return None
+        job = jobs.build(dataset, cached.dataset_source(dataset), config_json)
+    if job.status == engine.JOB_DONE:
+        return cached.open_explorer(dataset, config_json)
+    if not job.active:
+        for why in jobs.failures([job]):
+            st.error(md_text(public_message(why, 300)), icon="⚠️")
+        if operator.is_operator() and st.button("Try the build again", key="btn_retry_build", icon="🔁"):
+            jobs.build(dataset, cached.dataset_source(dataset), config_json, retry=True)
+            st.rerun()
+        return None
+    st.info(f"First start on **{md_text(dataset, 60)}**: the server is building what the lists need "
+            "(content codes and the collaborative space); the metrics follow in the background. "
             "Later starts open it from the cache instantly.")
-    cached.train_with_progress(dataset, config_json, f"Training on {md_text(dataset, 60)} (first start)…")
-    return cached.open_explorer(dataset, config_json)
+    jobs.watch([job], f"Building {dataset}", "build")
+    return None
 
 
 def main() -> None:
     """Route, share the sidebar and state across pages, and keep every error a message."""
     state.init_session()
+    operator.recognise()
     pending = st.session_state.pop(K.PENDING_VIEW, None)
     if pending is not None:
         state.apply_view(pending)
@@ -150,7 +173,12 @@ def main() -> None:
         state.read_url_once(choices, cached.default_dataset(choices))
         dataset = sidebar_dataset(choices)
         try:
-            ex = open_or_first_train(dataset)
+            ex = open_or_build(dataset, choices)
+            if ex is None:
+                if pg.url_path == "data-model":
+                    with state.routed():
+                        pg.run()  # the data page works without a model: download, build, clear the cache
+                return
         except RecsysError as exc:
             show_error(exc)
             if pg.url_path != "data-model":
@@ -159,6 +187,7 @@ def main() -> None:
             with state.routed():
                 pg.run()  # the data page works without a model: download, retrain, clear the cache
             return
+        jobs.pending(ex)  # the rating model and the evaluation follow the lists, as the server's jobs
         for notice in ex.notices:  # device fallback, smaller-batch retries, a rebuilt cache, no caching
             layout.notice(notice)
         state.apply_pending_url(cached.catalogue(cached.artifact_key(ex), ex))

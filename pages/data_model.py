@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, layout, metrics, settings, state
+from ui import cached, jobs, layout, metrics, operator, settings, state
 from ui.format import md_text
 from ui.state import K
 
@@ -24,7 +24,10 @@ if ex is not None:
 
 st.subheader("Datasets", help="The bundled default works offline; GroupLens releases download on request.")
 settings.release_table()
-settings.download_release()
+if operator.is_operator():
+    settings.download_release()
+else:
+    operator.explain("Downloading releases")
 
 st.subheader("Model")
 if ex is not None:
@@ -35,17 +38,34 @@ if ex is not None:
         settings.loss_curves(ex)
     with st.expander("Quality next to the baselines", expanded=False):
         view = metrics.metrics_view(ex.metrics)
-        if view is None:
-            st.info("No evaluation stored with this model.")
+        measuring = jobs.pending(ex)
+        if view is None and measuring:
+            st.info("Measuring… the evaluation runs on the server and its tables appear here when it is done.")
+            jobs.watch(measuring, "Measuring the lists", "data")
+        elif view is None:
+            st.info("No evaluation stored with this model. " + " ".join(jobs.failures(measuring)))
         else:
             metrics.metric_tables(view)
 
-with st.form("train_form", border=True):
-    st.markdown("**Train with these settings**")
-    settings_json = settings.training_settings(ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON))
-    submitted = st.form_submit_button("Train", type="primary", icon="🏋️")
-if submitted:
-    settings.train_and_use(ss[K.DATASET], settings_json)
+st.subheader("Server jobs", help="Builds, evaluations and maps run here one at a time; the rest wait in line.")
+settings.job_queue(operator.is_operator())
+
+if operator.is_operator():
+    with st.form("train_form", border=True):
+        st.markdown("**Train with these settings**")
+        settings_json = settings.training_settings(ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON))
+        submitted = st.form_submit_button("Train", type="primary", icon="🏋️")
+    if submitted:
+        settings.train_and_use(ss[K.DATASET], settings_json)
+    if ex is None and jobs.runner().get(jobs.build_key(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON)) is None:
+        if st.button(f"Build the default model for {md_text(ss[K.DATASET], 60)}", key="btn_build_default",
+                     icon="🏗️"):
+            settings.train_and_use(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON)
+else:
+    operator.explain("Training with other settings")
 
 st.subheader("Cache")
-settings.cache_controls()
+if operator.is_operator():
+    settings.cache_controls()
+else:
+    operator.explain("Clearing the caches")

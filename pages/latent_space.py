@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, engine, filters, layout, maps, picker, state
+from ui import cached, engine, filters, jobs, layout, maps, picker, state
 from ui.charts import PLOT_CONFIG
-from ui.format import format_alpha, map_alpha_note
+from ui.format import format_alpha, map_alpha_note, md_text
 from ui.state import K
 
 state.require_router()
@@ -33,8 +33,22 @@ overlap = cached.agreement_frame(key, ex).set_index("movie")["overlap"] if colou
 
 
 def space_map(space: str, title: str, list_name: str, height: int, legend: bool = True) -> None:
-    """One map with the selected movie and its top-20 in that space highlighted; clicks select."""
-    df = cached.projection_frame(key, ex, space, map_a if space == "hybrid" else 0.5)
+    """One map with the selected movie and its top-20 in that space highlighted; clicks select.
+
+    A map not stored yet is computed by a server job (once, however many visitors wait for it)."""
+    a = map_a if space == "hybrid" else 0.5
+    if not cached.map_cached(ex, space, a):
+        ex.refresh()  # another process or job may have stored it meanwhile
+    if not cached.map_cached(ex, space, a):
+        job = jobs.map_job(ex, ss[K.DATASET], ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON), space, a)
+        if job.active:
+            st.markdown(f"**{md_text(title, 80)}**")
+            jobs.watch([job], f"Drawing the {space} map (UMAP, first time only)", f"map_{space}")
+            return
+        if not cached.map_cached(ex, space, a):
+            st.error(" ".join(jobs.failures([job])) or "This map could not be computed.", icon="⚠️")
+            return
+    df = cached.projection_frame(key, ex, space, a)
     if overlap is not None:
         df = df.assign(overlap=overlap.reindex(df["movie"]).to_numpy())
     neighbours = [int(m) for m in res[list_name]["movie"]]
@@ -57,7 +71,9 @@ st.caption("The two maps are aligned, so a film sits in comparable places in bot
 
 shown_as = f"α = {format_alpha(map_a)}" + ("" if round(map_a, 2) == round(alpha, 2)
                                             else f" (nearest stored step to your α = {format_alpha(alpha)})")
-if cached.map_cached(ex, "hybrid", map_a) or st.button(
+config_json = ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON)
+if cached.map_cached(ex, "hybrid", map_a) or jobs.map_pending(ex, ss[K.DATASET], config_json, "hybrid", map_a) \
+        or st.button(
     f"Compute the blended map at {shown_as}", key="btn_blend_map", icon="🗺️",
     help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",
 ):

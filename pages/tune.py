@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, charts, layout, metrics, picker, settings, state
+from ui import cached, charts, jobs, layout, metrics, operator, picker, settings, state
 from ui.format import best_alpha_text, format_alpha
 from ui.state import K
 
@@ -20,8 +20,14 @@ layout.page_header(
 )
 
 view = metrics.metrics_view(ex.metrics)
-if view is None:
-    st.info("This model has no evaluation yet. Retrain it on the Data & model page to measure the blend.")
+measuring = jobs.pending(ex)
+if view is None and measuring:
+    st.info("Measuring the lists on held-out ratings… the charts appear here when the server's evaluation "
+            "job finishes (the lists already work on every page).")
+    jobs.watch(measuring, "Measuring the blend", "tune")
+elif view is None:
+    st.info("This model has no evaluation: the server's evaluation job did not finish. "
+            + " ".join(jobs.failures(measuring)))
 else:
     st.markdown(best_alpha_text(view))
     metrics.metric_charts(view, alpha)
@@ -42,8 +48,10 @@ with right:
         if st.button(f"Try the best α = {format_alpha(view['best_alpha'])}", key="btn_try_best", icon="🎯"):
             settings.set_alpha(view["best_alpha"])
             st.rerun()
-    if st.button(f"Make α = {format_alpha(alpha)} the default", key="btn_set_default", type="primary",
-                 icon="📌", help="Saved with this model's artifact, and kept in the page address."):
+    if not operator.is_operator():
+        operator.explain("Setting the default α for everyone")
+    elif st.button(f"Make α = {format_alpha(alpha)} the default", key="btn_set_default", type="primary",
+                   icon="📌", help="Saved with this model's artifact, and kept in the page address."):
         settings.make_default_alpha(ex, alpha)
     if ss.get("default_alpha_saved") is not None:
         st.success(f"Saved: α = {format_alpha(ss['default_alpha_saved'])} is now this model's default "

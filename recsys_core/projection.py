@@ -13,10 +13,11 @@ from .config import MAP_SPACES, ProjectionConfig
 from .errors import ConfigError
 from .events import ProgressFn, emit
 from .scoring.blend import joint_space
+from .store import Artifact
 
 if TYPE_CHECKING:
     from .scoring.similarity import SimilarityIndex
-    from .store import Artifact, ArtifactStore
+    from .store import ArtifactStore
 
 
 
@@ -129,6 +130,20 @@ def projection_for(store: "ArtifactStore", art: "Artifact", index: "SimilarityIn
     name = projection_name(space, alpha, cfg)
     if art.has(f"{name}.npy"):
         return art.array(name), art
+    if not art.cached:
+        return _compute(store, art, index, cfg, space, alpha, name, progress, on_notice)
+    # one UMAP run per map across processes: wait for whoever computes it, then read theirs
+    with store.lock(art.manifest["fingerprint"], f"{art.manifest['key']}.{name}"):
+        art = Artifact(art.path, store.read_manifest(art), art.memory)
+        if art.has(f"{name}.npy"):
+            return art.array(name), art
+        return _compute(store, art, index, cfg, space, alpha, name, progress, on_notice)
+
+
+def _compute(store: "ArtifactStore", art: "Artifact", index: "SimilarityIndex", cfg: ProjectionConfig, space: str,
+             alpha: float, name: str, progress: "ProgressFn | None",
+             on_notice: "Callable[[str], None] | None") -> tuple[np.ndarray, "Artifact"]:
+    """Run UMAP for one map (aligned to the content map, computed first when missing) and store it."""
     reference = None
     if space != "content":
         reference, art = projection_for(store, art, index, cfg, "content", 0.5, progress, on_notice)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,6 @@ import streamlit as st
 
 from ui import engine
 from ui.engine import ArtifactMissingError, EngineConfig, Explorer, Filters, RecsysError
-from ui.format import progress_text
 from ui.state import DEFAULT_DATASET, Catalogue, K
 
 _log = logging.getLogger(__name__)
@@ -168,29 +166,6 @@ def forget_explorer(dataset: str | None = None, config_json: str | None = None) 
         fn.clear()
 
 
-def train_with_progress(dataset: str, config_json: str, title: str) -> None:
-    """Train (or reuse) an artifact through the facade, showing stage, epoch, losses and ETA live."""
-    with st.status(title, expanded=True) as status:
-        bar = st.progress(0.0, text="Starting…")
-        line = st.empty()
-        started = time.monotonic()
-
-        def on_progress(ev: Any) -> None:
-            frac, text = progress_text(ev)
-            bar.progress(frac, text=text)
-            line.caption(f"Elapsed {time.monotonic() - started:.0f} s")
-
-        try:
-            engine.open_explorer(dataset_source(dataset), config_from_json(config_json), train=True,
-                                 progress=on_progress)
-        except RecsysError:
-            status.update(label="Training failed", state="error")
-            raise
-        status.update(label=f"Trained in {time.monotonic() - started:.0f} s", state="complete",
-                      expanded=False)
-    forget_explorer(dataset, config_json)
-
-
 def current_explorer() -> Explorer:
     """The explorer of the session's dataset and settings (already opened by the router)."""
     ss = st.session_state
@@ -249,24 +224,6 @@ def similar_lists(key: str, _ex: Explorer, row: int, alpha: float, filt: tuple) 
     }
 
 
-def projection_with_progress(ex: Explorer, space: str, alpha: float) -> np.ndarray:
-    """ex.projection, showing progress only when it actually has to compute."""
-    shown: dict[str, Any] = {}
-
-    def on_progress(ev: Any) -> None:
-        if "status" not in shown:
-            shown["status"] = st.status(f"Computing the {space} map (first time only)…", expanded=True)
-            with shown["status"]:
-                shown["bar"] = st.progress(0.0)
-        frac, text = progress_text(ev)
-        shown["bar"].progress(frac, text=text)
-
-    coords = ex.projection(space, alpha=alpha, progress=on_progress)
-    if "status" in shown:
-        shown["status"].update(label=f"{space.title()} map ready", state="complete", expanded=False)
-    return coords
-
-
 def map_alpha(ex: Explorer, alpha: float) -> float:
     """The alpha the engine's cached hybrid map is keyed on (rounded to its step)."""
     return engine.map_alpha(ex, alpha)
@@ -278,8 +235,8 @@ def map_cached(ex: Explorer, space: str, alpha: float) -> bool:
 
 
 def projection_frame(key: str, ex: Explorer, space: str, alpha: float) -> pd.DataFrame:
-    """The map of ``space``: progress is shown here (never inside a cached function, which would replay it)."""
-    coords = projection_with_progress(ex, space, alpha)  # an artifact read once computed
+    """The stored map of ``space`` (computed by a server job first: see ``ui.jobs.map_job``) with its hover data."""
+    coords = ex.projection(space, alpha=alpha)  # a read of the artifact: the job already computed it
     return _projection_frame(key, ex, space, alpha, coords)
 
 
@@ -354,6 +311,5 @@ __all__ = [
     "DEFAULT_DATASET",
     "DEFAULT_CONFIG_JSON",
     "open_explorer",
-    "train_with_progress",
     "artifact_key",
 ]

@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from recsys_core import ArtifactMissingError, EngineConfig, Explorer, Filters, RecsysError
+from recsys_core.jobs import CANCELLED as JOB_CANCELLED
+from recsys_core.jobs import DONE as JOB_DONE
+from recsys_core.jobs import FAILED as JOB_FAILED
+from recsys_core.jobs import QUEUED as JOB_QUEUED
+from recsys_core.jobs import RUNNING as JOB_RUNNING
+from recsys_core.jobs import Job, JobKey, JobRunner
 
 __all__ = [
     "ArtifactMissingError", "EngineConfig", "Explorer", "Filters", "RecsysError",
     "setting_choices", "releases", "release_names", "release_present", "data_dir", "download_release",
     "release_mb", "open_explorer", "map_alpha", "map_step", "map_stored", "dataset_key",
+    "Job", "JobKey", "JobRunner", "JOB_CANCELLED", "JOB_DONE", "JOB_FAILED", "JOB_QUEUED", "JOB_RUNNING",
 ]
 
 
@@ -74,12 +81,14 @@ def download_release(name: str, progress: Callable[[int, int | None], None]) -> 
 # --- models and maps ------------------------------------------------------------------------------
 
 
-def open_explorer(source: str, cfg: EngineConfig, train: bool, progress: Callable[[Any], None] | None = None
-                  ) -> Explorer:
-    """Open (or, with ``train``, build) the artifact for a dataset source and settings."""
-    if progress is None:
-        return Explorer.open(source, cfg, train=train)
-    return Explorer.open(source, cfg, train=train, progress=progress)
+def open_explorer(source: str, cfg: EngineConfig, train: bool, progress: Callable[[Any], None] | None = None,
+                  complete: bool = False) -> Explorer:
+    """Open (or, with ``train``, build) the artifact for a dataset source and settings.
+
+    The dashboard opens artifacts as soon as the lists can be served; the rating model and the evaluation
+    are added by the server's jobs (``ui.jobs``), not by a page.
+    """
+    return Explorer.open(source, cfg, train=train, progress=progress, complete=complete)
 
 
 def map_step(ex: Explorer) -> float:

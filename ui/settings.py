@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import cached, engine
+from ui import cached, engine, jobs
 from ui.charts import PLOT_CONFIG, loss_figure
 from ui.engine import Explorer, RecsysError
 from ui.format import error_markdown, md_text, printable, public_message
@@ -68,7 +68,8 @@ def train_and_use(dataset: str, config_json: str) -> None:
     """Train with these settings (progress shown), then make them this session's model."""
     try:
         cfg_json = cached.config_to_json(cached.config_from_json(config_json))
-        cached.train_with_progress(dataset, cfg_json, f"Training on {md_text(dataset)}…")
+        cached.config_from_json(cfg_json).validate()
+        jobs.build(dataset, cached.dataset_source(dataset), cfg_json, retry=True)
     except RecsysError as exc:
         show_error(exc, "Training did not run")
         return
@@ -79,8 +80,8 @@ def train_and_use(dataset: str, config_json: str) -> None:
         configs[dataset] = cfg_json
     st.session_state[K.CONFIG] = configs
     st.session_state[K.ALPHA] = None  # the new model's default blend
-    st.session_state["flash"] = "Trained. Every page now uses this model."
-    st.rerun()  # redraw everything from the new model
+    st.session_state["flash"] = "Every page uses this model as soon as the server has built it."
+    st.rerun()  # every page now follows the server's build of these settings
 
 
 def release_table() -> None:
@@ -180,7 +181,7 @@ def cache_controls() -> None:
     if st.button("Clear the dashboard's caches", key="btn_clear_cache", icon="🧹",
                  help="Re-reads models and maps from the artifact cache on the next view; nothing is retrained."):
         st.cache_data.clear()
-        st.cache_resource.clear()
+        cached.forget_explorer()  # not st.cache_resource.clear(): that would orphan the server's running jobs
         st.success("Cleared. Models and maps are re-read from disk on the next view.")
     st.caption("Trained artifacts live under the artifacts folder (RECSYS_ARTIFACTS_DIR); "
                "`make clean-cache` deletes them.")
@@ -197,3 +198,21 @@ def make_default_alpha(ex: Explorer, alpha: float) -> None:
     ex.set_default_alpha(round(float(alpha), 2))
     st.session_state[K.ALPHA] = round(float(alpha), 2)
     st.session_state["default_alpha_saved"] = round(float(alpha), 2)
+
+
+def job_queue(can_cancel: bool) -> None:
+    """The server's jobs: running, waiting in line, and recently finished; the operator can cancel."""
+    rows = jobs.queue_table()
+    if not rows:
+        st.caption("No jobs have run on this server since it started.")
+        return
+    st.dataframe(pd.DataFrame([{k: v for k, v in r.items() if k != "key"} for r in rows]), hide_index=True,
+                 key="tbl_jobs", column_config={"job": st.column_config.TextColumn("Job", width="large")})
+    active = [r for r in rows if r["status"] in (engine.JOB_RUNNING, engine.JOB_QUEUED)]
+    if can_cancel and active:
+        labels = {f"{r['job']} ({r['status']})": r["key"] for r in active}
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        pick = left.selectbox("Cancel a job", list(labels), key="w_cancel_job")
+        if right.button("Cancel", key="btn_cancel_job", icon="✋") and pick in labels:
+            jobs.cancel(labels[pick])
+            st.toast("Cancelling: the job stops at its next step and leaves nothing half-written.")

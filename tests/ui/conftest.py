@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does not put the root there
     sys.path.insert(0, str(ROOT))
 
-from tests.conftest import skip_or_fail, train_bundled  # noqa: E402
 from benchmarks.serve import start_server, stop_server  # noqa: E402
+from tests.conftest import skip_or_fail, train_bundled  # noqa: E402
+
 ARTIFACTS_OUT = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

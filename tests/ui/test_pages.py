@@ -350,7 +350,7 @@ def test_train_button_with_the_current_settings_reuses_the_model(app):
     at = app(page="pages/data_model.py")
     at.button(key="FormSubmitter:train_form-Train").click().run()
     no_errors(at)
-    assert any("Every page now uses this model" in s.value for s in at.success)
+    assert any("Every page uses this model" in s.value for s in at.success)
     assert any(k.startswith("Content") for k in [json.loads(c.proto.spec)["layout"]["title"]["text"]
                                                   for c in at.get("plotly_chart")])
 

@@ -1,0 +1,156 @@
+"""The server's jobs as the pages see them: one runner per server process, pages attach and watch.
+
+Builds, the later stages (rating model, evaluation) and maps run on the runner's worker thread, never in a
+page's script run, so a visitor who leaves, reloads or clicks cannot cancel or restart them. A page shows
+a job with ``watch``: a fragment that redraws its progress every second and reruns the page once the job
+has finished.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from ui import cached, engine
+from ui.format import md_text, progress_text
+from ui.state import K
+
+MAX_JOBS_ENV = "RECSYS_MAX_JOBS"
+
+
+@st.cache_resource(show_spinner=False)
+def runner() -> engine.JobRunner:
+    """The one job runner of this server process (RECSYS_MAX_JOBS at once, default 1; the rest queue)."""
+    try:
+        n = max(1, min(8, int(os.environ.get(MAX_JOBS_ENV, "1"))))
+    except ValueError:
+        n = 1
+    return engine.JobRunner(max_running=n)
+
+
+def _key(dataset: str, config_json: str, stage: str, detail: str = "") -> engine.JobKey:
+    return engine.JobKey(dataset, cached.config_from_json(config_json).config_hash(), stage, detail)
+
+
+def build_key(dataset: str, config_json: str) -> engine.JobKey:
+    """The key of the build job of a dataset and settings."""
+    return _key(dataset, config_json, "lists")
+
+
+def build(dataset: str, source: str, config_json: str, retry: bool = False) -> engine.Job:
+    """The job that builds what the lists need for a dataset and settings (once, however many visitors ask).
+
+    A failed build is not retried by merely viewing a page (it would fail again for every visitor); the
+    operator's retry passes ``retry``.
+    """
+    cfg = cached.config_from_json(config_json)
+
+    def run(progress: Callable[[Any], None]) -> str:
+        engine.open_explorer(source, cfg, train=True, progress=progress, complete=False)
+        return "built"
+
+    return runner().submit(build_key(dataset, config_json), f"Training on {dataset}", run, retry_failed=retry)
+
+
+def later_stage(ex: engine.Explorer, dataset: str, config_json: str, stage: str) -> engine.Job:
+    """The job that adds a later stage ("rating", "evaluate") to an explorer's artifact."""
+
+    def run(progress: Callable[[Any], None]) -> str:
+        ex.complete((stage,), progress=progress)
+        return stage
+
+    title = {"rating": "Training the rating model", "evaluate": "Measuring the lists"}.get(stage, stage)
+    return runner().submit(_key(dataset, config_json, stage), f"{title} ({dataset})", run, retry_failed=False)
+
+
+def complete_later(ex: engine.Explorer, dataset: str, config_json: str) -> list[engine.Job]:
+    """Queue every later stage the artifact still lacks (in order); refresh the explorer when they are done."""
+    missing = ex.missing()
+    if not missing:
+        return []
+    jobs = [later_stage(ex, dataset, config_json, stage) for stage in missing]
+    if any(j.status in (engine.JOB_FAILED, engine.JOB_CANCELLED) for j in jobs):
+        return [j for j in jobs if j.active]
+    if all(j.status == engine.JOB_DONE for j in jobs):
+        ex.refresh()
+        return []
+    return [j for j in jobs if j.active]
+
+
+def pending(ex: engine.Explorer) -> list[engine.Job]:
+    """The later-stage jobs of the session's dataset and settings still queued or running (queued now if new)."""
+    ss = st.session_state
+    dataset = ss[K.DATASET]
+    return complete_later(ex, dataset, ss[K.CONFIG].get(dataset, cached.DEFAULT_CONFIG_JSON))
+
+
+def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float) -> engine.Job:
+    """The job that computes one UMAP map (once per space and α step across visitors)."""
+    a = engine.map_alpha(ex, alpha) if space == "hybrid" else 0.5
+
+    def run(progress: Callable[[Any], None]) -> str:
+        ex.projection(space, alpha=a, progress=progress)
+        return space
+
+    detail = f"{space}@{a:.2f}" if space == "hybrid" else space
+    return runner().submit(_key(dataset, config_json, "map", detail), f"Computing the {space} map", run)
+
+
+def map_pending(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float) -> bool:
+    """Whether a job for this map is queued or running (someone already asked for it)."""
+    a = engine.map_alpha(ex, alpha) if space == "hybrid" else 0.5
+    detail = f"{space}@{a:.2f}" if space == "hybrid" else space
+    job = runner().get(_key(dataset, config_json, "map", detail))
+    return job is not None and job.active
+
+
+def _describe(job: engine.Job) -> tuple[float, str]:
+    if job.status == engine.JOB_QUEUED:
+        return 0.0, f"Waiting: {runner().position(job)} job(s) ahead in the server's queue"
+    if job.last is None:
+        return 0.0, "Starting…"
+    return progress_text(job.last)
+
+
+def watch(jobs: list[engine.Job], title: str, key: str) -> None:
+    """Show the jobs' progress, redrawn every second; rerun the page once they have all finished."""
+    if not jobs:
+        return
+
+    @st.fragment(run_every=1.0)
+    def _panel() -> None:
+        if all(not j.active for j in jobs):
+            st.rerun(scope="app")
+        with st.container(border=True, key=f"job_panel_{key}"):
+            st.markdown(f"**{md_text(title, 120)}**")
+            for j in jobs:
+                frac, text = _describe(j)
+                st.progress(min(max(frac, 0.0), 1.0), text=f"{md_text(j.title, 80)} · {md_text(text, 160)}")
+            st.caption(f"Running on the server: leaving or reloading this page does not stop it "
+                       f"({max(j.elapsed_s for j in jobs):.0f} s so far).")
+
+    _panel()
+
+
+def failures(jobs: list[engine.Job]) -> list[str]:
+    """What went wrong in finished jobs, as sentences for people."""
+    return [j.error for j in jobs if j.status in (engine.JOB_FAILED, engine.JOB_CANCELLED) and j.error]
+
+
+def queue_table() -> list[dict]:
+    """Running and queued jobs, then recent ones, for the operator's view."""
+    r = runner()
+    rows = []
+    for j in r.jobs()[:30]:
+        frac, text = _describe(j) if j.active else (1.0, j.error or "finished")
+        rows.append({"job": j.title, "status": j.status, "progress": text,
+                     "seconds": round(j.elapsed_s, 1), "key": j.key})
+    return rows
+
+
+def cancel(key: engine.JobKey) -> bool:
+    """Cancel a queued or running job (the operator's button)."""
+    return runner().cancel(key)
