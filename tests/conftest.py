@@ -27,8 +27,18 @@ if TEST_CACHE is not None:
 _SEEDED: set[Path] = set()
 
 
+_CODE_KEY: list[str] = []
+
+
 def code_key() -> str:
-    """A hash of what a trained artifact depends on beyond its data and config: the engine's code and the pins."""
+    """A hash of what a trained artifact depends on beyond its data and config: the engine's code and the pins
+    (computed once per session, so an edit made while tests run takes effect on the next run)."""
+    if not _CODE_KEY:
+        _CODE_KEY.append(_hash_code())
+    return _CODE_KEY[0]
+
+
+def _hash_code() -> str:
     h = hashlib.sha256((ROOT / "requirements.txt").read_bytes())
     pkg = ROOT / "recsys_core"
     for path in sorted(pkg.rglob("*.py")):
@@ -127,6 +137,29 @@ def train_bundled(tmp_path_factory: pytest.TempPathFactory, maps: bool = False) 
     finally:
         mp.undo()
     return art
+
+
+# Tests that each train models of their own for tens of seconds: `make test` (CI) runs them, `make test-fast`
+# (-m "not slow") leaves them out. Node-id prefixes; their owners may move the mark into the files.
+SLOW_TESTS = (
+    "tests/engine/test_scale.py::test_row_wise_training_above_threshold_learns_real_ratings",
+    "tests/engine/test_scale.py::test_compiled_and_batched_row_steps_reach_the_same_quality",
+    "tests/engine/test_explorer.py::test_corrupt_or_changed_data_rebuilds_through_the_facade",
+    "tests/engine/test_collab.py::test_the_gradient_trained_rating_models_remain_available",
+    "tests/engine/test_projection.py::test_maps_are_computed_once_and_cached",
+    "tests/reliability/test_concurrency.py::test_two_processes_different_datasets_same_folder",
+    "tests/reliability/test_settings_and_device.py::test_training_runs_out_of_memory_then_finishes_on_the_cpu",
+    "tests/reliability/test_settings_and_device.py::test_a_cuda_error_during_training_moves_the_rest_to_the_cpu",
+    "tests/reliability/test_faults.py::test_killed_mid_projection_keeps_the_artifact_and_recomputes_the_map",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark SLOW_TESTS slow before -m selects (tryfirst: ahead of pytest's own deselection)."""
+    for item in items:
+        if item.nodeid.startswith(SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

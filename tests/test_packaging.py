@@ -167,3 +167,22 @@ def test_export_into_an_impossible_folder_fails_fast_without_training(tmp_path):
         assert proc.returncode == 2 and proc.stdout == ""
         assert proc.stderr.startswith("error: --out ") and proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_default_folders_inside_and_outside_a_checkout(monkeypatch, tmp_path):
+    from recsys_core import paths
+
+    for var in ("RECSYS_DATA_DIR", "RECSYS_ARTIFACTS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    assert paths.in_checkout() and paths.data_dir() == ROOT / "data" and paths.artifacts_dir() == ROOT / "artifacts"
+    assert paths.bundled_dir() == ROOT / "data" / "ml-100k"
+
+    monkeypatch.setattr(paths, "in_checkout", lambda: False)  # as an installed package sees it
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/is/ignored")
+    assert paths.data_dir() == tmp_path / "xdg-data" / "recsys"
+    assert paths.artifacts_dir() == tmp_path / "home" / ".cache" / "recsys"
+    assert paths.bundled_dir() == paths.PACKAGE_DIR / "_bundled" / "ml-100k"
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(tmp_path / "mine"))
+    assert paths.artifacts_dir() == tmp_path / "mine", "the RECSYS_* variables still override"
