@@ -1,12 +1,15 @@
-"""Latent space: UMAP maps of the content, collaborative and blended embeddings; click a film to select it."""
+"""Latent space: UMAP maps of the content, collaborative and blended embeddings as instruments.
+
+Select many (box, lasso) and see what they share, read the labelled regions, find a title, link a movie to its
+neighbours; click a film to select it."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from ui import cached, engine, filters, jobs, layout, maps, picker, state
-from ui.charts import PLOT_CONFIG
-from ui.format import format_alpha, map_alpha_note, md_text
+from ui import cached, engine, filters, jobs, layout, maps, picker, selection, state
+from ui.format import format_alpha, map_alpha_note, md_text, movie_labels, printable
 from ui.state import K
 
 state.require_router()
@@ -16,24 +19,53 @@ ss = st.session_state
 
 layout.page_header(
     "Latent space",
-    "Each dot is a movie placed by UMAP; near dots have similar embeddings. Click a dot to select that movie.",
+    "Each dot is a movie placed by UMAP; near dots have similar embeddings. Drag a box (or lasso) to select many "
+    "movies, click a dot to pick one, scroll to zoom.",
 )
 row = picker.movie_picker(ex)
 alpha = float(ss[K.ALPHA])
 map_a = cached.map_alpha(ex, alpha)
 
-colour = st.segmented_control(
-    "Colour by", list(maps.COLOUR_MODES), default="Main genre", key="w_map_colour",
-    help="Agreement = how many of a movie's content and collaborative top-20 coincide.",
-) or "Main genre"
+c_colour, c_find, c_toggles = st.columns([3, 2, 3], vertical_alignment="bottom")
+with c_colour:
+    colour = st.segmented_control(
+        "Colour by", list(maps.COLOUR_MODES), default="Main genre", key="w_map_colour",
+        help="Agreement = how many of a movie's content and collaborative top-20 coincide.",
+    ) or "Main genre"
+with c_find:
+    find = st.text_input("Find on the map", key="w_map_find", max_chars=120, placeholder="Type a title",
+                         help="Centres every map on the best-matching title and rings it.")
+with c_toggles:
+    t1, t2, t3 = st.columns(3)
+    show_labels = t1.toggle("Region labels", value=True, key="w_map_labels",
+                            help="Clusters of the map named by what sets them apart from the whole catalogue.")
+    density = t2.toggle("Density", value=False, key="w_map_density", help="Contours of where movies crowd.")
+    lines = t3.toggle("Links", value=False, key="w_map_lines",
+                      help="Join the selected movie to its top-20 neighbours by lines.")
 
 filt = filters.current()
 res = cached.similar_lists(key, ex, row, alpha, filt)
 overlap = cached.agreement_frame(key, ex).set_index("movie")["overlap"] if colour == "Agreement" else None
+found = None
+if (find or "").strip():
+    hits = picker.search(key, ex, find.strip()[:200])
+    found = hits[0] if hits else None
+    if found is None:
+        st.caption(f"No title matches “{md_text(find, 60)}”.")
+list_pick = st.session_state.get("tbl_map_list")
+try:
+    picked_rows = list_pick["selection"]["rows"] if list_pick else []
+except (KeyError, TypeError):
+    picked_rows = []
+hybrid_list = res["hybrid"]
+if picked_rows and picked_rows[0] < len(hybrid_list):
+    found = int(hybrid_list["movie"].iloc[picked_rows[0]])  # a row picked in the list below
+chosen_rows = selection.rows_for(ex.catalog, ss[K.SELECTION]).tolist()
 
 
-def space_map(space: str, title: str, list_name: str, height: int, legend: bool = True) -> None:
-    """One map with the selected movie and its top-20 in that space highlighted; clicks select.
+def space_map(space: str, title: str, list_name: str, height: int, legend: bool = True,
+              width_px: float = 640.0) -> None:
+    """One map with the selected movie and its top-20 in that space highlighted; clicks and boxes select.
 
     A map not stored yet is computed by a server job (once, however many visitors wait for it)."""
     a = map_a if space == "hybrid" else 0.5
@@ -51,10 +83,14 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
     df = cached.projection_frame(key, ex, space, a)
     if overlap is not None:
         df = df.assign(overlap=overlap.reindex(df["movie"]).to_numpy())
+    regions = maps.regions_for(key, ex, space, a, ex.projection(space, alpha=a)) if show_labels else ()
     neighbours = [int(m) for m in res[list_name]["movie"]]
-    fig = maps.map_figure(df, colour, title, row, neighbours, height=height, legend=legend)
-    event = st.plotly_chart(fig, config=PLOT_CONFIG, key=f"map_{space}", on_select="rerun",
-                            selection_mode="points")
+    fig = maps.map_figure(df, colour, title, row, neighbours, height=height, legend=legend, regions=regions,
+                          width_px=width_px, density=density, chosen=chosen_rows, highlight=found, lines=lines)
+    event = st.plotly_chart(fig, config=maps.MAP_CONFIG, key=f"map_{space}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"))
+    if selection.apply_event(ex, f"map_{space}", event):
+        st.rerun()
     maps.apply_map_click(ex, f"map_{space}", event)
     missing = len(ex.catalog) - len(df)
     if missing:
@@ -63,25 +99,37 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
 
 left, right = st.columns(2, gap="medium")
 with left:
-    space_map("content", "Content space (what it is)", "content", 440, legend=False)
+    space_map("content", "Content space (what it is)", "content", 460, legend=False)
 with right:
-    space_map("collab", "Collaborative space (who likes it)", "collab", 440, legend=False)
+    space_map("collab", "Collaborative space (who likes it)", "collab", 460, legend=False)
 st.caption("The two maps are aligned, so a film sits in comparable places in both. ★ = selected movie, "
            "rings = its top-20 in that space (the first five labelled). Colours: see the legend of the blended map.")
+selection.selection_panel(ex, key)
 
 shown_as = f"α = {format_alpha(map_a)}" + ("" if round(map_a, 2) == round(alpha, 2)
                                             else f" (nearest stored step to your α = {format_alpha(alpha)})")
 config_json = ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON)
-if cached.map_cached(ex, "hybrid", map_a) or jobs.map_pending(ex, ss[K.DATASET], config_json, "hybrid", map_a) \
-        or st.button(
-    f"Compute the blended map at {shown_as}", key="btn_blend_map", icon="🗺️",
-    help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",
-):
-    space_map("hybrid", f"Blended space at α = {format_alpha(map_a)}", "hybrid", 560)
-    st.caption(map_alpha_note(alpha, map_a, engine.map_step(ex)))
-else:
-    st.info(f"The blended map at {shown_as} has not been computed yet. Moving the slider never "
-            "starts a UMAP run by itself; press the button to compute this one once.")
+blend_col, list_col = st.columns([3, 1], gap="medium")
+with blend_col:
+    if cached.map_cached(ex, "hybrid", map_a) or jobs.map_pending(ex, ss[K.DATASET], config_json, "hybrid", map_a) \
+            or st.button(
+        f"Compute the blended map at {shown_as}", key="btn_blend_map", icon="🗺️",
+        help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",
+    ):
+        space_map("hybrid", f"Blended space at α = {format_alpha(map_a)}", "hybrid", 560, width_px=1000.0)
+        st.caption(map_alpha_note(alpha, map_a, engine.map_step(ex)))
+    else:
+        st.info(f"The blended map at {shown_as} has not been computed yet. Moving the slider never "
+                "starts a UMAP run by itself; press the button to compute this one once.")
+with list_col:
+    st.markdown(f"**Blended top-20 · α = {format_alpha(alpha)}**")
+    st.dataframe(
+        pd.DataFrame({"#": hybrid_list["rank"].to_numpy(),
+                      "Title": [printable(t) for t in movie_labels(list(hybrid_list["title"]), list(hybrid_list["year"]))]}),
+        hide_index=True, height=520, key="tbl_map_list", on_select="rerun", selection_mode="single-row",
+        column_config={"#": st.column_config.NumberColumn("#", width=30)},
+    )
+    st.caption("Select a row to ring that movie on every map.")
 
 st.subheader("Agreement: where “what it is” and “who likes it” disagree",
              help="Overlap of each movie's content and collaborative top-20 lists (0 to 20).")

@@ -1,10 +1,10 @@
-"""Tune the blend: list quality against alpha on held-out ratings, the best alpha, and how one movie's list moves."""
+"""Tune the blend: the accuracy/coherence trade-off across alpha, two named picks, and how one movie's list moves."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, charts, jobs, layout, metrics, operator, picker, settings, state
+from ui import cached, charts, frontier, jobs, layout, metrics, operator, picker, settings, state
 from ui.format import best_alpha_text, format_alpha
 from ui.state import K
 
@@ -16,10 +16,11 @@ alpha = float(ss[K.ALPHA])
 
 layout.page_header(
     "Tune the blend",
-    "How good the blended lists are at each α, measured on held-out ratings — then keep the α that works.",
+    "What each α buys and costs, measured on held-out ratings — accuracy against what people see in the lists.",
 )
 
 view = metrics.metrics_view(ex.metrics)
+picks = frontier.picks_from_view(view) if view is not None else None
 measuring = jobs.pending(ex)
 if view is None and measuring:
     st.info("Measuring the lists on held-out ratings… the charts appear here when the server's evaluation "
@@ -29,8 +30,14 @@ elif view is None:
     st.info("This model has no evaluation: the server's evaluation job did not finish. "
             + " ".join(jobs.failures(measuring)))
 else:
-    st.markdown(best_alpha_text(view))
-    metrics.metric_charts(view, alpha)
+    if picks is not None:
+        st.plotly_chart(frontier.frontier_figure(view, picks, alpha), config=charts.PLOT_CONFIG, key="frontier")
+        st.markdown(f"**Most accurate: α = {format_alpha(picks.most_accurate)}** · "
+                    f"**Balanced: α = {format_alpha(picks.balanced)}** — {frontier.RULE}")
+        st.caption(frontier.WHY_RECALL)
+    with st.expander("Every metric across α", expanded=picks is None):
+        st.markdown(best_alpha_text(view))
+        metrics.metric_charts(view, alpha)
     with st.expander("Numbers behind the charts"):
         metrics.metric_tables(view)
 
@@ -44,14 +51,21 @@ with left:
         "an α) start from."
     )
 with right:
-    if view is not None and round(view["best_alpha"], 2) != round(alpha, 2):
-        if st.button(f"Try the best α = {format_alpha(view['best_alpha'])}", key="btn_try_best", icon="🎯"):
-            settings.set_alpha(view["best_alpha"])
+    for name, a in (picks.named() if picks is not None else {}).items():
+        try_col, keep_col = st.columns(2)
+        if round(a, 2) != round(alpha, 2) and try_col.button(
+                f"Try {name} (α = {format_alpha(a)})", key=f"btn_try_{name.replace(' ', '_')}", icon="🎯"):
+            settings.set_alpha(a)
+            st.rerun()
+        if operator.is_operator() and round(a, 2) != round(ex.default_alpha, 2) and keep_col.button(
+                f"Make {name} the default", key=f"btn_default_{name.replace(' ', '_')}",
+                help=f"α = {format_alpha(a)} becomes this model's default for everyone."):
+            settings.make_default_alpha(ex, a)
             st.rerun()
     if not operator.is_operator():
         operator.explain("Setting the default α for everyone")
     elif st.button(f"Make α = {format_alpha(alpha)} the default", key="btn_set_default", type="primary",
-                   icon="📌", help="Saved with this model's artifact, and kept in the page address."):
+                   icon="📌", help="Any α: saved with this model's artifact, and kept in the page address."):
         settings.make_default_alpha(ex, alpha)
     if ss.get("default_alpha_saved") is not None:
         st.success(f"Saved: α = {format_alpha(ss['default_alpha_saved'])} is now this model's default "

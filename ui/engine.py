@@ -22,6 +22,7 @@ __all__ = [
     "ArtifactMissingError", "EngineConfig", "Explorer", "Filters", "RecsysError",
     "setting_choices", "releases", "release_names", "release_present", "data_dir", "download_release",
     "release_mb", "open_explorer", "map_alpha", "map_step", "map_stored", "dataset_key",
+    "region_labels", "group_traits", "trait_text",
     "Job", "JobKey", "JobRunner", "JOB_CANCELLED", "JOB_DONE", "JOB_FAILED", "JOB_QUEUED", "JOB_RUNNING",
 ]
 
@@ -113,3 +114,27 @@ def map_stored(ex: Explorer, space: str, alpha: float) -> bool:
 def dataset_key(ex: Explorer) -> str:
     """Identity of the data behind an explorer (name and content fingerprint): per-dataset visitor state."""
     return f"{ex.dataset.name}|{ex.dataset.fingerprint}"
+
+
+# --- what a group of movies on a map shares (region labels, selections) ---------------------------
+
+
+def region_labels(ex: Explorer, coords: Any) -> list[Any]:
+    """The map's regions (k-means on its 2-D coordinates), each named by its most distinctive traits."""
+    from recsys_core.map_labels import region_labels as labels
+
+    return labels(ex, coords)
+
+
+def group_traits(ex: Explorer, rows: Any, n: int = 4) -> tuple[Any, ...]:
+    """The genres and content terms that most set these movie rows apart from the whole catalogue."""
+    from recsys_core.map_labels import traits
+
+    return traits(ex, rows, n=n)
+
+
+def trait_text(traits: tuple[Any, ...], n: int = 2) -> str:
+    """Traits as one short label ('Sci-Fi · #space')."""
+    from recsys_core.map_labels import trait_text as text
+
+    return text(traits, n)

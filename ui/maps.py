@@ -1,4 +1,4 @@
-"""The Latent space maps: a WebGL UMAP scatter per space, and clicks on it selecting a movie.
+"""The Latent space maps: a WebGL UMAP scatter per space with region labels, selections and highlights.
 
 Labels, hover text and legend entries are data (titles, genres), escaped with ``plot_text`` because
 plotly renders HTML in them.
@@ -14,10 +14,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import engine
 from ui.charts import ACCENT, NEIGHBOUR, layout
 from ui.engine import Explorer
 from ui.format import plot_text, plot_texts
 from ui.picker import select_row
+from ui.regions import padded_range, place_labels
 from ui.state import K
 
 COLOUR_MODES = {
@@ -29,24 +31,55 @@ COLOUR_MODES = {
 }
 _PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
             "#9D755D", "#BAB0AC", "#2F4B7C", "#A05195"]
-_HOVER = ("%{text}<br>%{customdata[1]}<br>%{customdata[2]:,} ratings · mean %{customdata[3]:.2f}"
-          "<extra></extra>")
+_HOVER = "%{text}<br>%{customdata[1]:,} ratings · mean %{customdata[2]:.2f}<extra></extra>"
+MAP_CONFIG: dict[str, Any] = {"displaylogo": False, "scrollZoom": True,
+                              "modeBarButtonsToRemove": ["autoScale2d", "toImage"]}
+FOUND = "#1F2933"
+LABEL_FONT_PX = 11.0
 
 
 def _custom(part: pd.DataFrame) -> np.ndarray:
-    """Per point: row (for clicks), escaped genres, rating count, mean rating."""
-    return np.column_stack([part["movie"], plot_texts(part["genres"], 80), part["n_ratings"],
-                            part["mean_rating"].fillna(0.0)])
+    """Per point, as one float32 array (sent base64, not as JSON text): row (for clicks), ratings, mean."""
+    return np.column_stack([part["movie"].to_numpy(np.float32), part["n_ratings"].to_numpy(np.float32),
+                            part["mean_rating"].fillna(0.0).to_numpy(np.float32)])
+
+
+def _xy(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates as float32 rounded to 3 decimals (UMAP units: far finer than a pixel), a third of float64's bytes."""
+    return (np.round(part["x"].to_numpy(np.float32), 3), np.round(part["y"].to_numpy(np.float32), 3))
+
+
+@st.cache_data(show_spinner="Naming the map's regions (first time only)…", max_entries=32)
+def regions_for(key: str, _ex: Explorer, space: str, alpha: float, _coords: np.ndarray) -> list[tuple[str, float, float, int]]:
+    """The map's labelled regions as (label, x, y, size), biggest first: computed once per map and artifact."""
+    return [(r.label, r.x, r.y, r.size) for r in engine.region_labels(_ex, _coords)]
 
 
 def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
-               neighbours: Sequence[int], height: int = 520, legend: bool = True) -> go.Figure:
-    """A UMAP map as WebGL scatter: hover shows title, year, genres, ratings; the pick is labelled."""
+               neighbours: Sequence[int], height: int = 520, legend: bool = True,
+               regions: Sequence[tuple[str, float, float, int]] = (), width_px: float = 640.0,
+               density: bool = False, chosen: Sequence[int] = (), highlight: int | None = None,
+               lines: bool = False) -> go.Figure:
+    """A UMAP map as WebGL scatter: hover shows title, ratings and mean; box/lasso select; optional overlays.
+
+    ``regions`` are labelled without overlaps at the default zoom, ``density`` adds contours, ``chosen`` rows
+    (a map selection) are ringed, ``highlight`` (a found title or a list row) is ringed and centred, and
+    ``lines`` joins the selected movie to its neighbours.
+    """
     fig = go.Figure()
+    x_full, y_full = padded_range(df["x"].tolist() or [0.0]), padded_range(df["y"].tolist() or [0.0])
+    if density and len(df) > 20:
+        xs, ys = _xy(df)
+        fig.add_trace(go.Histogram2dContour(
+            x=xs, y=ys, ncontours=8, showscale=False, hoverinfo="skip", name="density", showlegend=False,
+            contours={"coloring": "lines"}, line={"width": 1}, colorscale=[[0, "#CBD2D9"], [1, "#3E4C59"]],
+            opacity=0.6,
+        ))
 
     def add(part: pd.DataFrame, name: str, marker: dict[str, Any], showlegend: bool = True) -> None:
+        xs, ys = _xy(part)
         fig.add_trace(go.Scattergl(
-            x=part["x"], y=part["y"], mode="markers", name=plot_text(name, 40), text=plot_texts(part["label"], 120),
+            x=xs, y=ys, mode="markers", name=plot_text(name, 40), text=plot_texts(part["label"], 80),
             customdata=_custom(part), hovertemplate=_HOVER, marker=marker, showlegend=showlegend,
         ))
 
@@ -68,34 +101,65 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
         if col == "n_ratings":
             values = np.log10(values.clip(lower=1))
         scale = "RdYlGn" if col == "overlap" else "Viridis"
-        add(df, colour, {"size": 5, "opacity": 0.8, "color": values, "colorscale": scale,
-                         "colorbar": {"title": {"text": cbar}, "thickness": 10}}, showlegend=False)
+        add(df, colour, {"size": 5, "opacity": 0.8, "color": np.round(values.to_numpy(np.float32), 3),
+                         "colorscale": scale, "colorbar": {"title": {"text": cbar}, "thickness": 10}},
+            showlegend=False)
 
+    def overlay(part: pd.DataFrame, name: str, marker: dict[str, Any], text: list[str] | None = None,
+                position: str = "top center") -> None:
+        xs, ys = _xy(part)
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="markers+text" if text else "markers", name=name, text=text,
+            hovertext=plot_texts(part["label"], 80), textposition=position, textfont={"size": 10},
+            customdata=_custom(part), hovertemplate=_HOVER.replace("%{text}", "%{hovertext}"), marker=marker,
+        ))
+
+    if chosen:
+        sel = df[df["movie"].isin(list(chosen))]
+        if len(sel):
+            overlay(sel, "Map selection", {"size": 8, "color": "rgba(0,0,0,0)",
+                                           "line": {"width": 1.5, "color": "#1F2933"}})
     if selected is not None:
         nb = df[df["movie"].isin(list(neighbours))]
         first = set(list(neighbours)[:5])
-        if len(nb):
-            fig.add_trace(go.Scatter(
-                x=nb["x"], y=nb["y"], mode="markers+text", name="Top-20 neighbours",
-                text=[plot_text(t, 28) if m in first else "" for t, m in zip(nb["label"], nb["movie"], strict=True)],
-                hovertext=plot_texts(nb["label"], 120), textposition="top center", textfont={"size": 10},
-                customdata=_custom(nb), hovertemplate=_HOVER.replace("%{text}", "%{hovertext}"),
-                marker={"size": 10, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": NEIGHBOUR}},
-            ))
         me = df[df["movie"] == selected]
+        if lines and len(nb) and len(me):
+            mx, my = _xy(me)
+            nx, ny = _xy(nb)
+            lx = np.column_stack([np.full(len(nb), mx[0]), nx, np.full(len(nb), np.nan)]).ravel()
+            ly = np.column_stack([np.full(len(nb), my[0]), ny, np.full(len(nb), np.nan)]).ravel()
+            fig.add_trace(go.Scatter(x=lx, y=ly, mode="lines", name="Links to neighbours", hoverinfo="skip",
+                                     line={"width": 1, "color": NEIGHBOUR}, opacity=0.8))
+        if len(nb):
+            overlay(nb, "Top-20 neighbours",
+                    {"size": 10, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": NEIGHBOUR}},
+                    [plot_text(t, 28) if m in first else "" for t, m in zip(nb["label"], nb["movie"], strict=True)])
         if len(me):
-            fig.add_trace(go.Scatter(
-                x=me["x"], y=me["y"], mode="markers+text", name="Selected",
-                text=[f"<b>{plot_text(t, 40)}</b>" for t in me["label"]], textposition="bottom center",
-                hovertext=plot_texts(me["label"], 120), customdata=_custom(me),
-                hovertemplate=_HOVER.replace("%{text}", "%{hovertext}"),
-                marker={"size": 16, "symbol": "star", "color": ACCENT, "line": {"width": 1, "color": "black"}},
-            ))
-    fig.update_xaxes(showticklabels=False, title_text="UMAP 1", zeroline=False, showgrid=False)
-    fig.update_yaxes(showticklabels=False, title_text="UMAP 2", zeroline=False, showgrid=False)
+            overlay(me, "Selected", {"size": 16, "symbol": "star", "color": ACCENT,
+                                     "line": {"width": 1, "color": "black"}},
+                    [f"<b>{plot_text(t, 40)}</b>" for t in me["label"]], "bottom center")
+    x_range, y_range = x_full, y_full
+    if highlight is not None:
+        hit = df[df["movie"] == highlight]
+        if len(hit):
+            overlay(hit, "Found", {"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": FOUND}},
+                    [f"<b>{plot_text(t, 40)}</b>" for t in hit["label"]])
+            hx, hy = float(hit["x"].iloc[0]), float(hit["y"].iloc[0])
+            wx, wy = (x_full[1] - x_full[0]) * 0.2, (y_full[1] - y_full[0]) * 0.2
+            x_range, y_range = (hx - wx, hx + wx), (hy - wy, hy + wy)  # centred, zoomed in
+    fig.update_xaxes(showticklabels=False, title_text="", zeroline=False, showgrid=False, range=list(x_range))
+    fig.update_yaxes(showticklabels=False, title_text="", zeroline=False, showgrid=False, range=list(y_range))
+    if regions and highlight is None:
+        plot_w = max(width_px - 20, 100)
+        plot_h = max(height - 46 - (40 if legend else 0), 100)
+        for p in place_labels(regions, x_full, y_full, plot_w, plot_h, LABEL_FONT_PX):
+            fig.add_annotation(x=p.x, y=p.y, text=plot_text(p.text), showarrow=False, name="region",
+                               font={"size": LABEL_FONT_PX, "color": "#1F2933"},
+                               bgcolor="rgba(255,255,255,0.78)", borderpad=2)
     layout(fig, height, title={"text": plot_text(title), "font": {"size": 14}, "x": 0, "xanchor": "left", "y": 0.98},
-           dragmode="pan", clickmode="event+select", showlegend=legend, plot_bgcolor="#FAFBFC")
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.08, "x": 0, "xanchor": "left",
+           dragmode="select", clickmode="event+select", showlegend=legend, plot_bgcolor="#FAFBFC",
+           uirevision=f"{title}|{highlight}")
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "xanchor": "left",
                               "font": {"size": 10}},
                       margin={"l": 10, "r": 10, "t": 36, "b": 10})
     return fig
@@ -105,8 +169,11 @@ def apply_map_click(ex: Explorer, chart_key: str, event: Any) -> None:
     """A clicked point on a map selects that movie everywhere (each selection is applied once)."""
     ss = st.session_state
     try:
-        points = event["selection"]["points"] if event is not None else []
-    except (KeyError, TypeError):
+        sel = event["selection"] if event is not None else {}
+        points = sel["points"] or []
+        if sel.get("box") or sel.get("lasso"):
+            return  # an area selection: ui.selection handles it
+    except (KeyError, TypeError, AttributeError):
         points = []
     if not points:
         ss[K.LAST_MAP_PICK].pop(chart_key, None)  # deselected: the same dot may be clicked again

@@ -34,6 +34,7 @@ class K:
     GENRES = "view_genres"  # tuple[str, ...]
     YEARS = "view_years"  # tuple[int, int] | None
     MAX_RATINGS = "view_max_ratings"  # int | None (blockbuster cap)
+    SELECTION = "view_selection"  # tuple[int, ...]: MovieLens ids picked on a map (box or lasso)
 
     URL_APPLIED = "url_applied"  # the URL was read once for this session
     URL_PENDING = "url_pending"  # raw params waiting for the explorer to validate them
@@ -69,8 +70,9 @@ class Q:
     GENRES = "genres"
     YEARS = "years"
     MAX_RATINGS = "max_ratings"
+    SELECTION = "sel"
 
-    ALL = (DATASET, MOVIE, ALPHA, MIN_RATINGS, GENRES, YEARS, MAX_RATINGS)
+    ALL = (DATASET, MOVIE, ALPHA, MIN_RATINGS, GENRES, YEARS, MAX_RATINGS, SELECTION)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class View:
     genres: tuple[str, ...] = ()
     years: tuple[int, int] | None = None
     max_ratings: int | None = None
+    selection: tuple[int, ...] = ()  # movies picked on a map; in the link while it fits MAX_PARAM_LEN
 
     def to_query(self) -> dict[str, str]:
         """The query parameters of this view; filters only when set, so links stay short."""
@@ -100,11 +103,18 @@ class View:
             q[Q.YEARS] = f"{self.years[0]}-{self.years[1]}"
         if self.max_ratings is not None:
             q[Q.MAX_RATINGS] = str(self.max_ratings)
+        if self.selection and selection_fits_link(self.selection):
+            q[Q.SELECTION] = ",".join(str(m) for m in self.selection)
         return q
 
     def link(self, url_path: str = "") -> str:
         """A relative link to this view on a page (``""`` is the landing page)."""
         return f"./{url_path}?{urlencode(self.to_query())}"
+
+
+def selection_fits_link(ids: Iterable[int]) -> bool:
+    """Whether a map selection is small enough for the address bar (bigger ones travel as a saved view)."""
+    return len(",".join(str(m) for m in ids)) <= MAX_PARAM_LEN
 
 
 @dataclass(frozen=True)
@@ -279,6 +289,16 @@ def parse_view(raw: Mapping[str, object], cat: Catalogue) -> Parsed:
                     out.notices.append(f"The year range {shown(text)} was clipped to {lo}-{hi}.")
                 v["years"] = (max(a, lo), min(b, hi))
 
+    text = _first(raw, Q.SELECTION)
+    if text and not too_long(Q.SELECTION, text):
+        ids = [_int(p.strip()) for p in text.split(",") if p.strip()]
+        known = tuple(dict.fromkeys(m for m in ids if m is not None and m in cat.movie_ids))
+        if len(known) < len(ids):
+            out.notices.append(f"{len(ids) - len(known)} of the link's selected movies aren't in this dataset; "
+                               "kept the others.")
+        if known:
+            v["selection"] = known
+
     mr, cap = v.get("min_ratings", 0), v.get("max_ratings")
     if cap is not None and cap < mr:
         out.notices.append(
@@ -323,6 +343,7 @@ def init_session() -> None:
         K.GENRES: (),
         K.YEARS: None,
         K.MAX_RATINGS: None,
+        K.SELECTION: (),
         K.URL_APPLIED: False,
         K.URL_PENDING: None,
         K.NOTICES: ([], None),
@@ -350,6 +371,7 @@ def current_view() -> View:
         genres=tuple(ss[K.GENRES] or ()),
         years=ss[K.YEARS],
         max_ratings=ss[K.MAX_RATINGS],
+        selection=tuple(ss.get(K.SELECTION) or ()),
     )
 
 
@@ -363,6 +385,7 @@ def apply_view(view: View) -> None:
     ss[K.GENRES] = view.genres
     ss[K.YEARS] = view.years
     ss[K.MAX_RATINGS] = view.max_ratings
+    ss[K.SELECTION] = view.selection
     ss[K.PREV_HYBRID] = None
     # Every other widget is re-seeded from the view on each run; the search text is the person's own.
     ss.pop(K.W_SEARCH, None)

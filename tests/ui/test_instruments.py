@@ -1,0 +1,198 @@
+"""The map and the blend as instruments (issue 17): picks on the frontier, region labels, map selections, find.
+
+Pure units first (no server), then AppTest runs of the two pages, then one real server + Chromium for the
+gestures AppTest cannot make (a box drag, a toggle, typing a title).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ui.frontier import KEEP_RECALL, pick_alphas
+from ui.regions import overlaps, place_labels, text_box
+from ui.selection import as_filter, ids_from_event, summarise
+from ui.state import Catalogue, View, parse_view
+
+# --- pure units -----------------------------------------------------------------------------------
+
+ALPHAS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+RECALL = [0.4035, 0.4046, 0.4027, 0.3697, 0.3305, 0.2841, 0.2429, 0.1985, 0.1546, 0.1083, 0.0836, 0.0572]
+COHERENCE = [0.2999, 0.3813, 0.4541, 0.5727, 0.6688, 0.7329, 0.7757, 0.8015, 0.8135, 0.8192, 0.8203, 0.8202]
+
+
+def test_most_accurate_is_the_best_recall_and_balanced_keeps_97_percent_of_it():
+    picks = pick_alphas(ALPHAS, RECALL, COHERENCE)
+    assert picks.most_accurate == 0.05
+    assert picks.floor == pytest.approx(0.4046 * KEEP_RECALL)
+    assert picks.balanced == 0.1  # 0.4027 >= 0.3925 and the most coherent such α; 0.2 (0.3697) is below
+    assert pick_alphas(ALPHAS, RECALL, COHERENCE, keep=0.5).balanced == 0.5  # 0.6 (0.1985) is below 0.2023
+    # with a looser floor the balanced pick moves towards content, never below the floor
+    loose = pick_alphas(ALPHAS, RECALL, COHERENCE, keep=0.8)
+    assert RECALL[ALPHAS.index(loose.balanced)] >= 0.8 * 0.4046 and loose.balanced == 0.3
+
+
+def test_pick_rule_ties_and_missing_values():
+    assert pick_alphas([0.0, 0.5, 1.0], [0.3, 0.3, 0.1], [0.1, 0.2, 0.9]).most_accurate == 0.0
+    assert pick_alphas([0.0, 0.5, 1.0], [0.3, 0.3, 0.1], [0.2, 0.2, 0.9]).balanced == 0.5
+    assert pick_alphas([0.0, 0.5], [math.nan, 0.2], [0.9, 0.1]).most_accurate == 0.5
+    assert pick_alphas([0.0, 0.5], [0.2, 0.2], [math.nan, 0.4]).balanced == 0.5
+    assert pick_alphas([0.0], [math.nan], [0.1]) is None
+
+
+def test_region_labels_never_overlap_and_stay_inside():
+    rng = np.random.default_rng(0)
+    items = [(f"Genre {i} · #tag{i}", float(x), float(y), int(s))
+             for i, (x, y, s) in enumerate(zip(rng.normal(size=30), rng.normal(size=30), rng.integers(5, 500, 30), strict=True))]
+    placed = place_labels(items, (-3, 3), (-3, 3), 600, 400)
+    assert 3 <= len(placed) < len(items)
+    for i, a in enumerate(placed):
+        assert 0 <= a.box[0] and a.box[2] <= 600 and 0 <= a.box[1] and a.box[3] <= 400
+        for b in placed[i + 1:]:
+            assert not overlaps(a.box, b.box), (a.text, b.text)
+    assert placed[0].size == max(s for *_, s in items), "the biggest region is labelled first"
+    w, h = text_box("Sci-Fi", 11)
+    assert 30 < w < 60 and 12 < h < 20
+
+
+CATALOG = pd.DataFrame({
+    "movie_id": [10, 20, 30, 40],
+    "title": ["A", "B", "C", "D"],
+    "year": pd.array([1977, 1980, 1983, None], dtype="Int16"),
+    "genres": [("Sci-Fi", "Action"), ("Sci-Fi",), ("Sci-Fi", "Drama"), ("Comedy",)],
+    "n_ratings": [500, 300, 100, 5],
+    "mean_rating": np.array([4.0, 3.0, 4.0, np.nan], dtype=np.float32),
+})
+
+
+def test_a_selection_summary_and_the_filter_it_stands_for():
+    s = summarise(CATALOG, np.array([0, 1, 2]))
+    assert s.n == 3 and s.genres[0] == ("Sci-Fi", 1.0)
+    assert s.years == (1977, 1983) and s.n_ratings == 900 and s.median_ratings == 300
+    assert s.mean_rating == pytest.approx((500 * 4 + 300 * 3 + 100 * 4) / 900)
+    assert as_filter(s) == (("Sci-Fi",), (1977, 1983))
+    mixed = summarise(CATALOG, np.array([0, 3]))
+    assert as_filter(mixed) == (("Action", "Comedy"), (1977, 1977))  # the fewest genres covering 80%
+    pts = [{"customdata": [2, 100, 4.0]}, {"customdata": [0.0, 500, 4.0]}, {"customdata": [2, 1, 1]},
+           {"customdata": [99, 1, 1]}, {"x": 1}]
+    assert ids_from_event(CATALOG, pts) == (10, 30)
+
+
+def test_a_selection_travels_in_the_link_while_it_fits():
+    cat = Catalogue(frozenset({10, 20, 30, 40}), ("Comedy", "Sci-Fi"), (1977, 1983), 500)
+    v = View(selection=(10, 30))
+    assert v.to_query()["sel"] == "10,30"
+    parsed = parse_view({"sel": "10,30,999,abc"}, cat)
+    assert parsed.values["selection"] == (10, 30) and parsed.notices
+    assert "sel" not in View(selection=tuple(range(100000, 100100))).to_query(), "too long: a saved view holds it"
+
+
+# --- engine: region labels on the bundled ml-100k ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def explorer(trained_artifacts):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
+    from recsys_core import EngineConfig, Explorer
+
+    yield Explorer.open("ml-100k", EngineConfig(), train=False)
+    mp.undo()
+
+
+def test_regions_are_named_by_what_sets_them_apart(explorer):
+    from recsys_core.map_labels import region_labels, traits
+
+    coords = explorer.projection("content")
+    regions = region_labels(explorer, coords)
+    assert 3 <= len(regions) <= 12
+    assert sum(r.size for r in regions) == int(np.isfinite(coords).all(axis=1).sum())
+    assert all(r.label for r in regions)
+    assert regions == region_labels(explorer, coords), "deterministic"
+    docs = np.flatnonzero([("Documentary" in g) for g in explorer.catalog["genres"]])
+    top = traits(explorer, docs, n=1)
+    assert top and top[0].name == "Documentary" and top[0].lift > 10
+
+
+# --- AppTest: the pages ------------------------------------------------------------------------------
+
+
+def _maps(at) -> dict[str, dict]:
+    out = {}
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        out[re.sub(r"<[^>]+>", "", spec["layout"].get("title", {}).get("text", ""))] = spec
+    return out
+
+
+def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
+    at = app(page="pages/latent_space.py")
+    assert not at.exception
+    content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
+    assert content["layout"]["annotations"], "region labels drawn"
+    assert content["layout"]["dragmode"] == "select"
+    rows = [0, 49, 171]  # Toy Story, Star Wars, The Empire Strikes Back
+    at.session_state["map_content"] = {"selection": {
+        "points": [{"customdata": [r, 1, 1], "point_index": i, "curve_number": 0, "x": 0.0, "y": 0.0}
+                   for i, r in enumerate(rows)],
+        "point_indices": [0, 1, 2], "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert at.session_state["view_selection"] == (1, 50, 172)
+    assert "sel" in at.query_params and str(at.query_params["sel"]).strip("[]'") == "1,50,172"
+    text = " ".join(m.value for m in at.markdown)
+    assert "3 movies" in text and "Sci" in text
+    at.button(key="btn_sel_filter").click().run()
+    assert not at.exception
+    assert at.session_state["view_genres"] and at.session_state["view_years"] == (1977, 1995)
+    at.toggle(key="w_map_labels").set_value(False).run()
+    content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
+    assert not content["layout"].get("annotations")
+
+
+def test_finding_a_title_rings_and_centres_it(app):
+    at = app(page="pages/latent_space.py")
+    at.text_input(key="w_map_find").set_value("empire strikes back").run()
+    assert not at.exception
+    content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
+    found = [t for t in content["data"] if t.get("name") == "Found"]
+    assert found and "Empire Strikes Back" in found[0]["text"][0]
+    xr = content["layout"]["xaxis"]["range"]
+    assert xr[0] < _num(found[0]["x"]) < xr[1]
+
+
+def _num(v) -> float:
+    """First value of a plotly array (plain list or plotly 7's base64 typed array)."""
+    if isinstance(v, dict):
+        import base64
+
+        return float(np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))[0])
+    return float(v[0])
+
+
+def test_tune_marks_both_picks_and_the_operator_keeps_one(app, trained_artifacts, monkeypatch):
+    from recsys_core import EngineConfig, Explorer
+
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
+    ex = Explorer.open("ml-100k", EngineConfig(), train=False)
+    original = ex.default_alpha
+    at = app(page="pages/tune.py")
+    assert not at.exception
+    frontier = next(v for k, v in _maps(at).items() if k.startswith("The trade-off"))
+    names = {t.get("name", "") for t in frontier["data"]}
+    assert any(n.startswith("most accurate") for n in names) and any(n.startswith("balanced") for n in names)
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "97%" in text and "Yao and Harper" in text
+    try:
+        at.button(key="btn_default_balanced").click().run()
+        assert not at.exception
+        picks = pick_alphas(ex.metrics["alphas"], ex.metrics["hybrid"]["recall@20"],
+                            ex.metrics["hybrid"]["genre_coherence"])
+        assert Explorer.open("ml-100k", EngineConfig(), train=False).default_alpha == pytest.approx(picks.balanced)
+    finally:
+        ex.set_default_alpha(original)

@@ -1,0 +1,129 @@
+"""The accuracy/coherence trade-off across α as the Tune page shows it: the two named picks and the frontier chart.
+
+Pure and Streamlit-free: the pick rule is a documented function with a unit test, and the chart is a plotly
+figure built from the evaluation frames of ``ui.metrics.metrics_view``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.charts import ACCENT, NEIGHBOUR, layout
+from ui.format import format_alpha, metric_label
+
+KEEP_RECALL = 0.97  # "balanced" keeps at least this share of the best held-out recall
+RULE = ("“Balanced” is the α with the highest genre coherence among those that keep at least "
+        f"{KEEP_RECALL:.0%} of the best Recall@20; “most accurate” is the α with the best Recall@20.")
+WHY_RECALL = ("Held-out Recall@20 rewards the collaborative end because it asks which movies the same people "
+              "went on to rate — exactly what rating patterns encode — whereas people asked directly preferred "
+              "content-based similar-movie lists (Yao and Harper, RecSys 2018, over 22,000 judgements).")
+# x axes of the frontier: (metric, which way is better)
+TRADE_OFFS: tuple[tuple[str, str], ...] = (("genre_coherence", "higher"), ("popularity", "lower"),
+                                           ("coverage", "higher"))
+PICK_STYLE = {"most accurate": ("#2E7D32", "diamond"), "balanced": (ACCENT, "star")}
+
+
+@dataclass(frozen=True)
+class Picks:
+    """The two named α values of the trade-off (equal when one α is best at both)."""
+
+    most_accurate: float
+    balanced: float
+    best_recall: float
+    floor: float  # the recall "balanced" had to keep
+
+    def named(self) -> dict[str, float]:
+        """Name -> α, in the order the page shows them."""
+        return {"most accurate": self.most_accurate, "balanced": self.balanced}
+
+
+def pick_alphas(alphas: Sequence[float], recall: Sequence[float], coherence: Sequence[float],
+                keep: float = KEEP_RECALL) -> Picks | None:
+    """Most accurate = the α of the best recall; balanced = the most coherent α keeping ``keep`` of that recall.
+
+    Ties go to the smaller α for "most accurate" and to the larger (more content) α for "balanced"; NaN
+    values never win. None when no α has a finite recall.
+    """
+    rows = [(float(a), float(r), float(c)) for a, r, c in zip(alphas, recall, coherence, strict=True)
+            if math.isfinite(float(r))]
+    if not rows:
+        return None
+    best = max(r for _, r, _ in rows)
+    most = min(a for a, r, _ in rows if r == best)
+    floor = best * keep if best >= 0 else best / keep
+    kept = [(a, c) for a, r, c in rows if r >= floor - 1e-12 and math.isfinite(c)]
+    balanced = max(kept, key=lambda ac: (ac[1], ac[0]))[0] if kept else most
+    return Picks(most_accurate=most, balanced=balanced, best_recall=best, floor=floor)
+
+
+def recall_metric(columns: Sequence[str]) -> str | None:
+    """The Recall@k column of the evaluation (None when it was not measured)."""
+    return next((c for c in columns if str(c).startswith("recall@")), None)
+
+
+def picks_from_view(v: dict[str, Any]) -> Picks | None:
+    """The picks of an evaluation as ``ui.metrics.metrics_view`` gives it."""
+    h = v["hybrid"]
+    rec = recall_metric(list(h.columns))
+    if rec is None or "genre_coherence" not in h.columns:
+        return None
+    return pick_alphas(list(h.index), list(h[rec]), list(h["genre_coherence"]))
+
+
+def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
+    """Recall@k against coherence, popularity and coverage, one point per α (labelled), both picks marked."""
+    h = v["hybrid"]
+    rec = recall_metric(list(h.columns)) or ""
+    axes = [(m, better) for m, better in TRADE_OFFS if m in h.columns]
+    k = int(v.get("k", 20))
+    fig = make_subplots(rows=1, cols=max(1, len(axes)), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[f"{metric_label(m, k)} ({better} is better)" for m, better in axes])
+    alphas = [float(a) for a in h.index]
+    labels = [format_alpha(a) for a in alphas]
+    for i, (metric, _) in enumerate(axes, start=1):
+        xs, ys = h[metric].astype(float).tolist(), h[rec].astype(float).tolist()
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines+markers+text", text=labels, textposition="top center",
+            textfont={"size": 9, "color": "#52606D"}, line={"color": "#9AA5B1", "width": 1},
+            marker={"size": 7, "color": alphas, "colorscale": [[0, "#3E4C59"], [1, NEIGHBOUR]],
+                    "cmin": 0, "cmax": 1},
+            name="α", showlegend=False, customdata=alphas,
+            hovertemplate=f"α %{{customdata:.2f}}<br>{metric_label(metric, k)} %{{x:.3f}}<br>"
+                          f"{metric_label(rec, k)} %{{y:.3f}}<extra></extra>",
+        ), row=1, col=i)
+        for name, a in picks.named().items():
+            if a not in h.index:
+                continue
+            colour, symbol = PICK_STYLE[name]
+            fig.add_trace(go.Scatter(
+                x=[float(h.at[a, metric])], y=[float(h.at[a, rec])], mode="markers",
+                marker={"size": 18 if name == "balanced" else 15, "symbol": symbol, "color": colour,
+                        "line": {"width": 1, "color": "black"}},
+                name=f"{name} (α = {format_alpha(a)})", legendgroup=name, showlegend=i == 1,
+                hovertemplate=f"{name}: α {format_alpha(a)}<extra></extra>",
+            ), row=1, col=i)
+        near = min(alphas, key=lambda a: abs(a - alpha))
+        fig.add_trace(go.Scatter(
+            x=[float(h.at[near, metric])], y=[float(h.at[near, rec])], mode="markers",
+            marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": NEIGHBOUR}},
+            name=f"your slider (α = {format_alpha(alpha)})", legendgroup="slider", showlegend=i == 1,
+            hovertemplate="your slider<extra></extra>",
+        ), row=1, col=i)
+        fig.update_xaxes(title_text=metric_label(metric, k), row=1, col=i, title_font={"size": 11})
+        if metric == "popularity":
+            fig.update_xaxes(autorange="reversed", row=1, col=i)  # better to the right on every panel
+    fig.add_hline(y=picks.floor, line={"dash": "dot", "width": 1, "color": "#7B8794"},
+                  annotation_text=f"{KEEP_RECALL:.0%} of the best recall", annotation_position="bottom left",
+                  annotation_font={"size": 9, "color": "#52606D"})
+    fig.update_yaxes(title_text=metric_label(rec, k), row=1, col=1)
+    layout(fig, 400, title={"text": "The trade-off: accuracy against what people see in the lists",
+                            "font": {"size": 14}})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.09, "x": 1, "xanchor": "right"})
+    return fig

@@ -1,0 +1,180 @@
+"""Many movies picked on a map (box or lasso): what they share, a filter made from them, CSV, and the panel.
+
+The summary and the filter are pure functions of the catalogue; ``selection_panel`` draws them. The selection
+itself is part of the view (``K.SELECTION``, ``?sel=`` while it fits a link), so it survives reruns and links.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui import engine
+from ui.engine import Explorer
+from ui.format import genres_text, md_text, printable
+from ui.state import K, selection_fits_link
+
+FILTER_COVER = 0.8  # "use as filter" keeps the fewest top genres that cover this share of the selection
+MAX_FILTER_GENRES = 3
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a selection shares: top genres (share), year span, ratings, and its distinctive traits."""
+
+    n: int
+    genres: tuple[tuple[str, float], ...]
+    years: tuple[int, int] | None
+    n_ratings: int
+    median_ratings: float
+    mean_rating: float | None
+    traits: str = ""
+
+
+def rows_for(catalog: pd.DataFrame, movie_ids: Iterable[int]) -> np.ndarray:
+    """Catalogue rows of MovieLens ids (unknown ids dropped), in catalogue order."""
+    ids = set(int(m) for m in movie_ids)
+    return np.flatnonzero(catalog["movie_id"].isin(ids).to_numpy())
+
+
+def ids_from_event(catalog: pd.DataFrame, points: Sequence[dict]) -> tuple[int, ...]:
+    """MovieLens ids of the points of a plotly selection event (customdata[0] is the catalogue row)."""
+    rows: list[int] = []
+    for p in points:
+        custom = p.get("customdata") if isinstance(p, dict) else None
+        if custom is None:
+            continue
+        try:
+            rows.append(int(float(custom[0] if isinstance(custom, (list, tuple)) else custom)))
+        except (TypeError, ValueError, IndexError):
+            continue
+    ok = [r for r in dict.fromkeys(rows) if 0 <= r < len(catalog)]
+    return tuple(sorted(int(m) for m in catalog["movie_id"].to_numpy()[ok]))
+
+
+def summarise(catalog: pd.DataFrame, rows: np.ndarray, traits: str = "") -> Summary:
+    """Top genres by share, the year span, total and median ratings, and the rating-weighted mean rating."""
+    sel = catalog.iloc[np.asarray(rows, dtype=np.int64)]
+    n = len(sel)
+    counts = Counter(g for gs in sel["genres"] for g in gs)
+    genres = tuple((g, c / n) for g, c in sorted(counts.items(), key=lambda gc: (-gc[1], gc[0]))[:5]) if n else ()
+    years = pd.to_numeric(sel["year"], errors="coerce").dropna()
+    span = (int(years.min()), int(years.max())) if len(years) else None
+    cnt = sel["n_ratings"].to_numpy(dtype=np.float64)
+    means = sel["mean_rating"].to_numpy(dtype=np.float64)
+    ok = np.isfinite(means) & (cnt > 0)
+    mean = float(np.average(means[ok], weights=cnt[ok])) if ok.any() else None
+    return Summary(n, genres, span, int(cnt.sum()), float(np.median(cnt)) if n else 0.0, mean, traits)
+
+
+def as_filter(summary: Summary) -> tuple[tuple[str, ...], tuple[int, int] | None]:
+    """The list filter a selection stands for: its fewest top genres covering 80% of it, and its year span."""
+    genres: list[str] = []
+    for g, share in summary.genres[:MAX_FILTER_GENRES]:
+        genres.append(g)
+        if sum(s for gg, s in summary.genres if gg in genres) >= FILTER_COVER or share < 0.2:
+            break
+    return tuple(genres), summary.years
+
+
+def summary_markdown(s: Summary) -> str:
+    """The shared traits as one markdown paragraph (data text escaped)."""
+    parts = [f"**{s.n:,} movies**"]
+    if s.genres:
+        parts.append("genres " + ", ".join(f"{md_text(g)} {share:.0%}" for g, share in s.genres[:3]))
+    if s.traits:
+        parts.append(f"most distinctive: {md_text(s.traits, 120)}")
+    if s.years:
+        parts.append(f"years {s.years[0]}–{s.years[1]}")
+    mean = f", mean rating {s.mean_rating:.2f}" if s.mean_rating is not None else ""
+    parts.append(f"{s.n_ratings:,} ratings (median {s.median_ratings:,.0f} per movie){mean}")
+    return " · ".join(parts)
+
+
+def selection_frame(catalog: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The selected movies as a table (and CSV): id, title, year, genres, ratings, mean rating."""
+    sel = catalog.iloc[np.asarray(rows, dtype=np.int64)]
+    return pd.DataFrame({
+        "movie_id": sel["movie_id"].to_numpy(),
+        "title": [printable(t) for t in sel["title"]],
+        "year": sel["year"].to_numpy(),
+        "genres": [genres_text(g) for g in sel["genres"]],
+        "n_ratings": sel["n_ratings"].to_numpy(),
+        "mean_rating": sel["mean_rating"].astype(float).round(2).to_numpy(),
+    }).sort_values("n_ratings", ascending=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _traits(key: str, _ex: Explorer, ids: tuple[int, ...]) -> str:
+    """Distinctive traits of a selection (cached per artifact and selection)."""
+    return engine.trait_text(engine.group_traits(_ex, rows_for(_ex.catalog, ids), n=3), 3)
+
+
+def apply_event(ex: Explorer, chart_key: str, event: Any) -> bool:
+    """A box or lasso selection on a map becomes the view's selection (once per gesture); True if it did."""
+    ss = st.session_state
+    try:
+        sel = event["selection"] if event is not None else {}
+        points, box, lasso = sel.get("points") or [], sel.get("box") or [], sel.get("lasso") or []
+    except (KeyError, TypeError, AttributeError):
+        return False
+    if not (box or lasso):
+        return False
+    sig = (str(box), str(lasso), len(points))
+    done = ss[K.LAST_MAP_PICK]
+    if done.get(f"{chart_key}:area") == sig:
+        return False
+    done[f"{chart_key}:area"] = sig
+    ss[K.SELECTION] = ids_from_event(ex.catalog, points)
+    return True
+
+
+def _use_as_filter(genres: tuple[str, ...], years: tuple[int, int] | None) -> None:
+    """Callback: the selection's genres and years become the list filters (the widgets re-seed from them)."""
+    ss = st.session_state
+    ss[K.GENRES] = genres
+    ss[K.YEARS] = years
+
+
+def _clear() -> None:
+    """Callback: drop the selection."""
+    st.session_state[K.SELECTION] = ()
+
+
+def selection_panel(ex: Explorer, key: str) -> None:
+    """The panel a map selection opens: the movies, what they share, use-as-filter, CSV, clear."""
+    ids = tuple(st.session_state.get(K.SELECTION) or ())
+    if not ids:
+        return
+    rows = rows_for(ex.catalog, ids)
+    if len(rows) == 0:
+        return
+    summary = summarise(ex.catalog, rows, _traits(key, ex, ids))
+    genres, years = as_filter(summary)
+    with st.container(border=True, key="sel_panel"):
+        st.markdown(f"#### Selected on the map\n{summary_markdown(summary)}")
+        table = selection_frame(ex.catalog, rows)
+        st.dataframe(table, hide_index=True, height=min(36 + 35 * len(table), 260), key="tbl_selection",
+                     column_config={"movie_id": st.column_config.NumberColumn("MovieLens id", format="%d"),
+                                    "title": st.column_config.TextColumn("Title", width="large"),
+                                    "year": st.column_config.NumberColumn("Year", format="%d"),
+                                    "n_ratings": st.column_config.NumberColumn("Ratings", format="%d"),
+                                    "mean_rating": st.column_config.NumberColumn("Mean", format="%.2f")})
+        a, b, c = st.columns([2, 2, 1])
+        what = " or ".join(md_text(g) for g in genres) or "any genre"
+        when = f", {years[0]}–{years[1]}" if years else ""
+        a.button("Use as filter for the lists", key="btn_sel_filter", icon="🧪", on_click=_use_as_filter,
+                 args=(genres, years), help=f"Lists keep movies like these: {what}{when}.")
+        b.download_button("Download the selection (CSV)", table.to_csv(index=False).encode("utf-8"),
+                          file_name=f"map-selection-{len(table)}-movies.csv", mime="text/csv", icon="⬇️",
+                          key="dl_selection")
+        c.button("Clear", key="btn_sel_clear", on_click=_clear)
+        share = ("The address bar holds this selection: copy it to share." if selection_fits_link(ids) else
+                 "Too many movies for a link: save this view in the sidebar (Saved views) to come back to it.")
+        st.caption(f"Filter: {what}{when}. {share}")
