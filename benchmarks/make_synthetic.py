@@ -58,10 +58,11 @@ def _write(table: pa.Table, path: Path) -> None:
         pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
 
 
-def make(n_ratings: int, out: Path, genome: bool, seed: int) -> dict:
+def make(n_ratings: int, out: Path, genome: bool, seed: int, movies: int | None = None) -> dict:
     """Generate everything into a temp folder next to ``out`` and rename it into place."""
     rng = np.random.default_rng(seed)
     n_movies, n_users = shape_for(n_ratings)
+    n_movies = movies or n_movies
     t0 = time.perf_counter()
 
     # movies: a taste cluster each, genres drawn from the cluster's genre profile
@@ -176,8 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--genome", action="store_true", help="also write genome-scores/tags.csv")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--movies", type=int, default=None,
+                    help="catalogue size instead of the preset (e.g. 20000: the catalogue-heavy 1M set)")
     args = ap.parse_args(argv)
-    info = make(parse_count(args.ratings), args.out, args.genome, args.seed)
+    info = make(parse_count(args.ratings), args.out, args.genome, args.seed, args.movies)
     print(" ".join(f"{k}={v}" for k, v in info.items()))
     return 0
 

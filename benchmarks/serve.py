@@ -21,7 +21,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(log_path: Path, artifacts: Path | None = None, timeout_s: float = 90.0) -> tuple[subprocess.Popen, str]:
+def start_server(log_path: Path, artifacts: Path | None = None, timeout_s: float = 90.0,
+                 env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """Start the dashboard headless (artifacts from ``artifacts`` when given) and return (process, url) once its
     health check answers; RuntimeError with the log's tail if it exits or stays unhealthy."""
     port = free_port()
@@ -29,10 +30,12 @@ def start_server(log_path: Path, artifacts: Path | None = None, timeout_s: float
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     if artifacts is not None:
         env["RECSYS_ARTIFACTS_DIR"] = str(artifacts)
+    env.update(env_extra or {})
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
+            # only the port differs from `make run`: address, file watcher and the rest come from .streamlit/config.toml
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+             "--server.port", str(port)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     deadline = time.monotonic() + timeout_s

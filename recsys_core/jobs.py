@@ -12,6 +12,7 @@ half-written is ever served. Across processes, the artifact store's lock keeps o
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from .errors import RecsysError
 from .events import Progress, ProgressFn
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+_log = logging.getLogger(__name__)
 FINISHED = (DONE, FAILED, CANCELLED)
 
 
@@ -163,6 +165,7 @@ class JobRunner:
                     self._wake.wait()
                 job = self._queue.popleft()
                 job.status, job.started = RUNNING, time.time()
+            _log.info("job started: %s %s [%s]", job.key.stage, job.key.detail or "-", job.title)
 
             def report(ev: Progress, job: Job = job) -> None:
                 job.last = ev
@@ -183,6 +186,8 @@ class JobRunner:
             else:
                 with self._lock:
                     self._finish(job, DONE, result=result)
+            _log.info("job %s: %s %s in %.1f s%s", job.status, job.key.stage, job.key.detail or "-", job.elapsed_s,
+                      f" ({job.error})" if job.error else "")
 
 
 def _spent(_: ProgressFn) -> None:

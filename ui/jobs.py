@@ -8,7 +8,9 @@ has finished.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +30,13 @@ def runner() -> engine.JobRunner:
         n = max(1, min(8, int(os.environ.get(MAX_JOBS_ENV, "1"))))
     except ValueError:
         n = 1
+    log = logging.getLogger("recsys_core.jobs")  # the server's log says when each job starts and ends
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     return engine.JobRunner(max_running=n)
 
 

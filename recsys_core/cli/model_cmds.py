@@ -205,27 +205,45 @@ def _human_s(s: float) -> str:
     return f"about {s:.0f} s" if s < 120 else f"about {s / 60:.0f} min"
 
 
-def open_explorer(args: argparse.Namespace, cfg: EngineConfig, *, may_train: bool = True) -> "Explorer":
-    """The cached model for these settings; else say that training starts (and roughly how long), or refuse."""
+_STAGE_WORDS = {"rating": "the rating model", "evaluate": "the held-out evaluation"}
+
+
+def open_explorer(args: argparse.Namespace, cfg: EngineConfig, *, may_train: bool = True,
+                  needs: tuple[str, ...] = ()) -> "Explorer":
+    """The cached model for these settings (plus the later stages in ``needs``: "rating", "evaluate"); what is
+    missing is trained after saying so (and roughly how long), or refused with --no-train.
+
+    The lists need only the first build stages, so ``similar`` and ``export`` never wait for the evaluation.
+    """
     from .. import ArtifactMissingError, Explorer
     from ..data import load_dataset
     from ..errors import CacheError
 
     ds = load_dataset(args.data)
+    ex = None
     try:
-        return Explorer.open(ds, cfg, train=False)
+        ex = Explorer.open(ds, cfg, train=False)
     except ArtifactMissingError:
         why = f"No trained model for {ds.name} with these settings"
     except CacheError as exc:
         why = f"The cached model for {ds.name} could not be used ({exc})"
+    missing = tuple(s for s in (ex.missing() if ex is not None else needs) if s in needs)
+    if ex is not None and not missing:
+        return ex
+    if ex is not None:
+        why = f"The model for {ds.name} has no {' or '.join(_STAGE_WORDS[s] for s in missing)} yet"
     if not may_train:
         raise ArtifactMissingError(f"{why}, and --no-train was given. Train it first: recsys train --data "
                                    f"{args.data} (with the same settings), or leave out --no-train.")
-    print(f"{why}; training it now ({_human_s(_estimate_s(ds.n_ratings))} on 2 CPU cores; faster on a GPU)…",
+    what = "computing it now" if ex is not None else "training it now"
+    print(f"{why}; {what} ({_human_s(_estimate_s(ds.n_ratings))} on 2 CPU cores; faster on a GPU)…",
           file=sys.stderr, flush=True)
     bar = _Bar(getattr(args, "quiet", False))
     try:
-        return Explorer.open(ds, cfg, train=True, progress=bar)
+        if ex is None:
+            ex = Explorer.open(ds, cfg, train=True, progress=bar, complete=False)
+        ex.complete(needs, progress=bar)
+        return ex
     finally:
         bar.close()
 
@@ -282,20 +300,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_data(args.data)
     if args.distributed:
         return _train_distributed(args, cfg, start)
-    ex = open_explorer(args, cfg)
+    ex = open_explorer(args, cfg, needs=("rating", "evaluate"))
     _print_summary(args, {**_summary(ex), "seconds": round(time.perf_counter() - start, 1)})
     return 0
 
 
 def _train_distributed(args: argparse.Namespace, cfg: EngineConfig, start: float) -> int:
     """One rank of a torchrun job: train under DDP; rank 0 writes the artifact and prints the summary."""
-    from .. import Explorer, Progress
+    from .. import Explorer
     from ..pipeline.distributed import train_distributed
 
     bar = _Bar(args.quiet)
-
-    def progress(stage: str, epoch: int, epochs: int, metrics: dict, eta: float) -> None:
-        bar(Progress(stage=stage, epoch=epoch or None, epochs=epochs or None, metrics=dict(metrics or {}), eta_s=eta))
+    progress = bar  # rank 0's Progress events
 
     try:
         res = train_distributed(args.data, cfg, progress)
@@ -365,10 +381,10 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Print the evaluation stored with the artifact (computed at training)."""
+    """Print the evaluation stored with the artifact (computed now when the build has not reached it yet)."""
     cfg = _config(args)
     check_data(args.data)
-    ex = open_explorer(args, cfg, may_train=not args.no_train)
+    ex = open_explorer(args, cfg, may_train=not args.no_train, needs=("evaluate",))
     met = ex.metrics
     if args.json:
         print_json(met)
@@ -421,7 +437,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     cfg = _config(args)
     check_data(args.data)
     users, movies = _read_pairs(args.pairs)
-    ex = open_explorer(args, cfg, may_train=not args.no_train)
+    ex = open_explorer(args, cfg, may_train=not args.no_train, needs=("rating",))
     pred, unknown = ex.predict(users, movies)
     out = pd.DataFrame({"userId": users, "movieId": movies, "prediction": pred.astype("float32"),
                         "unknown": unknown.astype("int8")})

@@ -29,7 +29,7 @@ class EvalConfig:
     coherence_sample: int = 3000  # movies whose top-k neighbour lists are checked for genre coherence
     baselines: tuple[str, ...] = BASELINES
     ease_lambda: float = 300.0
-    ease_max_items: int = 20_000  # EASE inverts a dense items x items matrix; skipped above this
+    ease_max_items: int = 10_000  # EASE inverts a dense items x items matrix (cubic time, n^2 memory); skipped above
 
     def validate(self) -> None:
         """Refuse settings that would make the protocol meaningless or blow up memory."""

@@ -17,6 +17,7 @@ fit (== collab.fit_biases in one process) and that fit() is unchanged outside a 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -169,6 +170,17 @@ def test_torchrun_two_processes_matches_single_process(tmp_path, monkeypatch):
     assert ex.manifest["collab_metrics"]["world_size"] == 2
     sim = ex.similar(ex.resolve("Star Wars (1977)"), k=10)
     assert len(sim.hybrid) == 10 and len(sim.content) == 10
+    assert not ex.missing()  # rank 0 finished every stage: the rating model and the evaluation are there
+
+    # served as it is by the one-process CLI: --no-train refuses any training or evaluation, and none is logged
+    flags = ["--data", "ml-100k", "--device", "cpu", "--content-epochs", str(CONTENT_EPOCHS), "--no-train"]
+    one = dict(env, OMP_NUM_THREADS="2")
+    for sub in (["similar", "--movie", "Star Wars (1977)", "-k", "5"], ["evaluate", "--json"],
+                ["similar", "--movie", "Star Wars (1977)", "--rating-model", "dot_bias"]):
+        r = subprocess.run([sys.executable, "-m", "recsys_core", *sub, *flags], cwd=REPO, env=one,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (sub, r.stderr[-2000:])
+        assert not re.search(r"training it|computing it|Measuring", r.stderr), (sub, r.stderr[-2000:])
 
     # single process, same config, its own artifacts folder
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(sp_dir))
