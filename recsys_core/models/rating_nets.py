@@ -88,7 +88,7 @@ class EntityNet(nn.Module):
         self.squash = _Squash(low, high, widen)
 
     @staticmethod
-    def _drop(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    def drop(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         """Dropout from random bytes: one 64-bit draw masks 8 elements (p in steps of 1/256, rescaled exactly).
 
         The path where dropout_kernel's compiled pass does not apply (CUDA, MPS, non-float32). This mask is ~4x
@@ -114,9 +114,9 @@ class EntityNet(nn.Module):
             x = dropout_kernel.fused_dropout(self.fc1(x), self.drop1, relu=True)
             x = dropout_kernel.fused_dropout(self.fc2(x), self.drop2, relu=True)
         else:
-            x = self._drop(x, self.drop_in, self.training)
-            x = self._drop(torch.relu(self.fc1(x)), self.drop1, self.training)
-            x = self._drop(torch.relu(self.fc2(x)), self.drop2, self.training)
+            x = self.drop(x, self.drop_in, self.training)
+            x = self.drop(torch.relu(self.fc1(x)), self.drop1, self.training)
+            x = self.drop(torch.relu(self.fc2(x)), self.drop2, self.training)
         return self.squash(self.out(x).squeeze(-1))
 
     def penalty(self, u: torch.Tensor, m: torch.Tensor, bias_weight: float = 0.0) -> torch.Tensor:

@@ -68,15 +68,15 @@ def test_shard_reads_only_overlapping_row_groups(tmp_path):
 
 def test_split_does_not_depend_on_world_size():
     from recsys_core.runtime.ddp import shard_bounds
-    from recsys_core.training.splits import validation_mask as _val_mask
+    from recsys_core.training.splits import validation_mask
 
     pos = np.arange(100_000)
-    whole = _val_mask(pos, 0.05, 42)
+    whole = validation_mask(pos, 0.05, 42)
     assert abs(whole.mean() - 0.05) < 0.005
     for w in (2, 3):
-        parts = [_val_mask(pos[slice(*shard_bounds(len(pos), r, w))], 0.05, 42) for r in range(w)]
+        parts = [validation_mask(pos[slice(*shard_bounds(len(pos), r, w))], 0.05, 42) for r in range(w)]
         assert np.array_equal(np.concatenate(parts), whole)
-    assert not np.array_equal(_val_mask(pos, 0.05, 43), whole)
+    assert not np.array_equal(validation_mask(pos, 0.05, 43), whole)
 
 
 def test_allreduce_bias_fit_equals_single_process():

@@ -208,10 +208,10 @@ def test_entity_net_dropout_from_random_bytes_keeps_rate_and_mean(p):
 
     torch.manual_seed(0)
     x = torch.ones(1000, 333)  # not a multiple of 8 elements per row: the byte view must still line up
-    out = EntityNet._drop(x, p, True)
+    out = EntityNet.drop(x, p, True)
     zero = float((out == 0).float().mean())
     assert zero == pytest.approx(p, abs=0.01)
     assert float(out.mean()) == pytest.approx(1.0, abs=0.02)  # rescaled so the expected activation is unchanged
     cols = (out == 0).float().mean(0)  # every position is masked independently (no stuck byte lanes)
     assert float(cols.min()) > p - 0.1 and float(cols.max()) < p + 0.1
-    assert torch.equal(EntityNet._drop(x, p, False), x)
+    assert torch.equal(EntityNet.drop(x, p, False), x)

@@ -1,0 +1,102 @@
+"""The server's job runner: one job per key, a bounded number at once, a queue, cooperative cancel."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from recsys_core.errors import DatasetError
+from recsys_core.events import Progress
+from recsys_core.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobKey, JobRunner
+
+
+def key(stage: str = "lists", detail: str = "") -> JobKey:
+    return JobKey("fp", "cfg", stage, detail)
+
+
+def test_the_same_key_runs_once_however_many_ask():
+    r = JobRunner()
+    calls = []
+    gate = threading.Event()
+
+    def run(progress):
+        calls.append(1)
+        gate.wait(5)
+        return "ok"
+
+    jobs = [r.submit(key(), "build", run) for _ in range(10)]
+    assert all(j is jobs[0] for j in jobs)
+    gate.set()
+    assert jobs[0].wait(5) and jobs[0].status == DONE and jobs[0].result == "ok"
+    assert r.submit(key(), "build", run) is jobs[0]  # done: served, not rerun
+    assert calls == [1]
+
+
+def test_jobs_beyond_the_bound_wait_in_order_and_know_their_place():
+    r = JobRunner(max_running=1)
+    gate = threading.Event()
+    order = []
+
+    def slow(progress):
+        order.append("a")
+        gate.wait(5)
+
+    a = r.submit(key("a"), "a", slow)
+    b = r.submit(key("b"), "b", lambda p: order.append("b"))
+    c = r.submit(key("c"), "c", lambda p: order.append("c"))
+    for _ in range(100):
+        if a.status == RUNNING:
+            break
+        a.wait(0.02)
+    assert a.status == RUNNING and b.status == QUEUED and c.status == QUEUED
+    assert r.position(b) == 1 and r.position(c) == 2
+    gate.set()
+    assert c.wait(5) and order == ["a", "b", "c"]
+
+
+def test_cancel_stops_a_running_job_at_its_next_report_and_drops_a_queued_one():
+    r = JobRunner()
+    started = threading.Event()
+
+    def long(progress):
+        started.set()
+        for i in range(500):
+            progress(Progress("content", i, 500))
+            threading.Event().wait(0.01)
+        return "finished"
+
+    a = r.submit(key("a"), "a", long)
+    b = r.submit(key("b"), "b", lambda p: "b")
+    assert started.wait(5)
+    assert r.cancel(b.key) and b.status == CANCELLED  # never started
+    assert r.cancel(a.key)
+    assert a.wait(5) and a.status == CANCELLED and "cancelled" in a.error
+    assert a.last is not None and a.last.stage == "content"
+    assert not r.cancel(a.key)  # already finished
+
+
+def test_a_failure_is_reported_and_the_worker_goes_on():
+    r = JobRunner()
+
+    def bad(progress):
+        raise DatasetError("ratings.csv has no rating column; check the file.")
+
+    def crash(progress):
+        raise ValueError("boom")
+
+    f = r.submit(key("bad"), "bad", bad)
+    g = r.submit(key("crash"), "crash", crash)
+    ok = r.submit(key("ok"), "ok", lambda p: 1)
+    assert ok.wait(5) and ok.status == DONE
+    assert f.status == FAILED and "no rating column" in f.error
+    assert g.status == FAILED and "ValueError" in g.error
+    # a failed job is not rerun by merely asking again, unless retrying is asked for
+    assert r.submit(key("bad"), "bad", bad, retry_failed=False) is f
+    again = r.submit(key("bad"), "bad", lambda p: 2)
+    assert again is not f and again.wait(5) and again.status == DONE
+
+
+def test_a_bound_below_one_is_refused():
+    with pytest.raises(ValueError):
+        JobRunner(max_running=0)
