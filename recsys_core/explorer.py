@@ -513,6 +513,23 @@ class Explorer:
 
     # ------------------------------------------------------------ maps
 
+    def map_alpha(self, alpha: float) -> float:
+        """The α of the stored blended map that stands for ``alpha`` (maps come in ``projection.alpha_step`` steps)."""
+        from .projection import rounded_alpha
+
+        return float(rounded_alpha(alpha, self.config.projection))
+
+    def map_stored(self, space: str, alpha: float = 0.5) -> bool:
+        """Whether this map is already in the artifact (drawing it then needs no UMAP run)."""
+        from .projection import projection_name
+
+        return self.artifact.has(f"{projection_name(space, alpha, self.config.projection)}.npy")
+
+    @property
+    def dataset_id(self) -> str:
+        """The data behind this explorer, by name and content fingerprint (keys per-dataset visitor state)."""
+        return f"{self.dataset.name}|{self.dataset.fingerprint}"
+
     def projection(self, space: str, alpha: float = 0.5, progress: ProgressFn | None = None) -> np.ndarray:
         """2-D UMAP coordinates [n_movies, 2] (NaN rows without that embedding), computed once and cached."""
         from .projection import projection_for

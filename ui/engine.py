@@ -99,21 +99,17 @@ def map_step(ex: Explorer) -> float:
 
 def map_alpha(ex: Explorer, alpha: float) -> float:
     """The α of the stored blended map that stands in for ``alpha``."""
-    from recsys_core.projection import rounded_alpha
-
-    return float(rounded_alpha(alpha, ex.config.projection))
+    return ex.map_alpha(alpha)
 
 
 def map_stored(ex: Explorer, space: str, alpha: float) -> bool:
     """Whether the engine already stored this map (so drawing it needs no UMAP run)."""
-    from recsys_core.projection import projection_name
-
-    return bool(ex.artifact.has(f"{projection_name(space, alpha, ex.config.projection)}.npy"))
+    return ex.map_stored(space, alpha)
 
 
 def dataset_key(ex: Explorer) -> str:
     """Identity of the data behind an explorer (name and content fingerprint): per-dataset visitor state."""
-    return f"{ex.dataset.name}|{ex.dataset.fingerprint}"
+    return ex.dataset_id
 
 
 # --- what a group of movies on a map shares (region labels, selections) ---------------------------
