@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -84,11 +85,16 @@ def test_streamlit_defaults_are_local_and_quiet():
 def test_the_wheel_carries_the_bundled_data_and_only_recsys_core(tmp_path):
     """Build the wheel (no network: the venv's setuptools) and look inside."""
     pytest.importorskip("setuptools")
+    # from a copy of the sources, so no build/ or egg-info lands in the checkout (and none left there leaks in)
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".*", "artifacts", "build", "dist", "*.egg-info", "test-artifacts", "__pycache__", "data", "docs"))
+    shutil.copytree(ROOT / "data" / "ml-100k", src / "data" / "ml-100k")
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q",
-                           "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300,
+                           "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300,
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    wheel = next(tmp_path.glob("recsys_core-*.whl"))
+    wheel = next((tmp_path / "dist").glob("recsys_core-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     bundled = {Path(n).name for n in names if n.startswith("recsys_core/_bundled/ml-100k/")}
     assert bundled == {p.name for p in (ROOT / "data" / "ml-100k").iterdir()}
