@@ -46,7 +46,9 @@ def run_once(data: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-build-") as art:
         env = dict(os.environ, RECSYS_ARTIFACTS_DIR=art)
         out = subprocess.run([sys.executable, "-c", _CHILD.format(root=str(ROOT), data=data)], env=env,
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"the build of {data} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

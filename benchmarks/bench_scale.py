@@ -76,7 +76,7 @@ def stage_parse_cached(data: str) -> dict:
 
 def stage_content(data: str) -> dict:
     from recsys_core.config import ContentConfig
-from recsys_core.training.content import train_content
+    from recsys_core.training.content import train_content
 
     ds = _load(data)
     t0 = time.perf_counter()

@@ -62,25 +62,33 @@ class Baselines:
     mean_rmse: float
 
 
+def _reduce(x: object) -> np.ndarray:
+    """Sum over the ranks inside a DDP stage (``ddp.sync()``); the value itself otherwise, so rank 0's
+    single-process work (the evaluation) never issues a collective the other ranks are not in."""
+    if ddp.sync_world() > 1:
+        return ddp.all_reduce_np(x)
+    return np.array(x, dtype=np.float64)
+
+
 def fit_biases(users: np.ndarray, movies: np.ndarray, y: np.ndarray, n_users: int, n_movies: int,
                reg: float, iters: int = 8) -> tuple[float, np.ndarray, np.ndarray]:
     """Regularised global mean + user + movie biases by alternating closed-form updates, over every rank's ratings."""
-    tot = ddp.all_reduce_np([float(y.astype(np.float64).sum()), float(len(y))])
+    tot = _reduce([float(y.astype(np.float64).sum()), float(len(y))])
     mu = float(tot[0] / tot[1]) if tot[1] else 0.0
-    cu = ddp.all_reduce_np(np.bincount(users, minlength=n_users))
-    cm = ddp.all_reduce_np(np.bincount(movies, minlength=n_movies))
+    cu = _reduce(np.bincount(users, minlength=n_users))
+    cm = _reduce(np.bincount(movies, minlength=n_movies))
     bu = np.zeros(n_users, np.float64)
     bm = np.zeros(n_movies, np.float64)
     yd = y.astype(np.float64) - mu
     for _ in range(iters):
-        bm = ddp.all_reduce_np(np.bincount(movies, yd - bu[users], n_movies)) / (cm + reg)
-        bu = ddp.all_reduce_np(np.bincount(users, yd - bm[movies], n_users)) / (cu + reg)
+        bm = _reduce(np.bincount(movies, yd - bu[users], n_movies)) / (cm + reg)
+        bu = _reduce(np.bincount(users, yd - bm[movies], n_users)) / (cu + reg)
     return mu, bu.astype(np.float32), bm.astype(np.float32)
 
 
 def rmse(pred: np.ndarray, y: np.ndarray) -> float:
     """Root mean squared error over every rank's pairs (NaN when there are none)."""
-    s = ddp.all_reduce_np([float(((pred.astype(np.float64) - y) ** 2).sum()), float(len(y))])
+    s = _reduce([float(((pred.astype(np.float64) - y) ** 2).sum()), float(len(y))])
     return float(math.sqrt(s[0] / s[1])) if s[1] else float("nan")
 
 
@@ -127,7 +135,7 @@ def train_rating(rows: RatingRows, n_users: int, n_movies: int, scale: tuple[flo
     b = baselines(rows, n_users, n_movies, scale, cfg)
     tr, va = b.train, b.val
     world = ddp.sync_world()
-    n_train = int(ddp.all_reduce_np(float(len(tr)))) if world > 1 else len(tr)
+    n_train = int(_reduce(float(len(tr)))) if world > 1 else len(tr)
     gen = seed_everything(cfg.seed)
     opts = cfg.fit_for(kind, n_train)
     model = build_rating_model(kind, n_users, n_movies, cfg.rating_dim, lo, hi).to(device)
@@ -153,7 +161,7 @@ def train_rating(rows: RatingRows, n_users: int, n_movies: int, scale: tuple[flo
     def validate() -> float:  # the RMSE over every rank's validation ratings
         sse = sum(float((model(uv[i : i + 65536], mv[i : i + 65536]).clamp(lo, hi) - yv[i : i + 65536]).pow(2).sum())
                   for i in range(0, len(uv), 65536))
-        s = ddp.all_reduce_np([sse, float(len(uv))])
+        s = _reduce([sse, float(len(uv))])
         return float(math.sqrt(s[0] / s[1])) if s[1] else float("nan")
 
     sparse = world == 1 and len(tr) > cfg.sparse_above
@@ -169,7 +177,7 @@ def train_rating(rows: RatingRows, n_users: int, n_movies: int, scale: tuple[flo
         meta["squash_low"], meta["squash_span"] = model.squash.low, model.squash.span
     if sparse:
         meta["sparse_gradients"] = "row_adagrad"
-    n_tr, n_va = (int(x) for x in ddp.all_reduce_np([len(tr), len(va)]))
+    n_tr, n_va = (int(x) for x in _reduce([len(tr), len(va)]))
     metrics = {"val_rmse": min(hist.val) if hist.val else float("nan"), "baseline_global_mean_rmse": b.mean_rmse,
                "baseline_bias_rmse": b.bias_rmse, "epochs": len(hist.val), "best_epoch": hist.best_epoch + 1,
                "seconds": hist.seconds, "n_train": n_tr, "n_val": n_va}
