@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     for data in args.data:
         res = [run_once(data) for _ in range(args.runs)]
         raw[data] = res
-        med = lambda k: statistics.median(r[k] for r in res)  # noqa: E731
+        def med(k: str, res: list[dict] = res) -> float:
+            return statistics.median(r[k] for r in res)
+
         t = res[-1]["timings"] or {}
         rows.append((Path(data).name, f"{res[-1]['n_ratings']:,} / {res[-1]['n_movies']:,}", f"{med('lists_s'):.1f}",
                      f"{med('all_s'):.1f}", f"{max(r['peak_rss_mib'] for r in res) / 1024:.2f}",

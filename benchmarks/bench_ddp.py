@@ -45,12 +45,11 @@ def worker(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from recsys_core.runtime import ddp as D
-    from recsys_core.training.rating import RatingRows, train_rating
-    from recsys_core.config import EngineConfig
-    from recsys_core.training.content import train_content
+    from recsys_core.config import EngineConfig, FitOptions
     from recsys_core.data import load_dataset
-    from recsys_core.config import FitOptions
+    from recsys_core.runtime import ddp as D
+    from recsys_core.training.content import train_content
+    from recsys_core.training.rating import RatingRows, train_rating
 
     dev = D.rank_device(args.device)
     D.init(dev)

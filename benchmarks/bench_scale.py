@@ -89,8 +89,8 @@ def stage_content(data: str) -> dict:
 
 
 def stage_space(data: str) -> dict:
-    from recsys_core.training.collab import spectral_space
     from recsys_core.config import CollabConfig
+    from recsys_core.training.collab import spectral_space
 
     ds = _load(data)
     cfg = CollabConfig()
@@ -104,11 +104,10 @@ def stage_rating(data: str) -> dict:
     """Per-epoch time of each rating model: two Gibbs sweeps of bayes_mf, one epoch each of dot_bias/entity_net."""
     import numpy as np
 
-    from recsys_core.training.rating import RatingRows, train_rating
-    from recsys_core.config import CollabConfig
-    from recsys_core.runtime.device import seed_everything
-    from recsys_core.config import FitOptions
+    from recsys_core.config import CollabConfig, FitOptions
     from recsys_core.models.rating_nets import BayesMF
+    from recsys_core.runtime.device import seed_everything
+    from recsys_core.training.rating import RatingRows, train_rating
 
     ds = _load(data)
     r = ds.ratings
@@ -136,7 +135,7 @@ def stage_rating(data: str) -> dict:
         cfg = CollabConfig(rating_model=kind, rating_fit=opts)
         rows = RatingRows.every(ds.ratings.user, ds.ratings.movie, ds.ratings.rating)
         fitted = train_rating(rows, ds.n_users, ds.n_movies, ds.rating_scale, kind, cfg, dev)
-        hist, metrics = fitted.history, fitted.metrics
+        metrics = fitted.metrics
         out[f"{kind}_epoch_s"] = metrics["seconds"]
         out[f"{kind}_val_rmse"] = metrics["val_rmse"]
         out[f"{kind}_ratings_per_s"] = metrics["n_train"] / metrics["seconds"]

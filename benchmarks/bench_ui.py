@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.serve import start_server, stop_server  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -71,9 +72,9 @@ def main() -> int:
     if Path(args.data).is_dir():  # a folder (e.g. the 25M synthetic set): served as the operator's dataset
         os.environ["RECSYS_DEFAULT_DATA"] = str(Path(args.data).resolve())
         name = Path(args.data).resolve().name
-    from playwright.sync_api import sync_playwright
-
     import tempfile
+
+    from playwright.sync_api import sync_playwright
 
     proc, url = start_server(Path(tempfile.mkdtemp(prefix="bench-ui-")) / "streamlit.log", timeout_s=60)
     nav: list[float] = []

@@ -20,9 +20,9 @@ import time
 import numpy as np
 import torch
 
-from recsys_core.training.collab import RATING_MODELS, CollabConfig, predict_ratings, train_collab
 from recsys_core.data import load_dataset
 from recsys_core.evaluation import EvalConfig, evaluate, genre_matrix, split_ratings, subset_dataset
+from recsys_core.training.collab import RATING_MODELS, CollabConfig, predict_ratings, train_collab
 
 COLS = ("recall@20", "ndcg@20", "genre_coherence", "popularity", "coverage")
 

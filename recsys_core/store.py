@@ -284,11 +284,11 @@ class ArtifactStore:
         for name, info in files.items():
             f = path / name
             try:
-                size = read_retrying(lambda: f.stat().st_size, f"The cached model's {name}")
+                size = read_retrying(lambda f=f: f.stat().st_size, f"The cached model's {name}")
             except FileNotFoundError:
                 return None, f"The cached model is missing {name}; it will be rebuilt."
             if not isinstance(info, dict) or size != info.get("bytes") or \
-                    read_retrying(lambda: sha256_file(f), f"The cached model's {name}") != info.get("sha256"):
+                    read_retrying(lambda f=f: sha256_file(f), f"The cached model's {name}") != info.get("sha256"):
                 return None, f"The cached model is damaged ({name} fails its checksum); it will be rebuilt."
         return Artifact(path, manifest), ""
 

@@ -8,7 +8,7 @@ the evaluation) with the DDP-trained models handed over as data.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 

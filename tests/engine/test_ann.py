@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("faiss", reason="faiss-cpu is not installed; pip install faiss-cpu to test the ANN path")
 
 from recsys_core.config import AnnConfig, use_ann  # noqa: E402
-from recsys_core.scoring.ann_index import AnnIndex, HybridAnn, build_index, exact_search, recall_at_k  # noqa: E402
 from recsys_core.errors import CacheError, ConfigError  # noqa: E402
+from recsys_core.scoring.ann_index import AnnIndex, HybridAnn, build_index, exact_search, recall_at_k  # noqa: E402
 
 N, D, K, N_QUERIES = 20_000, 64, 20, 100
 

@@ -21,8 +21,8 @@ pytest.importorskip("faiss", reason="faiss-cpu is not installed; pip install fai
 from recsys_core import EngineConfig, Explorer, Filters  # noqa: E402
 from recsys_core.ann_cache import ANN_SECTION  # noqa: E402
 from recsys_core.config import AnnConfig  # noqa: E402
-from recsys_core.scoring.ann_index import recall_at_k  # noqa: E402
 from recsys_core.errors import ConfigError  # noqa: E402
+from recsys_core.scoring.ann_index import recall_at_k  # noqa: E402
 from recsys_core.store import ArtifactStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ def _observed(ex) -> dict:
         sim = ex.similar(ex.resolve(mid), k=10, alpha=ALPHA)
         lists[str(mid)] = {name: [int(x) for x in getattr(sim, name)["movie_id"]] for name in ("content", "collab", "hybrid")}
     m = ex.metrics
-    recall = {f"{a:.2f}": round(float(r), 6) for a, r in zip(m["alphas"], m["hybrid"]["recall@20"])}
+    recall = {f"{a:.2f}": round(float(r), 6) for a, r in zip(m["alphas"], m["hybrid"]["recall@20"], strict=True)}
     return {"alpha": ALPHA, "lists": lists, "recall_at_20_by_alpha": recall}
 
 

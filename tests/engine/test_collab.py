@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from recsys_core.training.collab import CollabConfig, collab_to_arrays, load_collab, predict_ratings, train_collab
+from recsys_core.config import FitOptions
 from recsys_core.data.dataset import Dataset, Ratings
 from recsys_core.errors import CacheError, ConfigError, DatasetError
-from recsys_core.config import FitOptions
+from recsys_core.training.collab import CollabConfig, collab_to_arrays, load_collab, predict_ratings, train_collab
 
 CPU = torch.device("cpu")
 FAST_FIT = FitOptions(epochs=15, batch_size=64, lr=1e-2, patience=0)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from recsys_core.config import ContentConfig
-from recsys_core.training.content import build_tfidf, normalize_tags, shared_terms, train_content
 from recsys_core.data.dataset import Genome
 from recsys_core.errors import ConfigError
+from recsys_core.training.content import build_tfidf, normalize_tags, shared_terms, train_content
 
 FAST = ContentConfig(epochs=4, code_dim=16, batch_size=16)
 

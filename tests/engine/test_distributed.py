@@ -100,9 +100,9 @@ def test_allreduce_bias_fit_equals_single_process():
 def test_fit_is_unchanged_outside_a_ddp_stage():
     import torch
 
+    from recsys_core.config import FitOptions
     from recsys_core.runtime import ddp as distributed
     from recsys_core.training.loop import fit
-    from recsys_core.config import FitOptions
 
     assert distributed.sync_world() == 1 and distributed.local_positions(np.arange(5)).tolist() == [0, 1, 2, 3, 4]
     net = torch.nn.Linear(3, 1)
@@ -121,8 +121,8 @@ def test_fit_is_unchanged_outside_a_ddp_stage():
 
 
 def test_train_distributed_needs_torchrun(monkeypatch):
-    from recsys_core.runtime.ddp import init
     from recsys_core.errors import ConfigError
+    from recsys_core.runtime.ddp import init
 
     for v in ("RANK", "WORLD_SIZE"):
         monkeypatch.delenv(v, raising=False)

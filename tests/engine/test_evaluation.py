@@ -8,13 +8,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_collab import collab_two_blocks  # same folder (pytest puts it on sys.path)
 
-from recsys_core.training.collab import CollabConfig
+from recsys_core.config import FitOptions
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import EvalConfig, evaluate, genre_matrix, split_ratings
-from recsys_core.config import FitOptions
-
-from test_collab import collab_two_blocks  # same folder (pytest puts it on sys.path)
+from recsys_core.training.collab import CollabConfig
 
 CPU = torch.device("cpu")
 
@@ -79,9 +78,9 @@ def test_ml100k_collab_space_matches_item_knn_and_rmse_meets_the_bar():
 @pytest.mark.slow
 def test_ml_latest_small_rmse_meets_the_bar(ml_latest_small):
     """The issue's held-out RMSE bar on ml-latest-small (per-user 80/20), for the default rating model."""
-    from recsys_core.training.collab import predict_ratings, train_collab
     from recsys_core.data import load_dataset
     from recsys_core.evaluation import subset_dataset
+    from recsys_core.training.collab import predict_ratings, train_collab
 
     ds = load_dataset(ml_latest_small)
     train, test = split_ratings(ds, EvalConfig())

@@ -15,7 +15,6 @@ from recsys_core import ArtifactMissingError, Explorer, Filters, UnknownMovieErr
 from recsys_core.errors import ConfigError
 from recsys_core.store import ArtifactStore
 
-
 LIST_COLS = ["rank", "movie", "movie_id", "title", "year", "genres", "score", "content_score", "collab_score",
              "n_ratings", "mean_rating", "why"]
 

@@ -7,14 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from test_collab import collab_two_blocks  # same folder (pytest puts it on sys.path)
 
-from recsys_core.training.collab import CollabConfig, predict_ratings, train_collab
+from recsys_core.config import FitOptions
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import EvalConfig, build_protocol, evaluate, itemknn
+from recsys_core.training.collab import CollabConfig, predict_ratings, train_collab
 from recsys_core.training.splits import split_ratings, validation_mask
-from recsys_core.config import FitOptions
-
-from test_collab import collab_two_blocks  # same folder (pytest puts it on sys.path)
 
 CPU = torch.device("cpu")
 
@@ -130,9 +129,9 @@ def test_row_wise_training_above_threshold_learns_real_ratings(kind):
 
 def _mf_epochs(ds, compiled: bool, epochs: int = 8) -> float:
     """Validation RMSE of DotBias after ``epochs`` row-wise epochs through one of the two step implementations."""
-    from recsys_core.training.rating import fit_biases
     from recsys_core.models.rating_nets import DotBias
     from recsys_core.models.row_updates import dot_bias_step
+    from recsys_core.training.rating import fit_biases
 
     r = ds.ratings
     is_val = validation_mask(np.arange(len(r)), 0.05, 0)
@@ -159,8 +158,8 @@ def _mf_epochs(ds, compiled: bool, epochs: int = 8) -> float:
 def test_compiled_and_batched_row_steps_reach_the_same_quality():
     """The CPU's compiled per-rating loop and the batched torch step (what CUDA runs) optimise the same objective:
     both beat the bias baseline on ml-100k and land within 0.02 RMSE of each other."""
-    from recsys_core.training.rating import fit_biases
     from recsys_core.data import load_dataset
+    from recsys_core.training.rating import fit_biases
 
     ds = load_dataset("ml-100k")
     r = ds.ratings

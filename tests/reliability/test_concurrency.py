@@ -68,7 +68,7 @@ def test_two_processes_different_datasets_same_folder(tmp_path):
     assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
     results = [o[0].split(maxsplit=2) for o in outs]
     store = ArtifactStore(root)
-    for (fp, n_movies, first), folder in zip(results, (a, b)):
+    for (fp, n_movies, first), folder in zip(results, (a, b), strict=True):
         ex = Explorer.open(folder, tiny_config(), store=store, train=False)
         assert ex.dataset.fingerprint == fp and ex.dataset.n_movies == int(n_movies)
         assert store.verify(ex.artifact.path)[0] is not None

@@ -21,7 +21,11 @@ from recsys_core.data import cache, cleanup_stale, download, is_present, load_da
 from recsys_core.errors import DatasetError, DownloadError, TransientReadError
 from recsys_core.store import ArtifactStore
 from tests.data.conftest import (  # noqa: F401
-    csv_release, private_cache, serve_release, server, write_csv_release,
+    csv_release,
+    private_cache,
+    serve_release,
+    server,
+    write_csv_release,
 )
 from tests.reliability.zips import MIB, deflated, release_members, write_zip, zeros
 

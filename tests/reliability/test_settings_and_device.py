@@ -12,11 +12,10 @@ import pytest
 import torch
 
 from recsys_core import Explorer
-from recsys_core.config import EngineConfig
+from recsys_core.config import EngineConfig, FitOptions
 from recsys_core.errors import ConfigError, DeviceError
-from recsys_core.config import FitOptions
-from recsys_core.training.loop import FAULT_ENV, FAULTS, MAX_HALVINGS, fit
 from recsys_core.store import ArtifactStore
+from recsys_core.training.loop import FAULT_ENV, FAULTS, MAX_HALVINGS, fit
 from tests.reliability.conftest import files_under, tiny_config
 
 BAD = {
