@@ -14,8 +14,10 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -226,7 +228,7 @@ class ArtifactWriter:
             if np.asarray(v).dtype == object:
                 raise CacheError(f"Refusing to store object array {k!r} (it would need pickle).")
         buf = io.BytesIO()
-        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]  # numpy stub
         self._put(f"{name}.npz", buf.getvalue())
 
     def json(self, name: str, obj: Any) -> None:
@@ -284,11 +286,11 @@ class ArtifactStore:
         for name, info in files.items():
             f = path / name
             try:
-                size = read_retrying(lambda f=f: f.stat().st_size, f"The cached model's {name}")
+                size = read_retrying(f.stat, f"The cached model's {name}").st_size
             except FileNotFoundError:
                 return None, f"The cached model is missing {name}; it will be rebuilt."
             if not isinstance(info, dict) or size != info.get("bytes") or \
-                    read_retrying(lambda f=f: sha256_file(f), f"The cached model's {name}") != info.get("sha256"):
+                    read_retrying(partial(sha256_file, f), f"The cached model's {name}") != info.get("sha256"):
                 return None, f"The cached model is damaged ({name} fails its checksum); it will be rebuilt."
         return Artifact(path, manifest), ""
 
@@ -447,9 +449,9 @@ class ArtifactStore:
             os.close(dfd)
 
     def _manifest(self, files_data: dict[str, bytes], fingerprint: str, key: str, extra: dict, seconds: float) -> dict:
-        files = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                 for name, data in sorted(files_data.items()) if name != MANIFEST}
-        manifest = {
+        files: dict[str, dict[str, Any]] = {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                                            for name, data in sorted(files_data.items()) if name != MANIFEST}
+        manifest: dict[str, Any] = {
             "format_version": ARTIFACT_FORMAT,
             "key": key,
             "fingerprint": fingerprint,
@@ -522,7 +524,7 @@ class ArtifactStore:
             return art.manifest
         return data if _same_build(data, art.manifest) else art.manifest
 
-    def add_files(self, art: Artifact, section: str, entry: str, writers: dict[str, Callable[[Path], None]],
+    def add_files(self, art: Artifact, section: str, entry: str, writers: Mapping[str, Callable[[Any], None]],
                   info: dict | None = None) -> Artifact:
         """Write derived files (each by its own writer) into the folder, checksummed in manifest[section][entry].
 

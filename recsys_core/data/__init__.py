@@ -13,7 +13,13 @@ from .dataset import DUPLICATE_POLICY, Dataset, Genome, Ratings, build_dataset
 from .download import Progress, download, extract_members
 from .formats import LAYOUTS, Layout, detect, find_root, naming
 from .registry import (
-    DEFAULT_DATASET, RELEASES, Release, data_dir, get_release, is_present, list_releases,
+    DEFAULT_DATASET,
+    RELEASES,
+    Release,
+    data_dir,
+    get_release,
+    is_present,
+    list_releases,
     release_dir,
 )
 

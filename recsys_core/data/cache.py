@@ -17,10 +17,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ..files import cleanup_tempdirs, is_transient, locked_tempdir, once_per_process
 from .dataset import Dataset, Genome, Ratings
@@ -91,7 +95,7 @@ def load(name: str, prefix: str, key: str) -> Dataset | None:
     return None
 
 
-def _drop(folder: Path, exc: BaseException) -> None:
+def _drop(folder: Path, exc: BaseException) -> Dataset | None:
     """Proven damage (unparseable, inconsistent, wrong version): remove the entry so it is rebuilt."""
     _log.warning("parsed cache %s is damaged (%s); rebuilding it", folder.name, exc)
     stats.corrupt += 1

@@ -332,7 +332,7 @@ def _canonical_genome(raw: RawData, movies: pd.DataFrame, notes: list[str]) -> G
     return Genome(rows[keep][order].astype(np.int32), np.ascontiguousarray(scores[keep][order], np.float32), tags)
 
 
-def _hash_frame(h: "hashlib._Hash", df: pd.DataFrame) -> None:
+def _hash_frame(h: "hashlib.blake2b", df: pd.DataFrame) -> None:
     """Feed a small table into a hash, by value and column name (vectorised)."""
     h.update(json.dumps(list(map(str, df.columns))).encode())
     h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
@@ -344,7 +344,7 @@ def fingerprint(ratings: Ratings, movies: pd.DataFrame, users: pd.DataFrame, tag
     h = hashlib.blake2b(digest_size=16)
     h.update(json.dumps({"v": FINGERPRINT_VERSION, "scale": list(map(float, rating_scale))}).encode())
     for arr in (ratings.user, ratings.movie, ratings.rating, ratings.timestamp):
-        h.update(np.ascontiguousarray(arr))
+        h.update(np.ascontiguousarray(arr).data)
     m = pd.DataFrame({
         "movie_id": movies["movie_id"].to_numpy(np.int64),
         "title": movies["title"].astype(object).to_numpy(),
@@ -356,7 +356,7 @@ def fingerprint(ratings: Ratings, movies: pd.DataFrame, users: pd.DataFrame, tag
     _hash_frame(h, pd.DataFrame({"user": tags["user"].to_numpy(np.int64), "movie": tags["movie"].to_numpy(np.int64),
                                  "tag": tags["tag"].astype(object).to_numpy()}))
     if genome is not None:
-        h.update(np.ascontiguousarray(genome.movie))
-        h.update(np.ascontiguousarray(genome.scores))
+        h.update(np.ascontiguousarray(genome.movie).data)
+        h.update(np.ascontiguousarray(genome.scores).data)
         h.update("\x1f".join(genome.tags).encode())
     return h.hexdigest()

@@ -96,7 +96,7 @@ def _fail_missing(path: Path, what: str) -> None:
             "Point --data at a complete MovieLens release folder or zip"
         )
     if path.stat().st_size == 0:
-        raise _err(path, f"the file is empty; re-extract or re-download the release")
+        raise _err(path, "the file is empty; re-extract or re-download the release")
 
 
 def _arrow_error(path: Path, exc: Exception, columns: list[str]) -> DatasetError:
@@ -125,7 +125,7 @@ def _check_header(path: Path, head: bytes, delimiter: str, required: list[str]) 
     try:
         line = head.split(b"\n", 1)[0].decode("utf-8").strip("\r\ufeff")
     except UnicodeDecodeError:
-        raise _err(path, f"the header is not valid UTF-8; re-save the file as UTF-8") from None
+        raise _err(path, "the header is not valid UTF-8; re-save the file as UTF-8") from None
     found = [c.strip().strip('"') for c in line.split(delimiter)]
     missing = [c for c in required if c not in found]
     if missing:
@@ -298,7 +298,7 @@ def _read_genome(folder: Path, notes: list[str]) -> tuple[np.ndarray, np.ndarray
     movie, tag = _ints(spath, gs, "movieId"), _ints(spath, gs, "tagId")
     rel = gs.column("relevance").to_numpy().astype(np.float32, copy=False)
     if len(tag_ids) == 0 or len(movie) == 0:
-        raise _err(spath, f"the genome has no rows or no tags; use both files of one release")
+        raise _err(spath, "the genome has no rows or no tags; use both files of one release")
     if movie.min() < 0:
         raise _err(spath, f"negative movieId {int(movie.min())}; ids must be >= 0")
     col = lookup(tag_ids, tag)
@@ -413,6 +413,7 @@ def read_parquet_layout(folder: Path, name: str) -> RawData:
     ratings = _ratings(rpath, table("ratings.parquet", ["user_id", "movie_id", "rating"]),
                        ("user_id", "movie_id", "rating", "timestamp"))
     mt = table("movies.parquet", ["movie_id", "title", "year", "genres"])
+    assert mt is not None  # required tables are never None (missing ones raised above)
     movies = pd.DataFrame({
         "movie_id": _ints(mpath, mt, "movie_id"),
         "title": _text(mt, "title"),

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import CHECKOUT_ROOT, bundled_dir, data_dir as _default_data_dir
 from ..errors import DatasetError
+from ..paths import CHECKOUT_ROOT, bundled_dir
+from ..paths import data_dir as _default_data_dir
 
 REPO_ROOT = CHECKOUT_ROOT
 BUNDLED_DIR = bundled_dir()

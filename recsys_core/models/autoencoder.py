@@ -22,7 +22,8 @@ class TfidfAutoencoder(nn.Module):
         first = hidden_dim if hidden_dim > 0 else code_dim
         self.inp = nn.Linear(n_terms, first)
         if hidden_dim > 0:
-            self.enc_rest = nn.Sequential(*_block(n_terms, hidden_dim, dropout), nn.Linear(hidden_dim, code_dim))
+            self.enc_rest: nn.Module = nn.Sequential(*_block(n_terms, hidden_dim, dropout),
+                                                     nn.Linear(hidden_dim, code_dim))
             self.decoder = nn.Sequential(
                 nn.Linear(code_dim, hidden_dim), *_block(code_dim, hidden_dim, dropout), nn.Linear(hidden_dim, n_terms)
             )

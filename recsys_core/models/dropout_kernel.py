@@ -59,7 +59,7 @@ class _FusedDropout(torch.autograd.Function):
     """Autograd wrapper: saves the output and the seed, not a mask."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, p: float, relu: bool) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, p: float, relu: bool) -> torch.Tensor:
         cut = min(_TWO32 - 1, int(round(p * _TWO32)))
         scale = np.float32(_TWO32 / (_TWO32 - cut))
         seed = np.uint64(int(torch.randint(0, _TWO32, (), dtype=torch.int64)))
@@ -72,7 +72,7 @@ class _FusedDropout(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (out,) = ctx.saved_tensors
         grad = grad.contiguous()
         grad_in = torch.empty_like(grad)

@@ -109,8 +109,8 @@ def entity_net_step(model: EntityNet, users: torch.Tensor, movies: torch.Tensor,
         loss.backward()
         dense.step()
         with torch.no_grad():
-            rows_u.step(u, eu.grad)
-            rows_m.step(m, em.grad)
+            rows_u.step(u, eu.grad)  # type: ignore[arg-type]  # set by backward() just above
+            rows_m.step(m, em.grad)  # type: ignore[arg-type]
         return loss.detach()
 
     return step

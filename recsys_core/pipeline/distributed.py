@@ -69,7 +69,7 @@ def train_distributed(data, config=None, progress: Callable | None = None, store
     try:
         t0 = time.perf_counter()
         # rank 0 parses the source once (and writes the parsed cache); the others then read from that cache
-        ds_full = load_dataset(data) if r == 0 else None
+        ds_full: Any = load_dataset(data) if r == 0 else None  # rank 0 only
         head = None
         if r == 0:
             folder = parsed_folder(ds_full)

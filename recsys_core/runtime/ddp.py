@@ -271,7 +271,8 @@ def read_ratings_shard(path: Path | str, r: int | None = None, w: int | None = N
     pf = pq.ParquetFile(path)
     n = pf.metadata.num_rows
     lo, hi = shard_bounds(n, r, w)
-    groups, first_start, start = [], 0, 0
+    groups: list[int] = []
+    first_start, start = 0, 0
     for g in range(pf.num_row_groups):
         m = pf.metadata.row_group(g).num_rows
         if start < hi and start + m > lo:

@@ -216,6 +216,7 @@ def fit(
                     loss = train_step(idx)
                 else:
                     loss = batch_loss(idx)
+                    assert opt is not None  # made above whenever there is no train_step
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -231,7 +232,7 @@ def fit(
                 raise
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
-            loss = total = None  # drop the failed batch's graph before retrying
+            loss = total = None  # type: ignore[assignment]  # drop the failed batch's graph before retrying
             if is_oom(exc):
                 free_device_memory(device)
                 if halvings < MAX_HALVINGS and batch > 1 and world == 1:  # ranks cannot halve in step

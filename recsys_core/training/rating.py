@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -62,7 +62,7 @@ class Baselines:
     mean_rmse: float
 
 
-def _reduce(x: object) -> np.ndarray:
+def _reduce(x: Any) -> np.ndarray:
     """Sum over the ranks inside a DDP stage (``ddp.sync()``); the value itself otherwise, so rank 0's
     single-process work (the evaluation) never issues a collective the other ranks are not in."""
     if ddp.sync_world() > 1:
@@ -114,7 +114,7 @@ def epoch_reporter(progress: ProgressFn | None, stage: str) -> Callable[[int, in
     return on_epoch
 
 
-def _row_step(model: torch.nn.Module, kind: str, ut: torch.Tensor, mt: torch.Tensor, yt: torch.Tensor,
+def _row_step(model: Any, kind: str, ut: torch.Tensor, mt: torch.Tensor, yt: torch.Tensor,
               cfg: CollabConfig, opts: FitOptions, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     """Large data: a step that updates only the embedding rows a batch touches (row-wise Adagrad, no autograd on
     the tables), so an epoch costs O(ratings x dim) whatever the number of users and movies."""
@@ -138,10 +138,10 @@ def train_rating(rows: RatingRows, n_users: int, n_movies: int, scale: tuple[flo
     n_train = int(_reduce(float(len(tr)))) if world > 1 else len(tr)
     gen = seed_everything(cfg.seed)
     opts = cfg.fit_for(kind, n_train)
-    model = build_rating_model(kind, n_users, n_movies, cfg.rating_dim, lo, hi).to(device)
+    model: Any = build_rating_model(kind, n_users, n_movies, cfg.rating_dim, lo, hi).to(device)
     if kind == "dot_bias":
         model.init_biases(b.mu, torch.from_numpy(b.user_bias), torch.from_numpy(b.movie_bias))
-    net = ddp.ddp_wrap(model, device)
+    net: Any = ddp.ddp_wrap(model, device)
 
     def dev(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a)).to(device)
