@@ -44,9 +44,10 @@ test: setup-test  ## the whole suite (browser tests skip with a hint when chromi
 test-fast: setup-test  ## everything but the slow real-data and browser tests (trained fixtures cached in .test-cache/)
 	RECSYS_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -m "not slow and not browser"
 
-lint: setup-dev  ## ruff (pyproject.toml [tool.ruff]) and mypy over recsys_core ([tool.mypy])
+lint: setup-dev  ## ruff (pyproject.toml [tool.ruff]), mypy over recsys_core ([tool.mypy]), the import layers (.importlinter)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 bench: setup  ## the benchmark tables quoted in the README
 	$(PY) benchmarks/bench_engine.py
