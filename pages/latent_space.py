@@ -37,7 +37,7 @@ with c_find:
                          help="Centres every map on the best-matching title and rings it.")
 with c_toggles:
     t1, t2, t3 = st.columns(3)
-    show_labels = t1.toggle("Region labels", value=True, key="w_map_labels",
+    show_labels = t1.toggle("Labels", value=True, key="w_map_labels",
                             help="Clusters of the map named by what sets them apart from the whole catalogue.")
     density = t2.toggle("Density", value=False, key="w_map_density", help="Contours of where movies crowd.")
     lines = t3.toggle("Links", value=False, key="w_map_lines",

@@ -141,7 +141,8 @@ def clusters(coords: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 def region_labels(ex: Explorer, coords: np.ndarray, k: int | None = None, seed: int = 0) -> list[Region]:
     """Cluster a map's 2-D coordinates and name each cluster by its most distinctive genres or terms.
 
-    Regions come biggest first; a cluster with nothing distinctive is named by its most common genre.
+    Regions come biggest first; a cluster with nothing distinctive is named by its most common genre, and a
+    label another (bigger) region already carries is left empty.
     """
     coords = np.asarray(coords)
     n = int(np.isfinite(coords).all(axis=1).sum())
@@ -164,4 +165,21 @@ def region_labels(ex: Explorer, coords: np.ndarray, k: int | None = None, seed: 
         centre = np.median(coords[rows], axis=0)
         regions.append(Region(float(centre[0]), float(centre[1]), int(len(rows)), label, ts))
     regions.sort(key=lambda r: -r.size)
-    return regions
+    return _distinct(regions)
+
+
+def _distinct(regions: list[Region]) -> list[Region]:
+    """Two regions never carry the same label: a repeat gets its next trait, else no label (it is not drawn)."""
+    seen: set[str] = set()
+    out = []
+    for r in regions:
+        label = r.label
+        for n in range(3, len(r.traits) + 1):
+            if label not in seen:
+                break
+            label = trait_text(r.traits, n)
+        if label in seen:
+            label = ""
+        seen.add(label)
+        out.append(Region(r.x, r.y, r.size, label, r.traits))
+    return out

@@ -20,6 +20,7 @@ from ui.engine import Explorer
 from ui.format import plot_text, plot_texts
 from ui.picker import select_row
 from ui.regions import padded_range, place_labels
+from ui.selection import row_of
 from ui.state import K
 
 COLOUR_MODES = {
@@ -31,7 +32,7 @@ COLOUR_MODES = {
 }
 _PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
             "#9D755D", "#BAB0AC", "#2F4B7C", "#A05195"]
-_HOVER = "%{text}<br>%{customdata[1]:,} ratings · mean %{customdata[2]:.2f}<extra></extra>"
+_HOVER = "%{text}<extra></extra>"
 MAP_CONFIG: dict[str, Any] = {"displaylogo": False, "scrollZoom": True,
                               "modeBarButtonsToRemove": ["autoScale2d", "toImage"]}
 FOUND = "#1F2933"
@@ -39,9 +40,15 @@ LABEL_FONT_PX = 11.0
 
 
 def _custom(part: pd.DataFrame) -> np.ndarray:
-    """Per point, as one float32 array (sent base64, not as JSON text): row (for clicks), ratings, mean."""
-    return np.column_stack([part["movie"].to_numpy(np.float32), part["n_ratings"].to_numpy(np.float32),
-                            part["mean_rating"].fillna(0.0).to_numpy(np.float32)])
+    """Per point its catalogue row, as one int32 array (sent base64, not as JSON text): clicks and boxes read it."""
+    return part["movie"].to_numpy(np.int32)
+
+
+def _hover(part: pd.DataFrame) -> list[str]:
+    """One escaped hover line per point: title (year), rating count and mean (the only hover fields sent)."""
+    means = part["mean_rating"].to_numpy(np.float64)
+    return [f"{t}<br>{int(n):,} ratings" + (f" · mean {m:.2f}" if m == m else "")
+            for t, n, m in zip(plot_texts(part["label"], 80), part["n_ratings"].to_numpy(), means, strict=True)]
 
 
 def _xy(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +59,7 @@ def _xy(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 @st.cache_data(show_spinner="Naming the map's regions (first time only)…", max_entries=32)
 def regions_for(key: str, _ex: Explorer, space: str, alpha: float, _coords: np.ndarray) -> list[tuple[str, float, float, int]]:
     """The map's labelled regions as (label, x, y, size), biggest first: computed once per map and artifact."""
-    return [(r.label, r.x, r.y, r.size) for r in engine.region_labels(_ex, _coords)]
+    return [(r.label, r.x, r.y, r.size) for r in engine.region_labels(_ex, _coords) if r.label]
 
 
 def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
@@ -79,7 +86,7 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
     def add(part: pd.DataFrame, name: str, marker: dict[str, Any], showlegend: bool = True) -> None:
         xs, ys = _xy(part)
         fig.add_trace(go.Scattergl(
-            x=xs, y=ys, mode="markers", name=plot_text(name, 40), text=plot_texts(part["label"], 80),
+            x=xs, y=ys, mode="markers", name=plot_text(name, 40), text=_hover(part),
             customdata=_custom(part), hovertemplate=_HOVER, marker=marker, showlegend=showlegend,
         ))
 
@@ -110,7 +117,7 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
         xs, ys = _xy(part)
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="markers+text" if text else "markers", name=name, text=text,
-            hovertext=plot_texts(part["label"], 80), textposition=position, textfont={"size": 10},
+            hovertext=_hover(part), textposition=position, textfont={"size": 10},
             customdata=_custom(part), hovertemplate=_HOVER.replace("%{text}", "%{hovertext}"), marker=marker,
         ))
 
@@ -178,13 +185,8 @@ def apply_map_click(ex: Explorer, chart_key: str, event: Any) -> None:
     if not points:
         ss[K.LAST_MAP_PICK].pop(chart_key, None)  # deselected: the same dot may be clicked again
         return
-    point = points[0]
-    custom = point.get("customdata")
-    if not custom:
-        return
-    try:
-        row = int(float(custom[0] if isinstance(custom, (list, tuple)) else custom))
-    except (TypeError, ValueError):
+    row = row_of(points[0].get("customdata"))
+    if row is None:
         return
     done = ss[K.LAST_MAP_PICK]
     if done.get(chart_key) == row:

@@ -43,18 +43,23 @@ def rows_for(catalog: pd.DataFrame, movie_ids: Iterable[int]) -> np.ndarray:
     return np.flatnonzero(catalog["movie_id"].isin(ids).to_numpy())
 
 
+def row_of(custom: object) -> int | None:
+    """The catalogue row a point carries: its customdata, or the first entry of it (a list, or the
+    {"0": ...} a typed array becomes in the browser's JSON); None when it carries none."""
+    if isinstance(custom, dict):
+        custom = custom.get("0", custom.get(0))
+    elif isinstance(custom, (list, tuple)):
+        custom = custom[0] if custom else None
+    try:
+        return int(float(custom)) if custom is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def ids_from_event(catalog: pd.DataFrame, points: Sequence[dict]) -> tuple[int, ...]:
-    """MovieLens ids of the points of a plotly selection event (customdata[0] is the catalogue row)."""
-    rows: list[int] = []
-    for p in points:
-        custom = p.get("customdata") if isinstance(p, dict) else None
-        if custom is None:
-            continue
-        try:
-            rows.append(int(float(custom[0] if isinstance(custom, (list, tuple)) else custom)))
-        except (TypeError, ValueError, IndexError):
-            continue
-    ok = [r for r in dict.fromkeys(rows) if 0 <= r < len(catalog)]
+    """MovieLens ids of the points of a plotly selection event (customdata is the catalogue row)."""
+    rows = [row_of(p.get("customdata")) for p in points if isinstance(p, dict)]
+    ok = [r for r in dict.fromkeys(rows) if r is not None and 0 <= r < len(catalog)]
     return tuple(sorted(int(m) for m in catalog["movie_id"].to_numpy()[ok]))
 
 

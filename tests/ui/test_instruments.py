@@ -112,7 +112,8 @@ def test_regions_are_named_by_what_sets_them_apart(explorer):
     regions = region_labels(explorer, coords)
     assert 3 <= len(regions) <= 12
     assert sum(r.size for r in regions) == int(np.isfinite(coords).all(axis=1).sum())
-    assert all(r.label for r in regions)
+    labels = [r.label for r in regions if r.label]
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), "distinct names"
     assert regions == region_labels(explorer, coords), "deterministic"
     docs = np.flatnonzero([("Documentary" in g) for g in explorer.catalog["genres"]])
     top = traits(explorer, docs, n=1)
@@ -196,3 +197,151 @@ def test_tune_marks_both_picks_and_the_operator_keeps_one(app, trained_artifacts
         assert Explorer.open("ml-100k", EngineConfig(), train=False).default_alpha == pytest.approx(picks.balanced)
     finally:
         ex.set_default_alpha(original)
+
+
+# --- real server + Chromium: the gestures ------------------------------------------------------------
+
+JS_MAP = """(prefix) => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(g => g.layout && g.layout.title && String(g.layout.title.text).replace(/<[^>]+>/g, '').startsWith(prefix));
+  if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis) return null;
+  const fl = gd._fullLayout, r = gd.getBoundingClientRect();
+  const pts = [];
+  for (const t of gd._fullData || []) {
+    if (t.type !== 'scattergl' || !t.x) continue;
+    for (let i = 0; i < t.x.length; i++) pts.push([t.x[i], t.y[i], t.customdata[i]]);
+  }
+  return {left: r.left + fl._size.l, top: r.top + fl._size.t, w: fl._size.w, h: fl._size.h,
+          x: fl.xaxis.range, y: fl.yaxis.range, pts: pts,
+          labels: gd.querySelectorAll('g.annotation').length,
+          traces: (gd._fullData || []).map(t => t.name)};
+}"""
+
+
+def _map(pg, prefix: str) -> dict:
+    pg.wait_for_function(f"(p) => ({JS_MAP})(p) !== null", arg=prefix, timeout=60_000)
+    return pg.evaluate(JS_MAP, prefix)
+
+
+def _px(m: dict, x: float, y: float) -> tuple[float, float]:
+    """Page pixels of a data point on a map (linear axes)."""
+    (x0, x1), (y0, y1) = m["x"], m["y"]
+    return m["left"] + (x - x0) / (x1 - x0) * m["w"], m["top"] + (y1 - y) / (y1 - y0) * m["h"]
+
+
+def _idle(pg) -> None:
+    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                         " && !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
+
+
+def _dismiss_dialog(pg) -> None:
+    """Close a modal Streamlit may show over a page opened by its address (it would swallow the clicks)."""
+    pg.wait_for_timeout(500)
+    if pg.locator('[role="dialog"]').count():
+        pg.keyboard.press("Escape")
+        pg.locator('[role="dialog"]').wait_for(state="detached", timeout=10_000)
+
+
+def _open_latent(pg, server: str) -> dict:
+    pg.goto(f"{server}/latent-space?alpha=0.50")
+    pg.get_by_role("heading", name="Latent space").wait_for(timeout=60_000)
+    _dismiss_dialog(pg)
+    _map(pg, "Content space")
+    _idle(pg)
+    return _map(pg, "Content space")
+
+
+JS_LIST = ("() => Array.from(document.querySelectorAll('.st-key-tbl_map_list [data-testid^=\"glide-cell-\"]'))"
+           ".map(c => c.textContent.trim())")
+
+
+def _list_titles(pg) -> list[str]:
+    """Every cell of the Latent space page's blended top-20 (read from the grid's accessibility table)."""
+    return pg.evaluate(JS_LIST)
+
+
+@pytest.mark.browser
+def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server):
+    from playwright.sync_api import expect
+
+    m = _open_latent(page, server)
+    assert m["labels"] >= 3, "region labels drawn"
+    page.get_by_text("Labels", exact=True).click()
+    _idle(page)
+    page.wait_for_function(f"() => ({JS_MAP})('Content space').labels === 0", timeout=30_000)
+    m = _map(page, "Content space")
+    # a box around the middle fifth of the map, in data coordinates
+    (x0, x1), (y0, y1) = m["x"], m["y"]
+    bx = (x0 + 0.4 * (x1 - x0), x0 + 0.6 * (x1 - x0))
+    by = (y0 + 0.4 * (y1 - y0), y0 + 0.6 * (y1 - y0))
+    inside = sorted({int(r) for x, y, r in m["pts"] if bx[0] <= x <= bx[1] and by[0] <= y <= by[1]})
+    assert inside, "the box holds movies"
+    page.wait_for_function(f"() => ({JS_LIST})().length > 0", timeout=30_000)
+    before = _list_titles(page)
+    sx, sy = _px(m, bx[0], by[1])
+    ex_, ey = _px(m, bx[1], by[0])
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move((sx + ex_) / 2, (sy + ey) / 2, steps=5)
+    page.mouse.move(ex_, ey, steps=5)
+    page.mouse.up()
+    panel = page.locator(".st-key-sel_panel")
+    panel.wait_for(timeout=30_000)
+    _idle(page)
+    expect(panel).to_contain_text(re.compile(rf"\b{len(inside):,} movies"))
+    ring = _map(page, "Content space")
+    assert "Map selection" in ring["traces"]
+    page.locator(".st-key-btn_sel_filter button").click()
+    _idle(page)
+    expect(page).to_have_url(re.compile(r"genres="))
+    page.wait_for_function(f"(b) => {{ const t = ({JS_LIST})(); return t.length > 0 && "
+                           "JSON.stringify(t) !== JSON.stringify(b); }", arg=before, timeout=30_000)
+    assert not page.locator('[data-testid="stException"]').count()
+    page.locator(".st-key-sel_panel").scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    from tests.ui.conftest import ROOT, screenshot
+
+    shot = screenshot(page, "latent_space_selection")
+    (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
+    (ROOT / "docs" / "screenshots" / "latent_space_selection.png").write_bytes(shot.read_bytes())
+
+
+@pytest.mark.browser
+def test_typing_a_title_rings_and_centres_its_point(page, server):
+    m = _open_latent(page, server)
+    box = page.get_by_role("textbox", name="Find on the map")
+    box.fill("empire strikes back")
+    box.press("Enter")
+    page.wait_for_function(f"() => {{ const m = ({JS_MAP})('Content space'); return m && m.traces.includes('Found'); }}",
+                           timeout=30_000)
+    _idle(page)
+    found = page.evaluate("""() => { const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .find(g => String(g.layout.title.text).replace(/<[^>]+>/g, '').startsWith('Content space'));
+        const t = gd._fullData.find(t => t.name === 'Found'); return {x: t.x[0], y: t.y[0], text: t.text[0]}; }""")
+    m2 = _map(page, "Content space")
+    assert "Empire Strikes Back" in found["text"]
+    cx, cy = (m2["x"][0] + m2["x"][1]) / 2, (m2["y"][0] + m2["y"][1]) / 2
+    assert abs(found["x"] - cx) < 1e-3 * (1 + abs(cx)) + 0.01 and abs(found["y"] - cy) < 0.01 + 1e-3 * abs(cy)
+    assert (m2["x"][1] - m2["x"][0]) < (m["x"][1] - m["x"][0]), "zoomed in on it"
+
+
+@pytest.mark.browser
+def test_the_frontier_marks_both_picks(page, server):
+    page.goto(f"{server}/tune-blend?alpha=0.50")
+    page.get_by_role("heading", name="Tune the blend").wait_for(timeout=60_000)
+    _dismiss_dialog(page)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                           ".some(g => g._fullLayout && String(g.layout.title.text).replace(/<[^>]+>/g, '').startsWith('The trade-off'))",
+                           timeout=60_000)
+    _idle(page)
+    legend = page.evaluate("""() => { const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .find(g => String(g.layout.title.text).replace(/<[^>]+>/g, '').startsWith('The trade-off'));
+        return Array.from(gd.querySelectorAll('.legendtext')).map(e => e.textContent); }""")
+    assert any(t.startswith("most accurate (α = ") for t in legend), legend
+    assert any(t.startswith("balanced (α = ") for t in legend), legend
+    assert page.get_by_text(re.compile("Yao and Harper")).count()
+    page.wait_for_timeout(1000)
+    from tests.ui.conftest import ROOT, screenshot
+
+    shot = screenshot(page, "tune")
+    (ROOT / "docs" / "screenshots" / "tune.png").write_bytes(shot.read_bytes())
