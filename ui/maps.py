@@ -32,7 +32,7 @@ COLOUR_MODES = {
 }
 _PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
             "#9D755D", "#BAB0AC", "#2F4B7C", "#A05195"]
-_HOVER = "%{text}<extra></extra>"
+_HOVER = "%{text}<br>%{customdata[1]:,} ratings · mean %{customdata[2]:.2f}<extra></extra>"
 MAP_CONFIG: dict[str, Any] = {"displaylogo": False, "scrollZoom": True,
                               "modeBarButtonsToRemove": ["autoScale2d", "toImage"]}
 FOUND = "#1F2933"
@@ -40,15 +40,11 @@ LABEL_FONT_PX = 11.0
 
 
 def _custom(part: pd.DataFrame) -> np.ndarray:
-    """Per point its catalogue row, as one int32 array (sent base64, not as JSON text): clicks and boxes read it."""
-    return part["movie"].to_numpy(np.int32)
+    """Per point, one float32 array sent base64 (not JSON text): catalogue row (clicks, boxes), ratings, mean.
 
-
-def _hover(part: pd.DataFrame) -> list[str]:
-    """One escaped hover line per point: title (year), rating count and mean (the only hover fields sent)."""
-    means = part["mean_rating"].to_numpy(np.float64)
-    return [f"{t}<br>{int(n):,} ratings" + (f" · mean {m:.2f}" if m == m else "")
-            for t, n, m in zip(plot_texts(part["label"], 80), part["n_ratings"].to_numpy(), means, strict=True)]
+    In the browser's selection events a row of it arrives as {"0": row, ...}; ``ui.selection.row_of`` reads both."""
+    return np.column_stack([part["movie"].to_numpy(np.float32), part["n_ratings"].to_numpy(np.float32),
+                            part["mean_rating"].fillna(0.0).to_numpy(np.float32)])
 
 
 def _xy(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +82,7 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
     def add(part: pd.DataFrame, name: str, marker: dict[str, Any], showlegend: bool = True) -> None:
         xs, ys = _xy(part)
         fig.add_trace(go.Scattergl(
-            x=xs, y=ys, mode="markers", name=plot_text(name, 40), text=_hover(part),
+            x=xs, y=ys, mode="markers", name=plot_text(name, 40), text=plot_texts(part["label"], 80),
             customdata=_custom(part), hovertemplate=_HOVER, marker=marker, showlegend=showlegend,
         ))
 
@@ -117,7 +113,7 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
         xs, ys = _xy(part)
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="markers+text" if text else "markers", name=name, text=text,
-            hovertext=_hover(part), textposition=position, textfont={"size": 10},
+            hovertext=plot_texts(part["label"], 80), textposition=position, textfont={"size": 10},
             customdata=_custom(part), hovertemplate=_HOVER.replace("%{text}", "%{hovertext}"), marker=marker,
         ))
 

@@ -169,6 +169,7 @@ def selection_panel(ex: Explorer, key: str) -> None:
                      column_config={"movie_id": st.column_config.NumberColumn("MovieLens id", format="%d"),
                                     "title": st.column_config.TextColumn("Title", width="large"),
                                     "year": st.column_config.NumberColumn("Year", format="%d"),
+                                    "genres": st.column_config.TextColumn("Genres"),
                                     "n_ratings": st.column_config.NumberColumn("Ratings", format="%d"),
                                     "mean_rating": st.column_config.NumberColumn("Mean", format="%.2f")})
         a, b, c = st.columns([2, 2, 1])

@@ -209,7 +209,7 @@ JS_MAP = """(prefix) => {
   const pts = [];
   for (const t of gd._fullData || []) {
     if (t.type !== 'scattergl' || !t.x) continue;
-    for (let i = 0; i < t.x.length; i++) pts.push([t.x[i], t.y[i], t.customdata[i]]);
+    for (let i = 0; i < t.x.length; i++) pts.push([t.x[i], t.y[i], t.customdata[i][0]]);
   }
   return {left: r.left + fl._size.l, top: r.top + fl._size.t, w: fl._size.w, h: fl._size.h,
           x: fl.xaxis.range, y: fl.yaxis.range, pts: pts,
@@ -291,7 +291,7 @@ def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server)
     expect(panel).to_contain_text(re.compile(rf"\b{len(inside):,} movies"))
     ring = _map(page, "Content space")
     assert "Map selection" in ring["traces"]
-    page.locator(".st-key-btn_sel_filter button").click()
+    page.get_by_role("button", name="Use as filter for the lists").click()
     _idle(page)
     expect(page).to_have_url(re.compile(r"genres="))
     page.wait_for_function(f"(b) => {{ const t = ({JS_LIST})(); return t.length > 0 && "
