@@ -87,7 +87,19 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
         ))
 
     col = COLOUR_MODES.get(colour, "main_genre")
-    if col in ("main_genre", "decade"):
+    if col in ("main_genre", "decade") and not legend:
+        # no legend to fill: one WebGL trace coloured by category code (a step colour scale), not one per category
+        cats = df[col].value_counts()
+        top = list(cats.index[:11])
+        if col == "decade":
+            top = sorted(top)
+        colours = [_PALETTE[i % 12] for i in range(len(top))] + ["#BAB0AC"]
+        n = len(colours)
+        code = df[col].map({c: i for i, c in enumerate(top)}).fillna(n - 1).to_numpy(np.uint8)
+        scale = [step for i, c in enumerate(colours) for step in ([i / n, c], [(i + 1) / n, c])]
+        add(df, colour, {"size": 5, "opacity": 0.75, "color": code, "colorscale": scale, "cmin": -0.5,
+                         "cmax": n - 0.5}, showlegend=False)
+    elif col in ("main_genre", "decade"):
         cats = df[col].value_counts()
         top = list(cats.index[:11])
         if col == "decade":
