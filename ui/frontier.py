@@ -89,7 +89,8 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     for i, (metric, _) in enumerate(axes, start=1):
         xs, ys = h[metric].astype(float).tolist(), h[rec].astype(float).tolist()
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers+text", text=labels, textposition="top center",
+            x=xs, y=ys, mode="lines+markers+text", text=labels,
+            textposition=["top center" if j % 2 == 0 else "bottom center" for j in range(len(labels))],
             textfont={"size": 9, "color": "#52606D"}, line={"color": "#9AA5B1", "width": 1},
             marker={"size": 7, "color": alphas, "colorscale": [[0, "#3E4C59"], [1, NEIGHBOUR]],
                     "cmin": 0, "cmax": 1},
