@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import multiprocessing
+import queue
 import threading
 import time
 from collections import deque
@@ -192,3 +194,75 @@ class JobRunner:
 
 def _spent(_: ProgressFn) -> None:
     raise RuntimeError("this job has already run")
+
+
+# ---------------------------------------------------------------- running a job in its own process
+
+def run_in_process(task: Callable[..., Any], kwargs: dict[str, Any], progress: ProgressFn,
+                   poll_s: float = 0.5) -> Any:
+    """Run ``task(**kwargs, progress=...)`` in a fresh process and relay its Progress events to ``progress``.
+
+    A build holds Python's GIL for long stretches (parsing, TF-IDF, sparse products): in the server's own
+    process that stalls every page. In its own process it cannot; and cancelling it is ending that process.
+    ``progress`` is also called with the last event every ``poll_s`` seconds, so a cancel (``JobCancelled``
+    raised from it) is noticed even between the task's reports. Errors come back as ``RecsysError`` with
+    the task's own sentence.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    events: Any = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(task, kwargs, events), daemon=True, name="recsys-job")
+    proc.start()
+    last = Progress("starting", message="Starting a worker process")
+    try:
+        while True:
+            try:
+                kind, payload = events.get(timeout=poll_s)
+            except queue.Empty:
+                if not proc.is_alive() and events.empty():
+                    raise RecsysError(f"The job's worker process ended unexpectedly (exit code {proc.exitcode}); "
+                                      "try again, or see the server log.") from None
+                progress(last)  # lets a cancel through
+                continue
+            if kind == "progress":
+                last = payload
+                progress(payload)
+            elif kind == "done":
+                return payload
+            else:
+                raise RecsysError(str(payload))
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(10)
+
+
+def _child(task: Callable[..., Any], kwargs: dict[str, Any], events: Any) -> None:
+    """The worker process: run the task, send its progress, then its result or its error as a sentence."""
+    try:
+        result = task(**kwargs, progress=lambda ev: events.put(("progress", ev)))
+        events.put(("done", result))
+    except RecsysError as exc:
+        events.put(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as one line, never lost
+        events.put(("error", f"{type(exc).__name__}: {str(exc)[:300]}"))
+
+
+def task_build_lists(source: str, config: Any, progress: ProgressFn) -> None:
+    """Job task: build what the lists need (content codes, the collaborative space) for a dataset and config."""
+    from .explorer import Explorer
+
+    Explorer.open(source, config, train=True, progress=progress, complete=False)
+
+
+def task_complete(source: str, config: Any, stage: str, progress: ProgressFn) -> None:
+    """Job task: add one later stage ("rating", "evaluate") to the stored artifact."""
+    from .explorer import Explorer
+
+    Explorer.open(source, config, train=False).complete((stage,), progress=progress)
+
+
+def task_map(source: str, config: Any, space: str, alpha: float, progress: ProgressFn) -> None:
+    """Job task: compute and store one UMAP map."""
+    from .explorer import Explorer
+
+    Explorer.open(source, config, train=False).projection(space, alpha=alpha, progress=progress)

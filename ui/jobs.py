@@ -58,7 +58,7 @@ def build(dataset: str, source: str, config_json: str, retry: bool = False) -> e
     cfg = cached.config_from_json(config_json)
 
     def run(progress: Callable[[Any], None]) -> str:
-        engine.open_explorer(source, cfg, train=True, progress=progress, complete=False)
+        engine.run_in_process(engine.task_build_lists, {"source": source, "config": cfg}, progress)
         return "built"
 
     return runner().submit(build_key(dataset, config_json), f"Training on {dataset}", run, retry_failed=retry)
@@ -66,9 +66,11 @@ def build(dataset: str, source: str, config_json: str, retry: bool = False) -> e
 
 def later_stage(ex: engine.Explorer, dataset: str, config_json: str, stage: str) -> engine.Job:
     """The job that adds a later stage ("rating", "evaluate") to an explorer's artifact."""
+    task = {"source": cached.dataset_source(dataset), "config": ex.config, "stage": stage}
 
     def run(progress: Callable[[Any], None]) -> str:
-        ex.complete((stage,), progress=progress)
+        engine.run_in_process(engine.task_complete, task, progress)
+        ex.refresh()
         return stage
 
     title = {"rating": "Training the rating model", "evaluate": "Measuring the lists"}.get(stage, stage)
@@ -100,8 +102,11 @@ def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alp
     """The job that computes one UMAP map (once per space and α step across visitors)."""
     a = engine.map_alpha(ex, alpha) if space == "hybrid" else 0.5
 
+    task = {"source": cached.dataset_source(dataset), "config": ex.config, "space": space, "alpha": a}
+
     def run(progress: Callable[[Any], None]) -> str:
-        ex.projection(space, alpha=a, progress=progress)
+        engine.run_in_process(engine.task_map, task, progress)
+        ex.refresh()
         return space
 
     detail = f"{space}@{a:.2f}" if space == "hybrid" else space

@@ -100,3 +100,54 @@ def test_a_failure_is_reported_and_the_worker_goes_on():
 def test_a_bound_below_one_is_refused():
     with pytest.raises(ValueError):
         JobRunner(max_running=0)
+
+
+# ---------------------------------------------------------------- a job in its own process
+
+def _counting_task(n: int, progress) -> int:
+    for i in range(n):
+        progress(Progress("count", i + 1, n))
+    return n * 10
+
+
+def _failing_task(progress) -> None:
+    raise DatasetError("ratings.csv is empty; point it at a release with ratings.")
+
+
+def _sleeping_task(progress) -> None:
+    import time
+
+    progress(Progress("sleep", 0, 1))
+    time.sleep(60)
+
+
+def test_a_job_in_its_own_process_reports_progress_and_its_result():
+    from recsys_core.jobs import run_in_process
+
+    seen = []
+    assert run_in_process(_counting_task, {"n": 3}, seen.append) == 30
+    assert [e.epoch for e in seen if e.stage == "count"] == [1, 2, 3]
+
+
+def test_a_failing_job_process_reports_the_sentence():
+    from recsys_core.errors import RecsysError
+    from recsys_core.jobs import run_in_process
+
+    with pytest.raises(RecsysError, match="ratings.csv is empty"):
+        run_in_process(_failing_task, {}, lambda ev: None)
+
+
+def test_cancelling_a_job_ends_its_process():
+    import time
+
+    from recsys_core.jobs import JobCancelled, run_in_process
+
+    t0 = time.monotonic()
+
+    def progress(ev):
+        if ev.stage == "sleep":
+            raise JobCancelled("cancelled by the operator")
+
+    with pytest.raises(JobCancelled):
+        run_in_process(_sleeping_task, {}, progress)
+    assert time.monotonic() - t0 < 30
