@@ -34,6 +34,10 @@ if ex is not None:
     settings.artifact_details(ex)
     st.caption(f"Similar-movie search: {md_text(ex.search_backend, 60)} "
                f"(faiss above {ex.config.ann.threshold:,} movies)")
+    cold = getattr(ex, "cold_start", None) or {}
+    st.caption(f"Thin movies lean on content: k = {float(cold.get('k', 0)):g} (rated share n / (n + k), chosen on a "
+               "validation split of the training ratings)" if cold.get("enabled") and cold.get("k")
+               else "Thin movies lean on content: off (collaborative vectors from ratings alone).")
     with st.expander("Training curves", expanded=True):
         settings.loss_curves(ex)
     with st.expander("Quality next to the baselines", expanded=False):

@@ -16,7 +16,7 @@ from .data.dataset import Dataset
 from .errors import ConfigError
 from .events import Progress, ProgressFn
 from .models.rating_nets import csr_tensor
-from .scoring.blend import blend
+from .scoring.blend import Calibration, blend, calibration
 from .training.splits import split_ratings, subset_dataset
 
 # a scorer gets (user rows of the batch, liked-seed matrix of the batch as dense torch) -> {name: scores}
@@ -100,6 +100,7 @@ class _Acc:
     ndcg: float = 0.0
     n: int = 0
     cold_recall: float = 0.0
+    cold_sq: float = 0.0  # sum of squared per-user cold recalls (its standard error)
     n_cold: int = 0
     listed: np.ndarray | None = None
 
@@ -117,10 +118,20 @@ def _accumulate(acc: _Acc, top: torch.Tensor, target: torch.Tensor, cold: torch.
     n_c = ct.sum(1)
     has = n_c > 0
     if bool(has.any()):
-        acc.cold_recall += float((ct.gather(1, top).sum(1)[has] / n_c[has]).sum())
+        per_user = ct.gather(1, top).sum(1)[has] / n_c[has]
+        acc.cold_recall += float(per_user.sum())
+        acc.cold_sq += float((per_user * per_user).sum())
         acc.n_cold += int(has.sum())
     counts = np.bincount(top.reshape(-1).cpu().numpy(), minlength=n_movies)
     acc.listed = counts if acc.listed is None else acc.listed + counts
+
+
+def _se(total: float, sq: float, n: int) -> float:
+    """Standard error of a mean from its sum and sum of squares (0 below two samples)."""
+    if n < 2:
+        return 0.0
+    var = max(sq / n - (total / n) ** 2, 0.0) * n / (n - 1)
+    return float(math.sqrt(var / n))
 
 
 def _dense_rows(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -156,6 +167,8 @@ def rank_users(proto: Protocol, scorer: Scorer, progress: ProgressFn | None = No
             f"recall@{k}": a.recall / max(a.n, 1),
             f"ndcg@{k}": a.ndcg / max(a.n, 1),
             f"cold_recall@{k}": a.cold_recall / a.n_cold if a.n_cold else 0.0,
+            f"cold_recall@{k}_se": _se(a.cold_recall, a.cold_sq, a.n_cold),
+            "cold_users": a.n_cold,
             "popularity": float((listed * logpop).sum() / max(listed.sum(), 1)),
             "coverage": float((listed > 0).sum() / proto.n_movies),
         }
@@ -195,33 +208,35 @@ def _unit_rows(vectors: np.ndarray, mask: np.ndarray, device: torch.device) -> t
     return v, has
 
 
-def _blend(sc: torch.Tensor, sf: torch.Tensor, ok_c: torch.Tensor, ok_f: torch.Tensor, alpha: float) -> torch.Tensor:
-    """The hybrid rule (``scoring.blend``) with a space the candidate lacks counting as 0; -inf when it has neither."""
-    both = blend(torch.where(ok_c, sc, torch.zeros_like(sc)), torch.where(ok_f, sf, torch.zeros_like(sf)), alpha)
-    return both.masked_fill(~(ok_c | ok_f), -math.inf)
+def _cal_tensors(cal: Calibration, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The calibration's per-movie (mean, 1/std) of both spaces as tensors."""
+    return tuple(torch.from_numpy(np.asarray(x, dtype=np.float32)).to(device)
+                 for x in (cal.content_mean, cal.content_inv_std, cal.collab_mean, cal.collab_inv_std))
 
 
 def _alpha_key(a: float) -> str:
     return f"alpha={a:g}"
 
 
-def _space_scorer(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor,
-                  alphas: tuple[float, ...]) -> Scorer:
-    """Sums of content and collab cosines to the seeds, computed once per batch and blended per alpha."""
+def _space_scorer(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor, ef_cand: torch.Tensor,
+                  cal: tuple[torch.Tensor, ...], alphas: tuple[float, ...]) -> Scorer:
+    """Sums over the seeds of each space's calibrated scores (``scoring.blend``: linear, so two products per
+    space), computed once per batch and blended per alpha; a candidate lacking a space has cosine 0 there."""
+    cm, ci, km, ki = cal
 
     def score(_: np.ndarray, seeds: torch.Tensor) -> dict[str, torch.Tensor]:
-        sc = (seeds @ ec) @ ec.T
-        sf = (seeds @ ef) @ ef.T
+        sc = ((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]
+        sf = ((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]
         out = {"content": sc.masked_fill(~hc, -math.inf), "collab": sf.masked_fill(~hf, -math.inf)}
         for a in alphas:
-            out[_alpha_key(a)] = _blend(sc, sf, hc[None, :], hf[None, :], a)
+            out[_alpha_key(a)] = blend(sc, sf, a).masked_fill(~(hc | hf), -math.inf)
         return out
 
     return score
 
 
-def _neighbours_fn(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor, alpha: float | None,
-                   which: str) -> Callable[[np.ndarray], torch.Tensor]:
+def _neighbours_fn(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor, ef_cand: torch.Tensor,
+                   cal: tuple[torch.Tensor, ...], alpha: float | None, which: str) -> Callable[[np.ndarray], torch.Tensor]:
     """Item-to-item scores for a batch of movie rows in one space (or blended, per pair, with fallback)."""
 
     def fn(rows: np.ndarray) -> torch.Tensor:
@@ -229,14 +244,15 @@ def _neighbours_fn(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: tor
         if which == "content":
             return (ec[r] @ ec.T).masked_fill(~(hc[r][:, None] & hc[None, :]), -math.inf)
         if which == "collab":
-            return (ef[r] @ ef.T).masked_fill(~(hf[r][:, None] & hf[None, :]), -math.inf)
+            return (ef[r] @ ef_cand.T).masked_fill(~(hf[r][:, None] & hf[None, :]), -math.inf)
         qc, qf = hc[r][:, None], hf[r][:, None]
         # a query movie lacking one space is ranked in the other alone (the product shows that list)
         a = torch.where(qc & qf, float(alpha), torch.where(qc, 1.0, 0.0))
         ok_c, ok_f = qc & hc[None, :], qf & hf[None, :]
-        sc = torch.where(ok_c, ec[r] @ ec.T, 0.0)
-        sf = torch.where(ok_f, ef[r] @ ef.T, 0.0)
-        return blend(sc, sf, a).masked_fill(~(ok_c | ok_f), -math.inf)
+        q = tuple(x[r][:, None] for x in cal)
+        h = blend(ec[r] @ ec.T, ef[r] @ ef_cand.T, a, q)
+        allowed = torch.where(qc & qf, ok_c | ok_f, torch.where(qc, ok_c, ok_f))
+        return h.masked_fill(~allowed, -math.inf)
 
     return fn
 
@@ -344,6 +360,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     weight); a movie lacking both is never listed; a query movie lacking one space (coherence lists) is
     ranked in the other alone. The content-only and collab-only rows list only movies that have that embedding.
     """
+    from .training.cold_start import cold_start
     from .training.collab import predict_ratings, train_collab  # collab imports this module's helpers' siblings
 
     t0 = time.perf_counter()
@@ -356,7 +373,10 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
             "pass the content model trained on this dataset."
         )
     train_mask, test_mask = split_ratings(ds, cfg)
-    model = train_collab(subset_dataset(ds, train_mask), collab_cfg, device, progress)
+    train_ds = subset_dataset(ds, train_mask)
+    model = train_collab(train_ds, collab_cfg, device, progress)
+    # thin movies lean on content, with k chosen inside the training part (never the held-out one)
+    cold = cold_start(train_ds, cv, content_mask, model.vectors, model.has_vector, collab_cfg, device)
     proto = build_protocol(ds, train_mask, test_mask, cfg, device)
     k = cfg.k
 
@@ -375,18 +395,25 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
                 "bias": rmse(bias), "model": meta["kind"], "n_test": int(len(yt))}
 
     ec, hc = _unit_rows(cv, content_mask, device)
-    ef, hf = _unit_rows(model.vectors, model.has_vector, device)
-    res = rank_users(proto, _space_scorer(ec, hc, ef, hf, cfg.alphas), progress)
-    coh = {name: coherence_of(proto, _neighbours_fn(ec, hc, ef, hf, None, name)) for name in ("content", "collab")}
+    ef, hf = _unit_rows(cold.vectors, cold.has_vector, device)
+    ef_cand = ef * torch.from_numpy(cold.weight).to(device)[:, None]
+    cal = _cal_tensors(calibration(ec.cpu().numpy(), hc.cpu().numpy(), ef.cpu().numpy(), hf.cpu().numpy(),
+                                   ef_cand.cpu().numpy()), device)
+    spaces = (ec, hc, ef, hf, ef_cand, cal)
+    res = rank_users(proto, _space_scorer(*spaces, cfg.alphas), progress)
+    coh = {name: coherence_of(proto, _neighbours_fn(*spaces, None, name)) for name in ("content", "collab")}
     for a in cfg.alphas:
-        coh[_alpha_key(a)] = coherence_of(proto, _neighbours_fn(ec, hc, ef, hf, a, "hybrid"))
+        coh[_alpha_key(a)] = coherence_of(proto, _neighbours_fn(*spaces, a, "hybrid"))
     for name, c in coh.items():
         res[name]["genre_coherence"] = c
 
     metric_names = [f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}", "genre_coherence", "popularity", "coverage"]
     hybrid = {mn: [res[_alpha_key(a)][mn] for a in cfg.alphas] for mn in metric_names}
-    recalls = hybrid[f"recall@{k}"]
-    best = int(np.argmax(recalls))
+    recalls = np.asarray(hybrid[f"recall@{k}"])
+    # the most content weight whose recall is within best_alpha_tolerance of the best (differences that small are
+    # inside the metric's standard error; the extra content weight buys coherent lists and thin movies)
+    near = np.flatnonzero(recalls >= recalls.max() * (1.0 - cfg.best_alpha_tolerance))
+    best = int(max(near, key=lambda i: cfg.alphas[i]))
 
     baselines: dict[str, dict] = {}
     makers = {"popularity": lambda: _popularity(proto), "itemknn": lambda: itemknn(proto),
@@ -399,7 +426,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
             rv = st["movie.weight"]
             er, hr = _unit_rows(rv, proto.train_count > 0, device)
             scorer = lambda _, seeds, er=er, hr=hr: {name: ((seeds @ er) @ er.T).masked_fill(~hr, -math.inf)}
-            neigh = lambda rows, er=er, hr=hr: _neighbours_fn(er, hr, er, hr, None, "content")(rows)
+            neigh = lambda rows, er=er, hr=hr: _neighbours_fn(er, hr, er, hr, er, (), None, "content")(rows)
         else:
             scorer, neigh = makers[name]()
         out = rank_users(proto, scorer, progress, stage=f"baseline:{name}")[name]
@@ -419,6 +446,9 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
         "rmse": rmse_out,
         "collab_training": model.metrics,
         "space": collab_cfg.space,
+        "cold_start": cold.info,
+        "best_hybrid_cold": {key: res[_alpha_key(cfg.alphas[best])][key] for key in (f"cold_recall@{k}_se", "cold_users")},
+        "calibration": "per-query standardised cosines (scoring/blend.py)",
         "n_users": int(len(proto.users)),
         "seconds": time.perf_counter() - t0,
     }

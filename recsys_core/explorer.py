@@ -113,7 +113,10 @@ class Explorer:
             np.bincount(ds.ratings.movie, minlength=ds.n_movies),
             pd.to_numeric(ds.movies["year"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
             *self._genre_matrix(ds),
+            collab_weight=art.array("collab_weight") if art.has("collab_weight.npy") else None,
         )
+        self._rated_share = (art.array("collab_rated_share") if art.has("collab_rated_share.npy")
+                             else np.ones(ds.n_movies, np.float32))
         self.catalog = _catalog(ds, self._index.has_content, self._index.has_collab, low)
         cat = self.catalog  # plain numpy copies: Arrow-backed columns cost ~1 ms per access
         self._col = {c: cat[c].to_numpy() for c in ("movie_id", "title", "genres", "label", "n_ratings", "mean_rating")}
@@ -277,6 +280,11 @@ class Explorer:
         return hist
 
     @property
+    def cold_start(self) -> dict:
+        """How thin movies lean on content: {"enabled", "k" (rated share n / (n + k)), validation figures}."""
+        return dict(self.artifact.manifest.get("cold_start") or {"enabled": False, "k": 0.0})
+
+    @property
     def device(self) -> str:
         return str(self.artifact.manifest.get("device", "?"))
 
@@ -396,7 +404,9 @@ class Explorer:
 
     def _collab_why(self, row: int, rows: np.ndarray) -> list[str]:
         n = co_liked(self._liked_matrix(), row, rows)
-        return [f"{int(c)} users liked both" if c != 1 else "1 user liked both" for c in n]
+        out = [f"{int(c)} users liked both" if c != 1 else "1 user liked both" for c in n]
+        thin = self._rated_share[rows] < 0.5  # placed in the collaborative space mostly by its content
+        return [f"{w}; placed mostly by content (few ratings)" if t else w for w, t in zip(out, thin.tolist(), strict=True)]
 
     def _frame(self, lst: RankedList, why: list[str]) -> pd.DataFrame:
         col = self._col

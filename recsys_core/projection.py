@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 
 
 def hybrid_space(content_unit: np.ndarray, has_c: np.ndarray, collab_unit: np.ndarray, has_k: np.ndarray,
-                 alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """The joint vectors whose inner products are the blend (``scoring.blend.joint_space``), and who has one."""
-    return joint_space(content_unit, collab_unit, alpha), has_c | has_k
+                 alpha: float, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """The joint vectors whose inner products are the blend (``scoring.blend.joint_space``), and who has one.
+
+    ``scale``: each space's typical 1/std (``Calibration.typical``); the blend's per-query standardisation
+    has no symmetric vector space, so the maps use the catalogue's median scale per space instead."""
+    return joint_space(content_unit, collab_unit, alpha, scale), has_c | has_k
 
 
 def exact_knn(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +159,7 @@ def _compute(store: "ArtifactStore", art: "Artifact", index: "SimilarityIndex", 
         x, has = index.collab, index.has_collab
     else:
         x, has = hybrid_space(index.content, index.has_content, index.collab, index.has_collab,
-                              rounded_alpha(alpha, cfg))
+                              rounded_alpha(alpha, cfg), index.cal.typical)
     coords = umap_2d(x, has, cfg, cache_dir)
     if reference is not None:
         coords = align(coords, reference)

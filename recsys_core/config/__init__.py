@@ -6,7 +6,7 @@ The UI and the CLI read ``choices()`` instead of knowing the engine's names.
 from __future__ import annotations
 
 from .ann import ANN_KINDS, AnnConfig, use_ann
-from .collab import COLLAB_SPACES, RATING_MODELS, CollabConfig
+from .collab import COLLAB_SPACES, RATING_MODELS, ColdStartConfig, CollabConfig
 from .content import CONTENT_LOSSES, ContentConfig
 from .engine import ARTIFACT_FORMAT, DEVICES, EngineConfig
 from .evaluation import BASELINES, EvalConfig
@@ -15,7 +15,7 @@ from .maps import MAP_SPACES, ProjectionConfig
 
 __all__ = [
     "ANN_KINDS", "ARTIFACT_FORMAT", "BASELINES", "COLLAB_SPACES", "CONTENT_LOSSES", "DEVICES", "MAP_SPACES",
-    "RATING_MODELS", "AnnConfig", "CollabConfig", "ContentConfig", "EngineConfig", "EvalConfig", "FitOptions",
+    "RATING_MODELS", "AnnConfig", "ColdStartConfig", "CollabConfig", "ContentConfig", "EngineConfig", "EvalConfig", "FitOptions",
     "ProjectionConfig", "choices", "use_ann",
 ]
 

@@ -23,6 +23,34 @@ _DEFAULT_FITS = {
 
 
 @dataclass(frozen=True)
+class ColdStartConfig:
+    """Thin movies lean on content: a collaborative vector predicted from content, mixed in by n / (n + k)."""
+
+    enabled: bool = True  # False: the rated vectors alone (the plain rule)
+    ridge: float = 10.0  # L2 of the content -> collaborative ridge map
+    fit_min_ratings: int = 10  # the map is fitted on movies with at least this many ratings
+    k_grid: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # strengths tried on the validation split (0 = off always)
+    val_holdout: float = 0.2  # per-user share of the ratings the validation holds out
+    val_users: int = 3000  # at most this many validation users (sampled, seeded)
+    recall_tolerance: float = 0.005  # keep the k with most cold recall within this share of the best recall
+    cold_max_train: int = 5  # "cold" in validation: at most this many fitting ratings
+    like_threshold: float = 4.0
+
+    def validate(self) -> None:
+        """Refuse strengths and splits that cannot be fitted or measured."""
+        if not (0.0 < self.ridge <= 1e6):
+            raise ConfigError(f"cold_start ridge must be in (0, 1e6] (10 works well), got {self.ridge}.")
+        if not 1 <= self.fit_min_ratings <= 100_000:
+            raise ConfigError(f"cold_start fit_min_ratings must be between 1 and 100000, got {self.fit_min_ratings}.")
+        if not self.k_grid or any(not (0.0 < k <= 1e6) or not math.isfinite(k) for k in self.k_grid):
+            raise ConfigError(f"cold_start k_grid must be numbers in (0, 1e6], got {self.k_grid}.")
+        if not 0.0 < self.val_holdout < 1.0 or self.val_users < 1:
+            raise ConfigError("cold_start val_holdout must be in (0, 1) and val_users at least 1.")
+        if not 0.0 <= self.recall_tolerance < 1.0 or self.cold_max_train < 0:
+            raise ConfigError("cold_start recall_tolerance must be in [0, 1) and cold_max_train >= 0.")
+
+
+@dataclass(frozen=True)
 class CollabConfig:
     """Settings of the collaborative space and the rating model; hashed into the artifact key."""
 
@@ -48,6 +76,7 @@ class CollabConfig:
     val_fraction: float = 0.05
     low_confidence_below: int = 5
     seed: int = 42
+    cold_start: ColdStartConfig = ColdStartConfig()  # thin movies lean on content (training/cold_start.py)
 
     def rating_model_for(self, n_ratings: int) -> str:
         """The rating model actually trained on ``n_ratings`` ratings (bayes_mf falls back to dot_bias when large)."""
@@ -95,5 +124,8 @@ class CollabConfig:
         if not isinstance(self.bayes_max_ratings, numbers.Integral) or self.bayes_max_ratings < 0:
             raise ConfigError(f"bayes_max_ratings must be a whole number >= 0, got {self.bayes_max_ratings!r}.")
         self.large_rating_fit.validate()
+        if not isinstance(self.cold_start, ColdStartConfig):
+            raise ConfigError("cold_start must be a ColdStartConfig (from recsys_core.config).")
+        self.cold_start.validate()
         if not (isinstance(self.sparse_lr, numbers.Real) and 0 < self.sparse_lr <= 10):
             raise ConfigError(f"sparse_lr must be a number in (0, 10], got {self.sparse_lr!r}.")

@@ -30,6 +30,7 @@ class EvalConfig:
     baselines: tuple[str, ...] = BASELINES
     ease_lambda: float = 300.0
     ease_max_items: int = 10_000  # EASE inverts a dense items x items matrix (cubic time, n^2 memory); skipped above
+    best_alpha_tolerance: float = 0.005  # best alpha: the most content weight within this share of the best recall
 
     def validate(self) -> None:
         """Refuse settings that would make the protocol meaningless or blow up memory."""
@@ -49,6 +50,8 @@ class EvalConfig:
             raise ConfigError("cold_max_train and coherence_sample must be >= 0.")
         if self.ease_lambda <= 0:
             raise ConfigError(f"ease_lambda must be positive (100-500 works), got {self.ease_lambda}.")
+        if not 0.0 <= self.best_alpha_tolerance < 0.5:
+            raise ConfigError(f"best_alpha_tolerance must be in [0, 0.5), got {self.best_alpha_tolerance}.")
         unknown = set(self.baselines) - set(BASELINES)
         if unknown:
             raise ConfigError(f"Unknown baselines {sorted(unknown)}; choose from {', '.join(BASELINES)}.")

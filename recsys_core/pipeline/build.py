@@ -99,6 +99,7 @@ def build_lists(ds: Dataset, cfg: EngineConfig, w: ArtifactWriter, progress: Pro
     """
     import torch
 
+    from ..training.cold_start import cold_start
     from ..training.collab import train_space
     from ..training.content import content_to_arrays, train_content
     from ..training.loop import NOTICE_SINK
@@ -124,8 +125,13 @@ def build_lists(ds: Dataset, cfg: EngineConfig, w: ArtifactWriter, progress: Pro
         w.arrays("tfidf", ca)
 
         space = stage(SPACE, lambda d: train_space(ds, cfg.collab, d, progress))
-        w.array("collab_vectors", np.asarray(space.vectors, dtype=np.float32))
-        w.array("collab_mask", np.asarray(space.has_vector, dtype=bool))
+        # thin movies lean on content (k chosen on a split of these ratings; off: the rated vectors as they are)
+        cold = devs.run(SPACE, lambda d: cold_start(ds, content.vectors, content.has_vector, space.vectors,
+                                                    space.has_vector, cfg.collab, d))
+        w.array("collab_vectors", np.asarray(cold.vectors, dtype=np.float32))
+        w.array("collab_mask", np.asarray(cold.has_vector, dtype=bool))
+        w.array("collab_weight", np.asarray(cold.weight, dtype=np.float32))
+        w.array("collab_rated_share", np.asarray(cold.rated_share, dtype=np.float32))
         w.array("low_confidence", np.asarray(space.low_confidence, dtype=bool))
         if space.rating is not None:  # a rating-trained space: keep its model for the rating stage to reuse
             w.arrays("space_model", {f"rating/{k}": v for k, v in space.rating.state.items()})
@@ -142,6 +148,7 @@ def build_lists(ds: Dataset, cfg: EngineConfig, w: ArtifactWriter, progress: Pro
             "torch_threads": torch.get_num_threads(),
             "content_metrics": content.metrics,
             "space": {k: v for k, v in space.info.items() if k != "history"},
+            "cold_start": cold.info,
             "space_model_meta": space.rating.meta if space.rating is not None else None,
             "space_model_metrics": space.rating.metrics if space.rating is not None else None,
             "timings": timings,

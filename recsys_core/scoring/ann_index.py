@@ -288,19 +288,20 @@ class HybridAnn:
             raise ConfigError(f"movie row {row} is outside the catalogue (0..{len(self) - 1})")
         return r
 
-    def query_vector(self, row: int, alpha: float) -> np.ndarray:
-        """The scaled joint query ``[alpha * c_q, (1 - alpha) * cf_q]`` for one movie row."""
+    def query_vector(self, row: int, alpha: float, inv_std: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+        """The scaled joint query ``[alpha c_q / std_c, (1 - alpha) cf_q / std_k]`` for one movie row."""
         a = _check_alpha(alpha)
         r = self._check_row(row)
-        return joint_query(self.content[r], self.collab[r], a)
+        return joint_query(self.content[r], self.collab[r], a, inv_std)
 
-    def neighbours(self, row: int, source: str, n: int, alpha: float = 0.5) -> tuple[np.ndarray, float]:
+    def neighbours(self, row: int, source: str, n: int, alpha: float = 0.5,
+                   inv_std: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, float]:
         """Approximate top-n rows (sorted by row, no padding) of one index ("content", "collab" or "joint").
 
         Also returns the n-th best score found (+inf when none): no row left out should score above it.
         """
         if source == "joint":
-            q = self.query_vector(row, alpha)
+            q = self.query_vector(row, alpha, inv_std)
         elif source in _PURE:
             q = (self.content if source == "content" else self.collab)[self._check_row(row)]
         else:

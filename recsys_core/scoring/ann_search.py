@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .ann_index import HybridAnn
-from .blend import blend
+from .blend import blend, calibrate, query_cal
 from .similarity import Filters, QueryResult, RankedList, SimilarityIndex, top_k
 
 _NO_ROWS = np.empty(0, dtype=np.int64)
@@ -93,10 +93,11 @@ class AnnSimilarity:
         on the list score of every row left out (from each index's n-th score)."""
         a = {"content": 1.0, "collab": 0.0}.get(rule, alpha)
         found: dict[str, tuple[np.ndarray, float]] = {}
+        cal = query_cal(self.index.cal, row)
         for src in self.ann.sources(row, a):
             key = (src, n, a if src == "joint" else None)
-            if key not in memo:
-                memo[key] = self.ann.neighbours(row, src, n, a)
+            if key not in memo:  # the joint query carries the calibration's per-query scales (blend's order)
+                memo[key] = self.ann.neighbours(row, src, n, a, (float(cal[1]), float(cal[3])))
             found[src] = memo[key]
         if not found:
             return _NO_ROWS, np.inf
@@ -104,24 +105,26 @@ class AnnSimilarity:
         cand = cand[self._valid_all[rule][cand] & (cand != row)]
         if rule != "both":  # every source ranks by this space's cosine
             return cand, min(nth for _, nth in found.values())
-        # a row outside both pure top-n has c <= c_n and k <= k_n (0 where it lacks the space), so its blend
-        # is at most a*c_n + (1-a)*k_n; outside the joint top-n it is at most the joint n-th score
-        bound = found["joint"][1] if "joint" in found else np.inf
-        weights = [(src, w) for src, w in (("content", a), ("collab", 1.0 - a)) if w > 0]
-        if all(src in found for src, _ in weights):
-            bound = min(bound, sum(w * max(found[src][1], 0.0) for src, w in weights))
+        # a row outside both pure top-n has c <= c_n and k <= k_n (0 where it lacks the space; a confidence
+        # weight in [0, 1] keeps w*k <= max(k_n, 0)), so its calibrated blend is at most that of (c_n, k_n);
+        # the joint index only adds candidates (its scores ignore the confidence weights)
+        bound = np.inf
+        weights = [(src, w, cal[2 * i], cal[2 * i + 1]) for i, (src, w) in enumerate((("content", a), ("collab", 1.0 - a)))
+                   if w > 0]
+        if all(src in found for src, *_ in weights):
+            bound = sum(w * float(calibrate(max(found[src][1], 0.0), m, s)) for src, w, m, s in weights)
         return cand, bound
 
     def _score(self, row: int, rule: str, alpha: float, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         """The list score and both cosines of ``rows``, with ``SimilarityIndex.scores``' formulas."""
         idx = self.index
         c = idx.content[rows] @ idx.content[row]
-        kk = idx.collab[rows] @ idx.collab[row]
+        kk = idx.collab_cand[rows] @ idx.collab[row]
         if rule == "content":
             return c, c, kk
         if rule == "collab":
             return kk, c, kk
-        return blend(c, kk, np.float32(alpha)), c, kk
+        return blend(c, kk, np.float32(alpha), query_cal(idx.cal, row)), c, kk
 
     def _twins(self, rule: str) -> _Duplicates:
         """Identical-vector groups of the space(s) a rule ranks by ("both": identical in both spaces)."""

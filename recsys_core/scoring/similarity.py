@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ConfigError
-from .blend import blend, query_weight
+from .blend import blend, calibration, query_cal, query_weight
 
 LIKED_AT = 4.0  # a rating at or above this counts as "liked" for the collaborative reason
 _BLAS: list = []
@@ -125,10 +125,16 @@ class SimilarityIndex:
         years: np.ndarray,
         genre_matrix: np.ndarray,
         genre_names: tuple[str, ...],
+        collab_weight: np.ndarray | None = None,
     ) -> None:
         self.content, self.has_content = unit_rows(content, content_mask)
         self.collab, self.has_collab = unit_rows(collab, collab_mask)
         self.n = self.content.shape[0]
+        # a candidate's collaborative cosine is scaled by its confidence (cold start: 1 for well-rated movies)
+        w = np.ones(self.n, np.float32) if collab_weight is None else np.asarray(collab_weight, dtype=np.float32)
+        self.collab_weight = np.where(self.has_collab, w, np.float32(0)).astype(np.float32)
+        self.collab_cand = np.ascontiguousarray(self.collab * self.collab_weight[:, None])
+        self.cal = calibration(self.content, self.has_content, self.collab, self.has_collab, self.collab_cand)
         self.n_ratings = np.asarray(n_ratings, dtype=np.int64)
         self.years = np.asarray(years, dtype=np.float64)  # NaN when unknown
         self.genre_matrix = np.asarray(genre_matrix, dtype=bool)
@@ -187,13 +193,13 @@ class SimilarityIndex:
             raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
         with one_blas_thread():
             c = self.content @ self.content[row]
-            k = self.collab @ self.collab[row]
+            k = self.collab_cand @ self.collab[row]
         rule, notes = self.hybrid_rule(row)
         if rule == "both":
             a = np.float32(alpha)
-            # a candidate lacking one embedding has a zero row there, so that space counts as 0 at its
-            # weight (as evaluation.py measures it): scoring it by the other alone floods the lists
-            h = blend(c, k, a)
+            # a candidate lacking one embedding has a zero row there, so its cosine there is 0 (then
+            # calibrated, as evaluation.py measures it): scoring it by the other alone floods the lists
+            h = blend(c, k, a, query_cal(self.cal, row))
             cand = self.has_content | self.has_collab
         elif rule == "content":
             h, cand = c, self.has_content
@@ -237,9 +243,10 @@ class SimilarityIndex:
         """Hybrid similarity of every movie to each of ``rows``: [n, len(rows)] (for recommendations)."""
         with one_blas_thread():
             c = self.content @ self.content[rows].T
-            k = self.collab @ self.collab[rows].T
+            k = self.collab_cand @ self.collab[rows].T
         w = query_weight(self.has_content[rows], self.has_collab[rows], alpha)[None, :]
-        return blend(c, k, w).astype(np.float32)
+        cal = tuple(x[None, :] for x in query_cal(self.cal, rows))
+        return blend(c, k, w, cal).astype(np.float32)
 
     def hybrid_table(self, k: int, alpha: float, block: int = 1024) -> dict[str, np.ndarray]:
         """Hybrid top-k of every movie with the same rules as ``query`` (for export), in row blocks."""
@@ -249,18 +256,23 @@ class SimilarityIndex:
         for lo in range(0, self.n, block):
             q = np.arange(lo, min(lo + block, self.n))
             c = self.content[q] @ self.content.T
-            kk = self.collab[q] @ self.collab.T
+            kk = self.collab[q] @ self.collab_cand.T
             qc, qk = hc[q][:, None], hk[q][:, None]
-            h = blend(c, kk, query_weight(hc[q], hk[q], alpha)[:, None])
+            both = (hc[q] & hk[q])[:, None]
+            cm, ci, km, ki = (x[:, None] for x in query_cal(self.cal, q))
+            # a query with one space ranks by its cosine there, as ``scores`` does (a monotone map of it)
+            cal = (np.where(both, cm, 0), np.where(both, ci, 1), np.where(both, km, 0), np.where(both, ki, 1))
+            h = blend(c, kk, query_weight(hc[q], hk[q], alpha)[:, None], cal)
             valid = np.where(qc & qk, any_vec[None, :], np.where(qc, hc[None, :], np.where(qk, hk[None, :], False)))
             valid[np.arange(len(q)), q] = False
             h = np.where(valid, h, -np.inf)
             kq = min(k, self.n - 1)
             if kq <= 0:
                 continue
-            part = np.argpartition(-h, kq - 1, axis=1)[:, :kq]
+            wide = min(kq + 64, self.n)  # room for a tie straddling the cut (movies with identical vectors)
+            part = np.argpartition(-h, wide - 1, axis=1)[:, :wide] if wide < self.n else np.tile(np.arange(self.n), (len(q), 1))
             ps = np.take_along_axis(h, part, axis=1)
-            order = np.argsort(-ps, axis=1, kind="stable")
+            order = np.lexsort((part, -ps), axis=1)[:, :kq]  # ties: lower row first, as ``top_k``
             nb = np.take_along_axis(part, order, axis=1)
             sc = np.take_along_axis(ps, order, axis=1)
             keep = np.isfinite(sc)

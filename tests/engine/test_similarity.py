@@ -56,9 +56,12 @@ def test_three_lists_exact_and_blended():
     cc[5] = kk[5] = -9
     assert res.content.rows.tolist() == np.argsort(-cc)[:10].tolist()
     assert res.collab.rows.tolist() == np.argsort(-kk)[:10].tolist()
-    h = 0.3 * cc + 0.7 * kk
+    z = lambda x: (x - x.mean()) / x.std()  # noqa: E731 -- the calibrated blend: per-query standard scores
+    zc, zk = z(_cos(c, 5)), z(_cos(k, 5))
+    h = 0.3 * zc + 0.7 * zk
+    h[5] = -99
     assert res.hybrid.rows.tolist() == np.argsort(-h)[:10].tolist()
-    np.testing.assert_allclose(res.hybrid.score, 0.3 * res.hybrid.content_score + 0.7 * res.hybrid.collab_score, rtol=1e-5)
+    np.testing.assert_allclose(res.hybrid.score, h[res.hybrid.rows], rtol=1e-4)
     assert 5 not in res.hybrid.rows and res.hybrid.score.dtype == np.float32
 
 
@@ -91,7 +94,10 @@ def test_missing_embedding_uses_the_other_and_says_so():
     assert 7 not in res.content.rows and 8 not in res.collab.rows
     seven = res.hybrid.rows == 7
     assert np.isnan(res.hybrid.content_score[seven]).all()
-    np.testing.assert_allclose(res.hybrid.score[seven], 0.5 * res.hybrid.collab_score[seven], rtol=1e-5)  # the missing space counts 0
+    cal = idx.cal  # the missing space counts as cosine 0, calibrated like every other candidate's
+    want = 0.5 * (0.0 - cal.content_mean[0]) * cal.content_inv_std[0] \
+        + 0.5 * (res.hybrid.collab_score[seven] - cal.collab_mean[0]) * cal.collab_inv_std[0]
+    np.testing.assert_allclose(res.hybrid.score[seven], want, rtol=1e-4)
 
 
 def test_hybrid_table_agrees_with_query():
