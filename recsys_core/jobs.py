@@ -11,15 +11,19 @@ half-written is ever served. Across processes, the artifact store's lock keeps o
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import json
 import logging
-import multiprocessing
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import RecsysError
@@ -198,71 +202,125 @@ def _spent(_: ProgressFn) -> None:
 
 # ---------------------------------------------------------------- running a job in its own process
 
-def run_in_process(task: Callable[..., Any], kwargs: dict[str, Any], progress: ProgressFn,
-                   poll_s: float = 0.5) -> Any:
-    """Run ``task(**kwargs, progress=...)`` in a fresh process and relay its Progress events to ``progress``.
+_MARK = "@@recsys-job "
+
+
+def run_in_process(task: str, kwargs: dict[str, Any], progress: ProgressFn, poll_s: float = 0.5) -> Any:
+    """Run the named task (``TASKS``) in a fresh Python process and relay its Progress events to ``progress``.
 
     A build holds Python's GIL for long stretches (parsing, TF-IDF, sparse products): in the server's own
-    process that stalls every page. In its own process it cannot; and cancelling it is ending that process.
-    ``progress`` is also called with the last event every ``poll_s`` seconds, so a cancel (``JobCancelled``
-    raised from it) is noticed even between the task's reports. Errors come back as ``RecsysError`` with
-    the task's own sentence.
+    process that stalls every page; in its own process it cannot, and cancelling it is ending that process.
+    The task and its arguments go in as JSON (``config`` as ``EngineConfig.as_dict()``), events come back as
+    JSON lines: no pickle either way. ``progress`` is also called with the last event every ``poll_s``
+    seconds, so a cancel (``JobCancelled`` raised from it) is noticed between the task's own reports.
     """
-    ctx = multiprocessing.get_context("spawn")
-    events: Any = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(task, kwargs, events), daemon=True, name="recsys-job")
-    proc.start()
+    if task not in TASKS:
+        raise RecsysError(f"Unknown job task {task!r}; the tasks are {', '.join(TASKS)}.")
+    args = {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in kwargs.items()}
+    proc = subprocess.Popen([sys.executable, "-m", "recsys_core.jobs"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, bufsize=1)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps({"task": task, "kwargs": args}))
+    proc.stdin.close()
+    lines: queue.Queue[str | None] = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
+    reader.start()
     last = Progress("starting", message="Starting a worker process")
     try:
         while True:
             try:
-                kind, payload = events.get(timeout=poll_s)
+                line = lines.get(timeout=poll_s)
             except queue.Empty:
-                if not proc.is_alive() and events.empty():
-                    raise RecsysError(f"The job's worker process ended unexpectedly (exit code {proc.exitcode}); "
-                                      "try again, or see the server log.") from None
                 progress(last)  # lets a cancel through
                 continue
-            if kind == "progress":
-                last = payload
-                progress(payload)
-            elif kind == "done":
-                return payload
+            if line is None:
+                raise RecsysError(f"The job's worker process ended without a result (exit code {proc.wait()}); "
+                                  "try again, or see the server log.")
+            msg = json.loads(line)
+            if "progress" in msg:
+                last = Progress(**msg["progress"])
+                progress(last)
+            elif "error" in msg:
+                raise RecsysError(str(msg["error"]))
             else:
-                raise RecsysError(str(payload))
+                return msg.get("done")
     finally:
-        if proc.is_alive():
+        if proc.poll() is None:
             proc.terminate()
-        proc.join(10)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
-def _child(task: Callable[..., Any], kwargs: dict[str, Any], events: Any) -> None:
-    """The worker process: run the task, send its progress, then its result or its error as a sentence."""
+def _pump(stream: Any, lines: "queue.Queue[str | None]") -> None:
+    """Forward the worker's protocol lines (anything else it prints goes to the server log)."""
+    for line in stream:
+        if line.startswith(_MARK):
+            lines.put(line[len(_MARK):])
+        else:
+            sys.stderr.write(line)
+    lines.put(None)
+
+
+def _emit_line(obj: dict) -> None:
+    sys.stdout.write(_MARK + json.dumps(obj, default=_plain) + "\n")
+    sys.stdout.flush()
+
+
+def _plain(o: Any) -> Any:
+    """numpy scalars and the like in progress metrics, as JSON numbers or text."""
     try:
-        result = task(**kwargs, progress=lambda ev: events.put(("progress", ev)))
-        events.put(("done", result))
-    except RecsysError as exc:
-        events.put(("error", str(exc)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent as one line, never lost
-        events.put(("error", f"{type(exc).__name__}: {str(exc)[:300]}"))
+        return float(o)
+    except (TypeError, ValueError):
+        return str(o)
 
 
-def task_build_lists(source: str, config: Any, progress: ProgressFn) -> None:
+def task_build_lists(source: str, config: dict, progress: ProgressFn) -> None:
     """Job task: build what the lists need (content codes, the collaborative space) for a dataset and config."""
+    from .config import EngineConfig
     from .explorer import Explorer
 
-    Explorer.open(source, config, train=True, progress=progress, complete=False)
+    Explorer.open(source, EngineConfig.from_dict(config), train=True, progress=progress, complete=False)
 
 
-def task_complete(source: str, config: Any, stage: str, progress: ProgressFn) -> None:
+def task_complete(source: str, config: dict, stage: str, progress: ProgressFn) -> None:
     """Job task: add one later stage ("rating", "evaluate") to the stored artifact."""
+    from .config import EngineConfig
     from .explorer import Explorer
 
-    Explorer.open(source, config, train=False).complete((stage,), progress=progress)
+    Explorer.open(source, EngineConfig.from_dict(config), train=False).complete((stage,), progress=progress)
 
 
-def task_map(source: str, config: Any, space: str, alpha: float, progress: ProgressFn) -> None:
+def task_map(source: str, config: dict, space: str, alpha: float, progress: ProgressFn) -> None:
     """Job task: compute and store one UMAP map."""
+    from .config import EngineConfig
     from .explorer import Explorer
 
-    Explorer.open(source, config, train=False).projection(space, alpha=alpha, progress=progress)
+    Explorer.open(source, EngineConfig.from_dict(config), train=False).projection(space, alpha=alpha,
+                                                                                 progress=progress)
+
+
+TASKS: dict[str, Callable[..., Any]] = {"build_lists": task_build_lists, "complete": task_complete, "map": task_map}
+
+
+def _worker_main() -> int:
+    """The worker process: read the task as JSON, run it, send progress and the result (or the error)."""
+    spec = json.loads(sys.stdin.read())
+    task = TASKS[spec["task"]]
+    test_task = os.environ.get("RECSYS_JOB_TEST_TASK")  # tests run a tiny task through the same protocol
+    try:
+        if test_task:
+            module, _, name = test_task.partition(":")
+            task = getattr(importlib.import_module(module), name)
+        result = task(**spec["kwargs"], progress=lambda ev: _emit_line({"progress": asdict(ev)}))
+        _emit_line({"done": result})
+    except RecsysError as exc:
+        _emit_line({"error": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - reported to the server as one line, never lost
+        _emit_line({"error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main())

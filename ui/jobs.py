@@ -58,7 +58,7 @@ def build(dataset: str, source: str, config_json: str, retry: bool = False) -> e
     cfg = cached.config_from_json(config_json)
 
     def run(progress: Callable[[Any], None]) -> str:
-        engine.run_in_process(engine.task_build_lists, {"source": source, "config": cfg}, progress)
+        engine.run_in_process("build_lists", {"source": source, "config": cfg}, progress)
         return "built"
 
     return runner().submit(build_key(dataset, config_json), f"Training on {dataset}", run, retry_failed=retry)
@@ -69,7 +69,7 @@ def later_stage(ex: engine.Explorer, dataset: str, config_json: str, stage: str)
     task = {"source": cached.dataset_source(dataset), "config": ex.config, "stage": stage}
 
     def run(progress: Callable[[Any], None]) -> str:
-        engine.run_in_process(engine.task_complete, task, progress)
+        engine.run_in_process("complete", task, progress)
         ex.refresh()
         return stage
 
@@ -105,7 +105,7 @@ def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alp
     task = {"source": cached.dataset_source(dataset), "config": ex.config, "space": space, "alpha": a}
 
     def run(progress: Callable[[Any], None]) -> str:
-        engine.run_in_process(engine.task_map, task, progress)
+        engine.run_in_process("map", task, progress)
         ex.refresh()
         return space
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any
 
 from ..errors import ConfigError
 from .ann import AnnConfig
 from .collab import CollabConfig
 from .content import ContentConfig
 from .evaluation import EvalConfig
+from .fit import FitOptions
 from .maps import ProjectionConfig
 
 ARTIFACT_FORMAT = 1  # the on-disk layout of an artifact; hashed into every key, checked by the store
@@ -69,3 +71,32 @@ class EngineConfig:
         note = ("Under --distributed the rating model is dot_bias (trained by the shared gradient loop under DDP); "
                 "bayes_mf is a Gibbs sampler with no gradient loop for DDP to synchronise.")
         return replace(self, collab=replace(self.collab, rating_model="dot_bias", rating_fit=None)), (note,)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EngineConfig":
+        """Rebuild a config from ``as_dict()`` output (nested dataclasses, tuples restored), then validate it."""
+        cfg = _build(cls, data)
+        cfg.validate()
+        return cfg
+
+
+def _build(cls: type, data: dict) -> Any:
+    """Instantiate a (possibly nested) frozen dataclass from plain data; unknown keys are refused."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} settings must be a mapping, got {type(data).__name__}.")
+    defaults = cls()
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"Unknown {cls.__name__} settings {sorted(unknown)}; known: {', '.join(sorted(names))}.")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        current = getattr(defaults, name)
+        if is_dataclass(current) and isinstance(value, dict):
+            value = _build(type(current), value)
+        elif current is None and isinstance(value, dict) and name == "rating_fit":
+            value = _build(FitOptions, value)
+        elif isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)

@@ -103,45 +103,54 @@ def test_a_bound_below_one_is_refused():
 
 
 # ---------------------------------------------------------------- a job in its own process
+# The worker runs a named task; RECSYS_JOB_TEST_TASK swaps in one of these tiny ones (same protocol).
 
-def _counting_task(n: int, progress) -> int:
+def counting_task(n: int, progress) -> int:
     for i in range(n):
-        progress(Progress("count", i + 1, n))
+        progress(Progress("count", i + 1, n, {"loss": 0.5}))
     return n * 10
 
 
-def _failing_task(progress) -> None:
+def failing_task(progress) -> None:
     raise DatasetError("ratings.csv is empty; point it at a release with ratings.")
 
 
-def _sleeping_task(progress) -> None:
+def sleeping_task(progress) -> None:
     import time
 
     progress(Progress("sleep", 0, 1))
     time.sleep(60)
 
 
-def test_a_job_in_its_own_process_reports_progress_and_its_result():
+def _use(monkeypatch, name: str) -> None:
+    monkeypatch.setenv("RECSYS_JOB_TEST_TASK", f"tests.engine.test_jobs:{name}")
+
+
+def test_a_job_in_its_own_process_reports_progress_and_its_result(monkeypatch):
     from recsys_core.jobs import run_in_process
 
+    _use(monkeypatch, "counting_task")
     seen = []
-    assert run_in_process(_counting_task, {"n": 3}, seen.append) == 30
+    assert run_in_process("build_lists", {"n": 3}, seen.append) == 30
     assert [e.epoch for e in seen if e.stage == "count"] == [1, 2, 3]
+    assert seen[-1].metrics == {"loss": 0.5}
 
 
-def test_a_failing_job_process_reports_the_sentence():
+def test_a_failing_job_process_reports_the_sentence(monkeypatch):
     from recsys_core.errors import RecsysError
     from recsys_core.jobs import run_in_process
 
+    _use(monkeypatch, "failing_task")
     with pytest.raises(RecsysError, match="ratings.csv is empty"):
-        run_in_process(_failing_task, {}, lambda ev: None)
+        run_in_process("build_lists", {}, lambda ev: None)
 
 
-def test_cancelling_a_job_ends_its_process():
+def test_cancelling_a_job_ends_its_process(monkeypatch):
     import time
 
     from recsys_core.jobs import JobCancelled, run_in_process
 
+    _use(monkeypatch, "sleeping_task")
     t0 = time.monotonic()
 
     def progress(ev):
@@ -149,5 +158,13 @@ def test_cancelling_a_job_ends_its_process():
             raise JobCancelled("cancelled by the operator")
 
     with pytest.raises(JobCancelled):
-        run_in_process(_sleeping_task, {}, progress)
+        run_in_process("build_lists", {}, progress)
     assert time.monotonic() - t0 < 30
+
+
+def test_an_unknown_task_is_refused():
+    from recsys_core.errors import RecsysError
+    from recsys_core.jobs import run_in_process
+
+    with pytest.raises(RecsysError, match="Unknown job task"):
+        run_in_process("mine bitcoin", {}, lambda ev: None)
