@@ -354,14 +354,14 @@ class Explorer:
         cat = self.catalog
         for col in ("label", "title", "bare"):
             if col == "bare":  # 'godfather' == 'Godfather, The' (article and year ignored)
-                keys = np.array([_bare(t) for t in self._col["title"].tolist()])
-                exact = np.flatnonzero(keys == _bare(low))
+                bare = np.array([_bare(t) for t in self._col["title"].tolist()])
+                exact = np.flatnonzero(bare == _bare(low))
             else:
                 exact = np.flatnonzero(np.char.lower(self._col[col].astype(str)) == low)
             if len(exact) == 0 and col == "label":
-                keys = self._search_keys or [_search_key(s) for s in cat["label"].tolist()]
-                self._search_keys = keys
-                exact = np.flatnonzero(np.array(keys) == low)
+                search_keys = self._search_keys or [_search_key(s) for s in cat["label"].tolist()]
+                self._search_keys = search_keys
+                exact = np.flatnonzero(np.array(search_keys) == low)
             if len(exact) == 1:
                 return int(exact[0])
             if len(exact) > 1:
@@ -439,8 +439,8 @@ class Explorer:
             raise UnknownMovieError(f"Movie row {row} is not in {self.dataset.name}; pick a movie from the search.")
         res: QueryResult = self._search().query(row, k, float(alpha), filters)
         all_rows = np.unique(np.concatenate([res.content.rows, res.collab.rows, res.hybrid.rows]))
-        cwhy = dict(zip(all_rows.tolist(), self._content_why(row, all_rows)))
-        kwhy = dict(zip(all_rows.tolist(), self._collab_why(row, all_rows)))
+        cwhy = dict(zip(all_rows.tolist(), self._content_why(row, all_rows), strict=True))
+        kwhy = dict(zip(all_rows.tolist(), self._collab_why(row, all_rows), strict=True))
         content = self._frame(res.content, [cwhy[r] for r in res.content.rows.tolist()])
         collab = self._frame(res.collab, [kwhy[r] for r in res.collab.rows.tolist()])
         hw = [" — ".join(p for p in (cwhy[r], kwhy[r]) if p) for r in res.hybrid.rows.tolist()]
@@ -504,7 +504,7 @@ class Explorer:
         top = top_k(score, k, valid)
         best = contrib[top].argmax(axis=1) if len(top) else np.zeros(0, dtype=np.int64)
         labels = self.catalog["label"].to_numpy()
-        why = [f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})" for t, b in zip(top, best)]
+        why = [f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})" for t, b in zip(top, best, strict=True)]
         cat = self.catalog
         return pd.DataFrame(
             {
