@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -247,7 +247,7 @@ def _neighbours_fn(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: tor
             return (ef[r] @ ef_cand.T).masked_fill(~(hf[r][:, None] & hf[None, :]), -math.inf)
         qc, qf = hc[r][:, None], hf[r][:, None]
         # a query movie lacking one space is ranked in the other alone (the product shows that list)
-        a = torch.where(qc & qf, float(alpha), torch.where(qc, 1.0, 0.0))
+        a = torch.where(qc & qf, float(alpha or 0.0), torch.where(qc, 1.0, 0.0))  # alpha is set for "hybrid"
         ok_c, ok_f = qc & hc[None, :], qf & hf[None, :]
         q = tuple(x[r][:, None] for x in cal)
         h = blend(ec[r] @ ec.T, ef[r] @ ef_cand.T, a, q)
@@ -425,8 +425,9 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
         if name == "rating_vectors":
             rv = st["movie.weight"]
             er, hr = _unit_rows(rv, proto.train_count > 0, device)
-            scorer = lambda _, seeds, er=er, hr=hr: {name: ((seeds @ er) @ er.T).masked_fill(~hr, -math.inf)}
-            neigh = lambda rows, er=er, hr=hr: _neighbours_fn(er, hr, er, hr, er, (), None, "content")(rows)
+            scorer: Any = lambda _, seeds, er=er, hr=hr, name=name: {  # noqa: E731
+                name: ((seeds @ er) @ er.T).masked_fill(~hr, -math.inf)}
+            neigh: Any = lambda rows, er=er, hr=hr: _neighbours_fn(er, hr, er, hr, er, (), None, "content")(rows)
         else:
             scorer, neigh = makers[name]()
         out = rank_users(proto, scorer, progress, stage=f"baseline:{name}")[name]

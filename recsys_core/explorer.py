@@ -383,7 +383,7 @@ class Explorer:
 
     # ------------------------------------------------------------ similarity
 
-    def _tfidf_terms(self) -> tuple["sp.csr_matrix", np.ndarray]:
+    def tfidf_terms(self) -> tuple["sp.csr_matrix", np.ndarray]:
         if self._tfidf is None:
             from .training.content import tfidf_from_arrays
 
@@ -399,7 +399,7 @@ class Explorer:
     def _content_why(self, row: int, rows: np.ndarray) -> list[str]:
         from .training.content import describe_terms, shared_terms
 
-        x, terms = self._tfidf_terms()
+        x, terms = self.tfidf_terms()
         return [describe_terms(t) for t in shared_terms(x, terms, row, rows)]
 
     def _collab_why(self, row: int, rows: np.ndarray) -> list[str]:

@@ -66,7 +66,7 @@ def _genre_matrix(ex: Explorer) -> tuple[np.ndarray, list[str]]:
 def _term_presence(ex: Explorer) -> tuple[object | None, np.ndarray]:
     """The TF-IDF matrix as term presence (CSR, bool-like) and its term names, genre terms left out."""
     try:
-        x, terms = ex._tfidf_terms()  # noqa: SLF001 (same package: the content model's own matrix)
+        x, terms = ex.tfidf_terms()
     except Exception:  # an artifact without the TF-IDF arrays: name by genres only
         return None, np.array([], dtype=object)
     keep = np.array([not str(t).startswith("genre:") for t in terms])
@@ -82,9 +82,10 @@ def traits(ex: Explorer, rows: np.ndarray, n: int = 4, _cache: dict | None = Non
     cache = _cache if _cache is not None else {}
     if "genres" not in cache:
         g, names = _genre_matrix(ex)
+        g = np.asarray(g)
         cache["genres"] = (g, names, g.mean(axis=0) if len(g) else np.zeros(len(names)))
         pres, terms = _term_presence(ex)
-        overall = np.asarray(pres.mean(axis=0)).ravel() if pres is not None else np.zeros(0)
+        overall = np.asarray(pres.mean(axis=0)).ravel() if pres is not None else np.zeros(0)  # type: ignore[attr-defined]
         cache["terms"] = (pres, terms, overall)
     g, gnames, gall = cache["genres"]
     out: list[tuple[float, Trait]] = []

@@ -212,7 +212,7 @@ def recall_at_k(exact_ids: np.ndarray, approx_ids: np.ndarray) -> float:
         raise ConfigError(f"exact and approximate results cover {e.shape[0]} vs {a.shape[0]} queries")
     if e.size == 0:
         return 1.0
-    hits = np.array([np.isin(e_row[e_row >= 0], a_row[a_row >= 0]).sum() for e_row, a_row in zip(e, a)])
+    hits = np.array([np.isin(e_row[e_row >= 0], a_row[a_row >= 0]).sum() for e_row, a_row in zip(e, a, strict=True)])
     sizes = (e >= 0).sum(axis=1)
     return float(hits.sum() / max(int(sizes.sum()), 1))
 

@@ -66,7 +66,7 @@ def calibration(content_unit: np.ndarray, has_content: np.ndarray, collab_unit: 
 
 def calibrate(cos: T, mean: Any, inv_std: Any) -> T:
     """``(cos - mean) * inv_std``: a query's cosines in one space as standard scores."""
-    return (cos - mean) * inv_std  # type: ignore[operator, return-value]
+    return (cos - mean) * inv_std
 
 
 def blend(cos_content: T, cos_collab: T, alpha: Any, cal: tuple[Any, ...] | None = None) -> T:
@@ -78,7 +78,7 @@ def blend(cos_content: T, cos_collab: T, alpha: Any, cal: tuple[Any, ...] | None
     if cal is not None:
         cos_content = calibrate(cos_content, cal[0], cal[1])
         cos_collab = calibrate(cos_collab, cal[2], cal[3])
-    return alpha * cos_content + (1 - alpha) * cos_collab  # type: ignore[operator, return-value]
+    return alpha * cos_content + (1 - alpha) * cos_collab
 
 
 def query_cal(cal: Calibration, rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -163,7 +164,8 @@ def _train_bayes(ds: Dataset, cfg: CollabConfig, device: torch.device, progress:
     n1 = opts.epochs
     burn = min(5, n1 // 4)
     n2 = max(1, math.ceil(0.75 * n1)) if cfg.refit_all else 0
-    hist = {"train": [], "val": [], "best_epoch": 0, "seconds": 0.0, "epoch_seconds": [], "refit_sweeps": 0}
+    hist: dict[str, Any] = {"train": [], "val": [], "best_epoch": 0, "seconds": 0.0, "epoch_seconds": [],
+                            "refit_sweeps": 0}
     best, bad, n_acc = math.inf, 0, 0
     t_start = time.perf_counter()
     for sweep in range(n1):

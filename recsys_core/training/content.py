@@ -102,26 +102,31 @@ def build_tfidf(ds: "Dataset", cfg: ContentConfig) -> tuple[sp.csr_matrix, np.nd
         t = t.drop_duplicates(["user", "movie", "tag"])  # a user repeating a tag counts once
         c = t.groupby(["movie", "tag"], sort=False).size().reset_index(name="n")  # distinct taggers
         b, nm = _block(c["movie"].to_numpy(), c["tag"], c["n"].to_numpy(), n, "tag", cfg.min_df, cfg.tag_weight)
-        blocks.append(b), names.append(nm)
+        blocks.append(b)
+        names.append(nm)
 
     g = mv["genres"].explode().dropna().astype(str)
     g = g[~g.str.lower().isin(_NO_GENRE)]
     b, nm = _block(g.index.to_numpy(), g, np.ones(len(g)), n, "genre", 1, cfg.genre_weight)
-    blocks.append(b), names.append(nm)
+    blocks.append(b)
+    names.append(nm)
 
     words = mv["title"].fillna("").astype(str).str.lower().str.findall(_TOKEN).explode().dropna()
     words = words[(words.str.len() > 1) & ~words.isin(_title_stopwords())]
     b, nm = _block(words.index.to_numpy(), words, np.ones(len(words)), n, "title", cfg.min_df, cfg.title_weight)
-    blocks.append(b), names.append(nm)
+    blocks.append(b)
+    names.append(nm)
 
     year = pd.to_numeric(mv["year"], errors="coerce")
     has_year = year.notna().to_numpy()
     dec = (year[has_year].astype(int) // 10 * 10).astype(str) + "s"
     b, nm = _block(np.flatnonzero(has_year), dec, np.ones(int(has_year.sum())), n, "decade", 1, cfg.decade_weight)
-    blocks.append(b), names.append(nm)
+    blocks.append(b)
+    names.append(nm)
 
     b, nm = _genome_block(ds, cfg)
-    blocks.append(b), names.append(nm)
+    blocks.append(b)
+    names.append(nm)
 
     from sklearn.preprocessing import normalize
 
@@ -249,6 +254,7 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: ProgressF
 
     def loss_sum(pos: np.ndarray) -> torch.Tensor:
         xb, b = sparse(pos)
+        b = sp.coo_matrix(b)  # typed as the COO it already is: row/col/data below
         out = net(xb)
         if cfg.loss == "multinomial":  # -sum p log softmax, evaluated at the non-zeros only
             row = torch.from_numpy(b.row.astype(np.int64)).to(dev)

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from recsys_core.errors import ConfigError
 from recsys_core.scoring.similarity import Filters, SimilarityIndex, co_liked, liked_matrix, top_k, unit_rows
