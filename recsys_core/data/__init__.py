@@ -10,7 +10,7 @@ from ..errors import DatasetError, quote_data
 from ..files import locked_tempdir, once_per_process, remove_unlocked
 from . import cache
 from .dataset import DUPLICATE_POLICY, Dataset, Genome, Ratings, build_dataset
-from .download import Progress, download, extract_members
+from .download import ByteProgress, download, extract_members
 from .formats import LAYOUTS, Layout, detect, find_root, naming
 from .registry import (
     DEFAULT_DATASET,
@@ -52,7 +52,7 @@ def cleanup_stale(force: bool = False) -> int:
     return removed
 
 
-def resolve_source(data: str | Path, *, fetch: bool = False, progress: Progress | None = None) -> tuple[str, Path]:
+def resolve_source(data: str | Path, *, fetch: bool = False, progress: ByteProgress | None = None) -> tuple[str, Path]:
     """(dataset name, folder or .zip path) for a registry name or a path; DatasetError otherwise.
 
     A registry name wins over a same-named folder in the working directory; write ./ml-1m for that.
@@ -85,7 +85,7 @@ def resolve_source(data: str | Path, *, fetch: bool = False, progress: Progress 
 
 
 def load_dataset(data: str | Path = DEFAULT_DATASET, *, download: bool = False,
-                 progress: Progress | None = None, use_cache: bool = True) -> Dataset:
+                 progress: ByteProgress | None = None, use_cache: bool = True) -> Dataset:
     """Open a dataset by registry name, folder or .zip; parsed once, then served from the cache.
 
     Args:

@@ -27,7 +27,7 @@ from ..errors import DatasetError, DownloadError, quote_data
 from .formats import LAYOUTS, detect, find_root, naming
 from .registry import BUNDLED_DIR, data_dir, get_release, release_dir
 
-Progress = Callable[[int, "int | None"], None]  # (bytes done, total bytes or None)
+ByteProgress = Callable[[int, "int | None"], None]  # (bytes done, total bytes or None): a download, not a stage
 CHUNK = 1 << 20
 
 
@@ -176,7 +176,7 @@ def md5_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fetch_once(url: str, part: Path, progress: Progress | None, timeout: float,
+def _fetch_once(url: str, part: Path, progress: ByteProgress | None, timeout: float,
                 max_bytes: int | None = None, label: str = "") -> bool:
     """One HTTP attempt, resuming from the part file's size; True when the server says it is complete.
 
@@ -229,7 +229,7 @@ def _fetch_once(url: str, part: Path, progress: Progress | None, timeout: float,
     return True
 
 
-def fetch(url: str, part: Path, progress: Progress | None = None, retries: int = 3, timeout: float = 60,
+def fetch(url: str, part: Path, progress: ByteProgress | None = None, retries: int = 3, timeout: float = 60,
           max_bytes: int | None = None, label: str = "") -> None:
     """Download url into part, resuming after dropped connections up to `retries` times, never past max_bytes."""
     for attempt in range(retries + 1):
@@ -276,7 +276,7 @@ def max_download_bytes(approx_mb: float) -> int:
     return int(approx_mb * 1e6 * DOWNLOAD_MARGIN) + DOWNLOAD_SLACK_BYTES
 
 
-def download(name: str, *, base_url: str | None = None, progress: Progress | None = None,
+def download(name: str, *, base_url: str | None = None, progress: ByteProgress | None = None,
              force: bool = False, retries: int = 3, keep_archive: bool = False,
              on_note: Callable[[str], None] | None = None) -> Path:
     """Make a named release present in the data dir and return its folder (no-op when present).
