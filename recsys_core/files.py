@@ -142,6 +142,12 @@ _CLEANED: set[str] = set()
 _CLEANED_LOCK = threading.Lock()
 
 
+def forget_sweeps() -> None:
+    """Let the next start-up sweep run again, as in a fresh process (tests; a server told to re-sweep)."""
+    with _CLEANED_LOCK:
+        _CLEANED.clear()
+
+
 def once_per_process(tag: str, root: Path) -> bool:
     """True the first time (tag, root) is seen in this process: stale-leftover sweeps run once per start."""
     key = f"{tag}:{root}"

@@ -19,6 +19,7 @@ import pytest
 from recsys_core import store as store_mod
 from recsys_core.data import cache, cleanup_stale, download, is_present, load_dataset
 from recsys_core.errors import DatasetError, DownloadError, TransientReadError
+from recsys_core.files import forget_sweeps
 from recsys_core.store import ArtifactStore
 from tests.data.conftest import (  # noqa: F401
     csv_release,
@@ -315,7 +316,7 @@ def test_stale_temp_folders_are_removed_at_start_and_held_ones_kept(tmp_path, mo
                               text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        monkeypatch.setattr(store_mod, "_CLEANED", set())  # a fresh process
+        forget_sweeps()  # as in a fresh process
         load_dataset("ml-100k", use_cache=False)  # the data loader's start sweeps data dir, cache and scratch
         ArtifactStore(arts).get_or_build("fp9", "cfg-c", lambda w: w.json("x", {}) or {})  # its first build sweeps
         left = [f for f in dead if f.exists()]
