@@ -10,8 +10,9 @@ across processes (a lock per stage). The facade (``Explorer.open``), ``torchrun`
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..config import EngineConfig
 from ..data.dataset import Dataset
 from ..errors import ConfigError, DeviceError
 from ..events import ProgressFn, emit
-from ..store import Artifact, ArtifactStore, ArtifactWriter
+from ..store import Artifact, ArtifactStore, ArtifactWriter, UnwritableError
 
 CONTENT, SPACE, RATING, EVALUATE = "content", "space", "rating", "evaluate"
 LIST_STAGES = (CONTENT, SPACE)  # the artifact itself: enough for the three lists
@@ -205,6 +206,26 @@ def stored_collab(art: Artifact) -> Any:
     return load_collab(arrays, art.manifest["collab_meta"])
 
 
+@contextlib.contextmanager
+def _stage_lock(store: ArtifactStore, art: Artifact, name: str,
+                on_notice: Callable[[str], None] | None) -> Iterator[None]:
+    """The per-stage lock, so one process computes a stage; none for an artifact held in memory only (an
+    unwritable folder): there is nothing on disk to share, and the store keeps the result in memory."""
+    if not art.cached:
+        yield
+        return
+    try:
+        lock = store.lock(art.manifest["fingerprint"], name, on_notice)
+        lock.__enter__()
+    except UnwritableError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
 def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfig, stage: str,
               progress: ProgressFn | None = None, trained: Any = None, device: Any = None,
               on_notice: Callable[[str], None] | None = None) -> Artifact:
@@ -214,8 +235,8 @@ def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfi
 
     if stage not in LATER_STAGES:
         raise ConfigError(f"Unknown later stage {stage!r}; these are {', '.join(LATER_STAGES)}.")
-    fp, key = art.manifest["fingerprint"], art.manifest["key"]
-    with store.lock(fp, f"{key}.{stage}", on_notice):
+    key = art.manifest["key"]
+    with _stage_lock(store, art, f"{key}.{stage}", on_notice):
         current = reopen(store, art)
         if stage_done(current.manifest, stage):
             return current
