@@ -260,7 +260,7 @@ def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfi
         timings = dict(reopen(store, current).manifest.get("timings") or {})
         timings[stage] = seconds
         timings["total"] = sum(v for k, v in timings.items() if k in STAGES)
-        notices = [*(current.manifest.get("notices") or []), *devs.notices]
+        notices = list(dict.fromkeys([*(current.manifest.get("notices") or []), *devs.notices]))  # once each
         return store.add(current, new, {**updates, "timings": timings, "train_seconds": timings["total"],
                                         "notices": notices}, on_notice=on_notice)
 
