@@ -42,7 +42,9 @@ def test_two_threads_same_settings_train_once(tiny_ds, tmp_path):
     assert len(trained) == 1, f"trained by {trained}"
     assert out["a"].manifest["created"] == out["b"].manifest["created"]
     assert out["a"].artifact.path == out["b"].artifact.path
-    assert len(list((root / tiny_ds.fingerprint).iterdir())) == 2  # the artifact and its lock file
+    entries = list((root / tiny_ds.fingerprint).iterdir())  # the artifact, its lock and one lock per later stage
+    assert [p.name for p in entries if p.is_dir()] == [out["a"].artifact.path.name]
+    assert all(p.suffix == ".lock" for p in entries if not p.is_dir())
 
 
 CHILD = textwrap.dedent("""

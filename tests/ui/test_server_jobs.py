@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.ui.conftest import require_browser
 from tests.ui.test_browser import wait_lists
 
 pytestmark = pytest.mark.browser
@@ -58,15 +58,10 @@ def empty_server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+@pytest.fixture
+def chromium(browser: object) -> object:
+    """The session's Chromium (one Playwright per process: a second sync_playwright inside it is refused)."""
+    return browser
 
 
 def _visit(browser: object, url: str) -> tuple[object, object]:
