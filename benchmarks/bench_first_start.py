@@ -17,12 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.serve import start_server, stop_server  # noqa: E402
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-LISTS = ("() => ['content','collab','hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k);"
-         " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })")
+from benchmarks.serve import CHROMIUM, CHROMIUM_ARGS, LISTS_DRAWN, start_server, stop_server  # noqa: E402
 
 
 def once(browser: object) -> float:
@@ -36,7 +31,7 @@ def once(browser: object) -> float:
             pg = ctx.new_page()
             t0 = time.perf_counter()
             pg.goto(url)
-            pg.wait_for_function(LISTS, timeout=300_000)
+            pg.wait_for_function(LISTS_DRAWN, timeout=300_000)
             took = time.perf_counter() - t0
             ctx.close()
             return took
@@ -51,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         times = [once(b) for _ in range(args.runs)]
         b.close()
     print("| measure | median | runs |")

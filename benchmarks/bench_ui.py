@@ -23,15 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.serve import start_server, stop_server  # noqa: E402
+from benchmarks.serve import CHROMIUM, LISTS_DRAWN, start_server, stop_server  # noqa: E402
+from benchmarks.serve import CHROMIUM_ARGS as ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-LISTS_DRAWN = (
-    "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k.replace('tbl_', ''));"
-    " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })"
-)
 MAPS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
   .filter(gd => gd._fullLayout && gd.querySelector('.main-svg'))
   .map(gd => (gd._fullData || []).filter(t => t.type === 'scattergl').reduce((n, t) => n + (t.x ? t.x.length : 0), 0))

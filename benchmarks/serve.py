@@ -12,6 +12,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+# as the browser tests start Debian's Chromium here (no network chatter, no sandbox as root)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+# the three Explore lists drawn with rows
+LISTS_DRAWN = ("() => ['content','collab','hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k);"
+               " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })")
 
 
 def free_port() -> int:

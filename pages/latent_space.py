@@ -24,7 +24,7 @@ layout.page_header(
 )
 row = picker.movie_picker(ex)
 alpha = float(ss[K.ALPHA])
-map_a = cached.map_alpha(ex, alpha)
+map_a = ex.map_alpha(alpha)
 
 c_colour, c_find, c_toggles = st.columns([3, 2, 3], vertical_alignment="bottom")
 with c_colour:
@@ -69,15 +69,15 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
 
     A map not stored yet is computed by a server job (once, however many visitors wait for it)."""
     a = map_a if space == "hybrid" else 0.5
-    if not cached.map_cached(ex, space, a):
+    if not ex.map_stored(space, a):
         ex.refresh()  # another process or job may have stored it meanwhile
-    if not cached.map_cached(ex, space, a):
+    if not ex.map_stored(space, a):
         job = jobs.map_job(ex, ss[K.DATASET], ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON), space, a)
         if job.active:
             st.markdown(f"**{md_text(title, 80)}**")
             jobs.watch([job], f"Drawing the {space} map (UMAP, first time only)", f"map_{space}")
             return
-        if not cached.map_cached(ex, space, a):
+        if not ex.map_stored(space, a):
             st.error(" ".join(jobs.failures([job])) or "This map could not be computed.", icon="⚠️")
             return
     df = cached.projection_frame(key, ex, space, a)
@@ -111,7 +111,7 @@ shown_as = f"α = {format_alpha(map_a)}" + ("" if round(map_a, 2) == round(alpha
 config_json = ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON)
 blend_col, list_col = st.columns([3, 1], gap="medium")
 with blend_col:
-    if cached.map_cached(ex, "hybrid", map_a) or jobs.map_pending(ex, ss[K.DATASET], config_json, "hybrid", map_a) \
+    if ex.map_stored("hybrid", map_a) or jobs.map_pending(ex, ss[K.DATASET], config_json, "hybrid", map_a) \
             or st.button(
         f"Compute the blended map at {shown_as}", key="btn_blend_map", icon="🗺️",
         help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",

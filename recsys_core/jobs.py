@@ -83,14 +83,6 @@ class Job:
         """Block until the job finishes (for the CLI and tests); True when it did."""
         return self._done.wait(timeout)
 
-    def snapshot(self) -> dict:
-        """A plain dict for pages and logs."""
-        ev = self.last
-        return {"key": self.key, "title": self.title, "status": self.status, "stage": ev.stage if ev else "",
-                "epoch": ev.epoch if ev else None, "epochs": ev.epochs if ev else None,
-                "message": ev.message if ev else "", "eta_s": ev.eta_s if ev else None,
-                "elapsed_s": self.elapsed_s, "error": self.error}
-
 
 class JobRunner:
     """A bounded pool of worker threads running keyed jobs once each, in submission order."""

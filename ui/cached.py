@@ -176,7 +176,7 @@ def current_explorer() -> Explorer:
 def artifact_key(ex: Explorer) -> str:
     """Identity of the artifact behind an explorer, for st.cache_data keys."""
     m = ex.manifest or {}  # the store writes "key" (config hash) and "created" (UTC time) in every manifest
-    return f"{engine.dataset_key(ex)}|{m.get('key', '')}|{m.get('created', '')}|{id(ex)}"
+    return f"{ex.dataset_id}|{m.get('key', '')}|{m.get('created', '')}|{id(ex)}"
 
 
 # --- derived frames (cached per artifact) ---------------------------------------------------------
@@ -222,16 +222,6 @@ def similar_lists(key: str, _ex: Explorer, row: int, alpha: float, filt: tuple) 
         "removed": {k: len(v) if hasattr(v, "__len__") else int(v) for k, v in (res.removed or {}).items()},
         "notes": tuple(res.notes or ()),
     }
-
-
-def map_alpha(ex: Explorer, alpha: float) -> float:
-    """The alpha the engine's cached hybrid map is keyed on (rounded to its step)."""
-    return engine.map_alpha(ex, alpha)
-
-
-def map_cached(ex: Explorer, space: str, alpha: float) -> bool:
-    """Whether the engine already stored this map (so drawing it needs no UMAP run)."""
-    return engine.map_stored(ex, space, alpha)
 
 
 def projection_frame(key: str, ex: Explorer, space: str, alpha: float) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from recsys_core.jobs import Job, JobKey, JobRunner, run_in_process
 __all__ = [
     "ArtifactMissingError", "EngineConfig", "Explorer", "Filters", "RecsysError",
     "setting_choices", "releases", "release_names", "release_present", "data_dir", "download_release",
-    "release_mb", "open_explorer", "map_alpha", "map_step", "map_stored", "dataset_key",
+    "release_mb", "open_explorer", "map_step",
     "region_labels", "group_traits", "trait_text",
     "Job", "JobKey", "JobRunner", "run_in_process", "JOB_CANCELLED", "JOB_DONE", "JOB_FAILED", "JOB_QUEUED", "JOB_RUNNING",
 ]
@@ -95,24 +95,6 @@ def open_explorer(source: str, cfg: EngineConfig, train: bool, progress: Callabl
 def map_step(ex: Explorer) -> float:
     """The α step blended maps are stored at (the lists use the exact α)."""
     return float(ex.config.projection.alpha_step)
-
-
-def map_alpha(ex: Explorer, alpha: float) -> float:
-    """The α of the stored blended map that stands in for ``alpha``."""
-    return ex.map_alpha(alpha)
-
-
-def map_stored(ex: Explorer, space: str, alpha: float) -> bool:
-    """Whether the engine already stored this map (so drawing it needs no UMAP run)."""
-    return ex.map_stored(space, alpha)
-
-
-def dataset_key(ex: Explorer) -> str:
-    """Identity of the data behind an explorer (name and content fingerprint): per-dataset visitor state."""
-    return ex.dataset_id
-
-
-# --- what a group of movies on a map shares (region labels, selections) ---------------------------
 
 
 def region_labels(ex: Explorer, coords: Any) -> list[Any]:

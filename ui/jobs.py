@@ -100,7 +100,7 @@ def pending(ex: engine.Explorer) -> list[engine.Job]:
 
 def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float) -> engine.Job:
     """The job that computes one UMAP map (once per space and α step across visitors)."""
-    a = engine.map_alpha(ex, alpha) if space == "hybrid" else 0.5
+    a = ex.map_alpha(alpha) if space == "hybrid" else 0.5
 
     task = {"source": cached.dataset_source(dataset), "config": ex.config, "space": space, "alpha": a}
 
@@ -115,7 +115,7 @@ def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alp
 
 def map_pending(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float) -> bool:
     """Whether a job for this map is queued or running (someone already asked for it)."""
-    a = engine.map_alpha(ex, alpha) if space == "hybrid" else 0.5
+    a = ex.map_alpha(alpha) if space == "hybrid" else 0.5
     detail = f"{space}@{a:.2f}" if space == "hybrid" else space
     job = runner().get(_key(dataset, config_json, "map", detail))
     return job is not None and job.active

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import cached, engine
+from ui import cached
 from ui.engine import Explorer, Filters, RecsysError
 from ui.format import error_markdown, genres_text, md_text, movie_labels, printable
 from ui.picker import search
@@ -21,16 +21,16 @@ STARS = "★★★★★"
 
 def ratings_of(ex: Explorer) -> dict[int, int]:
     """This dataset's ratings (movie id -> stars index 0-4); other datasets' ratings are not seen."""
-    return dict(st.session_state[K.TASTE].get(engine.dataset_key(ex), {}))
+    return dict(st.session_state[K.TASTE].get(ex.dataset_id, {}))
 
 
 def _store(ex: Explorer, taste: dict[int, int]) -> None:
     """Keep this dataset's ratings, leaving every other dataset's as they are."""
     all_ = dict(st.session_state[K.TASTE])
     if taste:
-        all_[engine.dataset_key(ex)] = taste
+        all_[ex.dataset_id] = taste
     else:
-        all_.pop(engine.dataset_key(ex), None)
+        all_.pop(ex.dataset_id, None)
     st.session_state[K.TASTE] = all_
 
 

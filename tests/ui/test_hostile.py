@@ -48,13 +48,12 @@ def hostile_data(trained_artifacts: Path, tmp_path_factory: pytest.TempPathFacto
 def _dataset_key(name: str, data_dir: Path, artifacts: Path) -> str:
     """The key the app keeps taste ratings under for a dataset."""
     from recsys_core import EngineConfig, Explorer
-    from ui import engine
 
     old = os.environ.get("RECSYS_ARTIFACTS_DIR")
     os.environ["RECSYS_ARTIFACTS_DIR"] = str(artifacts)
     try:
         src = name if name == "ml-100k" else str(data_dir / name)
-        return engine.dataset_key(Explorer.open(src, EngineConfig(), train=False))
+        return Explorer.open(src, EngineConfig(), train=False).dataset_id
     finally:
         if old is not None:
             os.environ["RECSYS_ARTIFACTS_DIR"] = old

@@ -307,9 +307,8 @@ def test_your_taste_recommends_from_a_few_stars(app):
     no_errors(at)
     at.text_input(key="w_taste_q").input("star wars").run()
     from recsys_core import EngineConfig, Explorer
-    from ui import engine
 
-    key = engine.dataset_key(Explorer.open("ml-100k", EngineConfig(), train=False))
+    key = Explorer.open("ml-100k", EngineConfig(), train=False).dataset_id
     at.session_state["taste_ratings"] = {key: {50: 4, 172: 4, 181: 3}}  # ratings are kept per dataset
     at.run()
     no_errors(at)
