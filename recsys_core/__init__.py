@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import CacheError, ConfigError, DatasetError, RecsysError, UnknownMovieError
-from .scoring.similarity import Filters
-from .store import ArtifactMissingError
 
 __all__ = [
     "Explorer", "Progress", "Similar", "EngineConfig", "ContentConfig", "CollabConfig", "EvalConfig",
@@ -28,6 +26,8 @@ _LAZY = {
     "CollabConfig": ("config", "CollabConfig"),
     "EvalConfig": ("config", "EvalConfig"),
     "load_dataset": ("data", "load_dataset"),
+    "Filters": ("scoring.similarity", "Filters"),
+    "ArtifactMissingError": ("store", "ArtifactMissingError"),
 }
 
 

@@ -16,14 +16,14 @@ from recsys_core.jobs import DONE as JOB_DONE
 from recsys_core.jobs import FAILED as JOB_FAILED
 from recsys_core.jobs import QUEUED as JOB_QUEUED
 from recsys_core.jobs import RUNNING as JOB_RUNNING
-from recsys_core.jobs import Job, JobKey, JobRunner, run_in_process
+from recsys_core.jobs import Job, JobKey, JobRunner, prewarm, run_in_process
 
 __all__ = [
     "ArtifactMissingError", "EngineConfig", "Explorer", "Filters", "RecsysError",
     "setting_choices", "releases", "release_names", "release_present", "data_dir", "download_release",
     "release_mb", "open_explorer", "map_step",
     "region_labels", "group_traits", "trait_text",
-    "Job", "JobKey", "JobRunner", "run_in_process", "JOB_CANCELLED", "JOB_DONE", "JOB_FAILED", "JOB_QUEUED", "JOB_RUNNING",
+    "Job", "JobKey", "JobRunner", "prewarm", "run_in_process", "JOB_CANCELLED", "JOB_DONE", "JOB_FAILED", "JOB_QUEUED", "JOB_RUNNING",
 ]
 
 

@@ -37,6 +37,7 @@ def runner() -> engine.JobRunner:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+    engine.prewarm()  # one idle worker imports torch & co. now, so the first build starts computing at once
     return engine.JobRunner(max_running=n)
 
 

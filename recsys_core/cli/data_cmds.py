@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ..data import DEFAULT_DATASET, RELEASES, download, list_releases, load_dataset
+from ..data.registry import DEFAULT_DATASET, RELEASES, list_releases
 from .common import add_json, add_parser, check_data, note, print_json
 
 
@@ -60,6 +60,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     """Open a dataset and print its summary."""
     check_data(args.data)
     start = time.perf_counter()
+    from ..data.loader import load_dataset
+
     ds = load_dataset(args.data, use_cache=not args.no_cache)
     s = ds.summary()
     s["open_seconds"] = round(time.perf_counter() - start, 3)
@@ -106,6 +108,8 @@ def cmd_download(args: argparse.Namespace) -> int:
         else:
             sys.stderr.write(f"\r{args.name}: {done / 1e6:7.1f} MB")
         sys.stderr.flush()
+
+    from ..data.fetch import download
 
     path = download(args.name, progress=bar, force=args.force, on_note=note)
     if last[0]:

@@ -453,14 +453,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the embeddings (rows aligned with movies.csv) and every movie's hybrid neighbours."""
-    import numpy as np
-    import pandas as pd
-
     check_k(args.k)
     check_alpha(args.alpha)
     out: Path = writable_dir(args.out, "--out")
     cfg = _config(args)
     check_data(args.data)
+    import numpy as np  # after the checks: a bad argument answers before pandas loads
+    import pandas as pd
     ex = open_explorer(args, cfg, may_train=not args.no_train)
     alpha = _alpha(args, ex)
     if not 0.0 <= alpha <= 1.0:

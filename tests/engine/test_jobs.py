@@ -168,3 +168,31 @@ def test_an_unknown_task_is_refused():
 
     with pytest.raises(RecsysError, match="Unknown job task"):
         run_in_process("mine bitcoin", {}, lambda ev: None)
+
+
+def pid_task(progress) -> dict:
+    import os
+    import sys
+
+    return {"pid": os.getpid(), "warm": "torch" in sys.modules and "sklearn" in sys.modules}
+
+
+def test_the_server_keeps_one_warm_worker_and_a_changed_environment_gets_a_fresh_one(monkeypatch):
+    import recsys_core.jobs as jobs
+
+    monkeypatch.setattr(jobs, "_keep_warm", False)
+    monkeypatch.setattr(jobs, "_standby", None)
+    _use(monkeypatch, "pid_task")
+    jobs.prewarm()
+    warm_pid = jobs._standby[0].pid
+    first = jobs.run_in_process("build_lists", {}, lambda ev: None)
+    assert first == {"pid": warm_pid, "warm": True}  # the idle worker ran it, its imports already done
+    second_standby = jobs._standby[0]
+    assert second_standby.pid != warm_pid and second_standby.poll() is None  # the next one warms behind it
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", "/elsewhere")  # a worker never runs with another environment
+    third = jobs.run_in_process("build_lists", {}, lambda ev: None)
+    assert third["pid"] != second_standby.pid
+    assert second_standby.wait(30) == 0  # the stale one read no task and ended
+    monkeypatch.setattr(jobs, "_keep_warm", False)
+    jobs._drop(jobs._standby[0])
+    assert jobs._standby[0].wait(60) == 0

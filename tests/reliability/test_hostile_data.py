@@ -30,7 +30,7 @@ from tests.data.conftest import (  # noqa: F401
 )
 from tests.reliability.zips import MIB, deflated, release_members, write_zip, zeros
 
-download_mod = importlib.import_module("recsys_core.data.download")  # the module; `download` is its function
+download_mod = importlib.import_module("recsys_core.data.fetch")  # the module; `download` is its function
 
 
 def _io_written() -> int:
