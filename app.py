@@ -20,19 +20,19 @@ _log = logging.getLogger("recsys_app")
 st.set_page_config(page_title="Similar-movies explorer", page_icon="🎬", layout="wide",
                    initial_sidebar_state="auto")  # open on desktop, tucked away on a phone
 
-# url_paths deliberately differ from the file names: Streamlit still maps pages/<stem>.py to "<stem>"
-# (legacy pages/ discovery), and a colliding path would run a page without this router.
-# The default page is served at "/" and Streamlit does not answer its url_path, so Explore's own address
-# "/similar" is a hidden second entry for the same script (otherwise: a "Page not found" dialog).
+# The pages live in pages_/, not pages/: with a pages/ folder Streamlit's legacy discovery handles each server
+# process's first run before st.navigation exists, and answers any address other than "/" with a "Page not
+# found" dialog (the first visitor after a restart who opens a shared link). The default page is served at "/"
+# and Streamlit does not answer its url_path, so Explore's own address "/similar" is a hidden second entry.
 EXPLORE_PATH = "similar"
 PAGES = [
-    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True, url_path="explore-start"),
-    st.Page("pages/latent_space.py", title="Latent space", icon="🗺️", url_path="latent-space"),
-    st.Page("pages/tune.py", title="Tune the blend", icon="🎚️", url_path="tune-blend"),
-    st.Page("pages/your_taste.py", title="Your taste", icon="⭐", url_path="your-taste"),
-    st.Page("pages/data_model.py", title="Data & model", icon="🧠", url_path="data-model"),
+    st.Page("pages_/explore.py", title="Explore", icon="🔎", default=True, url_path="explore-start"),
+    st.Page("pages_/latent_space.py", title="Latent space", icon="🗺️", url_path="latent-space"),
+    st.Page("pages_/tune.py", title="Tune the blend", icon="🎚️", url_path="tune-blend"),
+    st.Page("pages_/your_taste.py", title="Your taste", icon="⭐", url_path="your-taste"),
+    st.Page("pages_/data_model.py", title="Data & model", icon="🧠", url_path="data-model"),
 ]
-ALIASES = [st.Page("pages/explore.py", title="Explore", icon="🔎", url_path=EXPLORE_PATH, visibility="hidden")]
+ALIASES = [st.Page("pages_/explore.py", title="Explore", icon="🔎", url_path=EXPLORE_PATH, visibility="hidden")]
 PAGE_BY_PATH = {p.url_path: p for p in [*PAGES, *ALIASES]}
 
 

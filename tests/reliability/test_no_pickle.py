@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "app.py", *(ROOT / d for d in ("recsys_core", "pages", "ui"))]
+SOURCES = [ROOT / "app.py", *(ROOT / d for d in ("recsys_core", "pages_", "ui"))]
 
 
 def _python_files() -> list[Path]:

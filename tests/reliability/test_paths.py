@@ -67,8 +67,8 @@ def test_no_text_box_in_any_page_is_used_as_a_path(app):
     """Type a path into every text box of every page: nothing is opened, the dataset stays the same."""
     from streamlit.testing.v1 import AppTest  # noqa: F401 (AppTest runs through the fixture)
 
-    pages = ["pages/explore.py", "pages/latent_space.py", "pages/tune.py", "pages/your_taste.py",
-             "pages/data_model.py"]
+    pages = ["pages_/explore.py", "pages_/latent_space.py", "pages_/tune.py", "pages_/your_taste.py",
+             "pages_/data_model.py"]
     seen = 0
     for page in pages:
         at = app()

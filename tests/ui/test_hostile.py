@@ -63,7 +63,7 @@ def test_taste_ratings_stay_with_their_dataset(app, hostile_data, trained_artifa
     monkeypatch.setenv("RECSYS_DATA_DIR", str(hostile_data))
     k100 = _dataset_key("ml-100k", hostile_data, trained_artifacts)
     kh = _dataset_key(NAME, hostile_data, trained_artifacts)
-    at = app(query={"dataset": "ml-100k"}, page="pages/your_taste.py")
+    at = app(query={"dataset": "ml-100k"}, page="pages_/your_taste.py")
     at.session_state["taste_ratings"] = {k100: {50: 4, 172: 4}}  # Star Wars, Empire Strikes Back: 5 stars
     at.run()
     text = " ".join(m.value for m in at.markdown)
@@ -95,7 +95,7 @@ def test_taste_ratings_stay_with_their_dataset(app, hostile_data, trained_artifa
 
 
 def test_the_latent_space_says_which_alpha_a_map_shows(app):
-    at = app(query={"alpha": "0.05"}, page="pages/latent_space.py")
+    at = app(query={"alpha": "0.05"}, page="pages_/latent_space.py")
     assert not at.exception
     said = " ".join([b.label for b in at.button if b.key == "btn_blend_map"]
                     + [c.value for c in at.caption] + [i.value for i in at.info])

@@ -132,7 +132,7 @@ def _maps(at) -> dict[str, dict]:
 
 
 def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
-    at = app(page="pages/latent_space.py")
+    at = app(page="pages_/latent_space.py")
     assert not at.exception
     content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
     assert content["layout"]["annotations"], "region labels drawn"
@@ -157,7 +157,7 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
 
 
 def test_finding_a_title_rings_and_centres_it(app):
-    at = app(page="pages/latent_space.py")
+    at = app(page="pages_/latent_space.py")
     at.text_input(key="w_map_find").set_value("empire strikes back").run()
     assert not at.exception
     content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
@@ -182,7 +182,7 @@ def test_tune_marks_both_picks_and_the_operator_keeps_one(app, trained_artifacts
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
     ex = Explorer.open("ml-100k", EngineConfig(), train=False)
     original = ex.default_alpha
-    at = app(page="pages/tune.py")
+    at = app(page="pages_/tune.py")
     assert not at.exception
     frontier = next(v for k, v in _maps(at).items() if k.startswith("The trade-off"))
     names = {t.get("name", "") for t in frontier["data"]}

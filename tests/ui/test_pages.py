@@ -9,14 +9,14 @@ import pytest
 
 from ui.state import Catalogue, View, parse_dataset, parse_view
 
-PAGES = ["pages/explore.py", "pages/latent_space.py", "pages/tune.py", "pages/your_taste.py",
-         "pages/data_model.py"]
+PAGES = ["pages_/explore.py", "pages_/latent_space.py", "pages_/tune.py", "pages_/your_taste.py",
+         "pages_/data_model.py"]
 HEADINGS = {
-    "pages/explore.py": "Explore similar movies",
-    "pages/latent_space.py": "Latent space",
-    "pages/tune.py": "Tune the blend",
-    "pages/your_taste.py": "Your taste",
-    "pages/data_model.py": "Data & model",
+    "pages_/explore.py": "Explore similar movies",
+    "pages_/latent_space.py": "Latent space",
+    "pages_/tune.py": "Tune the blend",
+    "pages_/your_taste.py": "Your taste",
+    "pages_/data_model.py": "Data & model",
 }
 STAR_WARS = 50  # the most-rated movie of ml-100k: the preselected one
 TOY_STORY = 1
@@ -208,7 +208,7 @@ def test_switching_pages_keeps_the_selection(app):
     at = app()
     at.text_input(key="w_search").input("toy story").run()
     at.select_slider(key="w_alpha").set_value(0.2).run()
-    at.switch_page("pages/latent_space.py").run()
+    at.switch_page("pages_/latent_space.py").run()
     no_errors(at)
     assert at.session_state["view_movie"] == TOY_STORY
     assert at.select_slider(key="w_alpha").value == pytest.approx(0.2)
@@ -244,7 +244,7 @@ def _maps(at) -> dict[str, dict]:
 
 
 def test_latent_space_draws_every_movie_and_highlights_the_pick(app):
-    at = app(page="pages/latent_space.py")
+    at = app(page="pages_/latent_space.py")
     no_errors(at)
     maps = _maps(at)
     assert any(k.startswith("Content space") for k in maps)
@@ -257,14 +257,14 @@ def test_latent_space_draws_every_movie_and_highlights_the_pick(app):
 
 
 def test_colour_modes_render(app):
-    at = app(page="pages/latent_space.py")
+    at = app(page="pages_/latent_space.py")
     for mode in ("Decade", "Popularity", "Mean rating", "Agreement"):
         at.segmented_control(key="w_map_colour").set_value(mode).run()
         no_errors(at)
 
 
 def test_clicking_a_point_selects_that_movie(app):
-    at = app(page="pages/latent_space.py")
+    at = app(page="pages_/latent_space.py")
     row = int(at.session_state["w_pick"])
     target = row + 1 if row == 0 else 0  # Toy Story is row 0 in ml-100k
     at.session_state["map_content"] = {
@@ -285,7 +285,7 @@ def test_tune_shows_metrics_across_alpha_and_sets_the_default(app, trained_artif
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
     ex = Explorer.open("ml-100k", EngineConfig(), train=False)
     original = ex.default_alpha
-    at = app(page="pages/tune.py")
+    at = app(page="pages_/tune.py")
     no_errors(at)
     titles_ = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any("Recall@20" in t for t in titles_) and any("NDCG@20" in t for t in titles_)
@@ -303,7 +303,7 @@ def test_tune_shows_metrics_across_alpha_and_sets_the_default(app, trained_artif
 
 
 def test_your_taste_recommends_from_a_few_stars(app):
-    at = app(page="pages/your_taste.py")
+    at = app(page="pages_/your_taste.py")
     no_errors(at)
     at.text_input(key="w_taste_q").input("star wars").run()
     from recsys_core import EngineConfig, Explorer
@@ -321,7 +321,7 @@ def test_your_taste_recommends_from_a_few_stars(app):
 
 
 def test_data_page_shows_the_dataset_and_the_model(app):
-    at = app(page="pages/data_model.py")
+    at = app(page="pages_/data_model.py")
     no_errors(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Movies"] == "1,682" and metrics["Users"] == "943" and metrics["Ratings"] == "100,000"
@@ -338,7 +338,7 @@ def test_moving_a_widget_reads_no_data_and_trains_nothing(app):
     before = (parsed_cache.stats.hits, parsed_cache.stats.misses, parsed_cache.stats.writes)
     at.select_slider(key="w_alpha").set_value(0.3).run()
     at.number_input(key="w_min_ratings").set_value(10).run()
-    at.switch_page("pages/latent_space.py").run()
+    at.switch_page("pages_/latent_space.py").run()
     no_errors(at)
     assert (parsed_cache.stats.hits, parsed_cache.stats.misses, parsed_cache.stats.writes) == before
     assert not [s for s in at.get("status")], "no training or projection progress on a rerun"
@@ -346,7 +346,7 @@ def test_moving_a_widget_reads_no_data_and_trains_nothing(app):
 
 def test_train_button_with_the_current_settings_reuses_the_model(app):
     """Pressing Train on settings that are already trained opens the cached artifact (no second training)."""
-    at = app(page="pages/data_model.py")
+    at = app(page="pages_/data_model.py")
     at.button(key="FormSubmitter:train_form-Train").click().run()
     no_errors(at)
     assert any("Every page uses this model" in s.value for s in at.success)
@@ -355,7 +355,7 @@ def test_train_button_with_the_current_settings_reuses_the_model(app):
 
 
 def test_data_page_settings_list_the_model_kinds(app):
-    at = app(page="pages/data_model.py")
+    at = app(page="pages_/data_model.py")
     kinds = at.selectbox(key="w_set_collab_space")
     assert set(kinds.options) == {"spectral", "rating_net", "dot_bias"}
     assert at.selectbox(key="w_set_device").value == "auto"
