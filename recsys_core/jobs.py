@@ -198,11 +198,17 @@ def _spent(_: ProgressFn) -> None:
 _MARK = "@@recsys-job "
 
 # A fresh worker spends 5-7 s importing before it computes anything (torch 2 s, the compiler stack torch.optim's
-# first optimizer pulls in 2 s, scikit-learn 1.5 s, pandas and pyarrow): a lists build of ml-100k is 12 s cold
-# and 5 s warm. The server keeps one idle worker that has done those imports (``prewarm``); a job takes it and
-# a new one starts warming behind it. A worker is only used with the environment it was started in.
+# first optimizer pulls in 2 s, scikit-learn 1.5 s, pandas and pyarrow), and its first UMAP map another ~20 s
+# compiling umap-learn's numba kernels (not cacheable on disk). So the server keeps one idle worker
+# (``prewarm``): a job takes it, and when the job ends well the worker goes back to idle with its imports and
+# compiled kernels, ready for the next job (a lists build of ml-100k: 11.6 s in a fresh process, 3.0 s warm).
+# A worker is only reused in the environment it was started in, for at most _MAX_TASKS jobs, and not after it
+# peaked above _KEEP_RSS_MIB (memory a large build freed is not always returned to the system); a cancelled
+# or failed worker process is ended, and a fresh one warms behind it.
 _ENV_PREFIXES = ("RECSYS_", "NUMBA_", "CUDA_", "OMP_", "MKL_", "PYTHON")
-_standby: tuple[subprocess.Popen, dict[str, str]] | None = None
+_MAX_TASKS = 50
+_KEEP_RSS_MIB = 1536.0
+_standby: _Worker | None = None
 _standby_lock = threading.Lock()
 _keep_warm = False
 
@@ -211,91 +217,129 @@ def _env_now() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
 
 
-def _spawn_worker(warm: bool) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "recsys_core.jobs", *(["--warm"] if warm else [])],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+@dataclass(eq=False)
+class _Worker:
+    """One worker process, the protocol lines a thread reads from it for its whole life, and what it has run."""
 
+    proc: subprocess.Popen
+    env: dict[str, str]
+    lines: queue.Queue[str | None]
+    tasks: int = 0
+    peak_rss_mib: float = 0.0
 
-def _drop(proc: subprocess.Popen) -> None:
-    """An idle worker ends when its stdin closes (it reads no task and exits)."""
-    with contextlib.suppress(OSError, ValueError):
-        if proc.stdin is not None:
-            proc.stdin.close()
+    @classmethod
+    def start(cls, warm: bool) -> _Worker:
+        proc = subprocess.Popen([sys.executable, "-m", "recsys_core.jobs", *(["--warm"] if warm else [])],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+        return cls(proc, _env_now(), lines)
+
+    def reusable(self) -> bool:
+        return (self.proc.poll() is None and self.env == _env_now() and self.tasks < _MAX_TASKS
+                and self.peak_rss_mib <= _KEEP_RSS_MIB)
+
+    def retire(self) -> None:
+        """An idle worker ends by itself when its stdin closes (it reads no further task)."""
+        with contextlib.suppress(OSError, ValueError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+
+    def end(self) -> None:
+        """Stop a worker in the middle of a task (a cancel, a broken protocol)."""
+        self.retire()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def prewarm() -> None:
-    """Keep one idle, already-imported worker ready from now on (the server calls this once; the CLI never does)."""
+    """Keep one idle, already-imported worker ready from now on (the server calls this; the CLI never does)."""
     global _standby, _keep_warm
     with _standby_lock:
         _keep_warm = True
-        if _standby is not None and _standby[0].poll() is None and _standby[1] == _env_now():
+        if _standby is not None and _standby.reusable():
             return
         if _standby is not None:
-            _drop(_standby[0])
-        _standby = (_spawn_worker(warm=True), _env_now())
+            _standby.retire()
+        _standby = _Worker.start(warm=True)
 
 
-def _take_worker() -> subprocess.Popen:
-    """The idle worker (warm or still warming) when it matches this environment, else a fresh one."""
+def _take_worker() -> _Worker:
+    """The idle worker (warm, or still warming) when it can be reused here, else a fresh one."""
     global _standby
-    proc = None
     with _standby_lock:
-        if _standby is not None:
-            if _standby[0].poll() is None and _standby[1] == _env_now():
-                proc = _standby[0]
-            else:
-                _drop(_standby[0])
-            _standby = None
-    return proc if proc is not None else _spawn_worker(warm=False)
+        w, _standby = _standby, None
+    if w is not None and w.reusable():
+        return w
+    if w is not None:
+        w.retire()
+    return _Worker.start(warm=False)
+
+
+def _give_back(w: _Worker) -> None:
+    """After a task that ended well: the worker becomes the idle one (it has warmed further), or it retires."""
+    global _standby
+    with _standby_lock:
+        if _keep_warm and w.reusable():
+            retiring, _standby = _standby, w
+        else:
+            retiring = w
+    if retiring is not None:
+        retiring.retire()
 
 
 def run_in_process(task: str, kwargs: dict[str, Any], progress: ProgressFn, poll_s: float = 0.5) -> Any:
-    """Run the named task (``TASKS``) in a fresh Python process and relay its Progress events to ``progress``.
+    """Run the named task (``TASKS``) in a worker process and relay its Progress events to ``progress``.
 
     A build holds Python's GIL for long stretches (parsing, TF-IDF, sparse products): in the server's own
     process that stalls every page; in its own process it cannot, and cancelling it is ending that process.
-    The task and its arguments go in as JSON (``config`` as ``EngineConfig.as_dict()``), events come back as
-    JSON lines: no pickle either way. ``progress`` is also called with the last event every ``poll_s``
+    The task and its arguments go in as one JSON line (``config`` as ``EngineConfig.as_dict()``), events come
+    back as JSON lines: no pickle either way. ``progress`` is also called with the last event every ``poll_s``
     seconds, so a cancel (``JobCancelled`` raised from it) is noticed between the task's own reports.
     """
     if task not in TASKS:
         raise RecsysError(f"Unknown job task {task!r}; the tasks are {', '.join(TASKS)}.")
     args = {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in kwargs.items()}
-    proc = _take_worker()
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(json.dumps({"task": task, "kwargs": args}))
-    proc.stdin.close()
-    lines: queue.Queue[str | None] = queue.Queue()
-    reader = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
-    reader.start()
-    last = Progress("starting", message="Starting a worker process")
+    w = _take_worker()
+    answered = False  # the worker finished the task and can take another
     try:
+        assert w.proc.stdin is not None
+        w.proc.stdin.write(json.dumps({"task": task, "kwargs": args}) + "\n")
+        w.proc.stdin.flush()
+        last = Progress("starting", message="Starting a worker process")
         while True:
             try:
-                line = lines.get(timeout=poll_s)
+                line = w.lines.get(timeout=poll_s)
             except queue.Empty:
                 progress(last)  # lets a cancel through
                 continue
             if line is None:
-                raise RecsysError(f"The job's worker process ended without a result (exit code {proc.wait()}); "
+                raise RecsysError(f"The job's worker process ended without a result (exit code {w.proc.wait()}); "
                                   "try again, or see the server log.")
             msg = json.loads(line)
             if "progress" in msg:
                 last = Progress(**msg["progress"])
                 progress(last)
-            elif "error" in msg:
+                continue
+            answered = True
+            w.tasks += 1
+            w.peak_rss_mib = float(msg.get("peak_rss_mib", 0.0))
+            if "error" in msg:
                 raise RecsysError(str(msg["error"]))
-            else:
-                return msg.get("done")
+            return msg.get("done")
+    except (OSError, ValueError) as exc:  # the pipe to a worker that died before reading its task
+        raise RecsysError(f"The job's worker process could not be reached ({type(exc).__name__}); try again.") from None
     finally:
-        if _keep_warm:  # the next worker warms once this one is done, not while it computes
+        if answered:
+            _give_back(w)
+        else:
+            w.end()
+        if _keep_warm:  # an idle worker for the next job (a no-op when this one went back to idle)
             prewarm()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _pump(stream: Any, lines: "queue.Queue[str | None]") -> None:
@@ -349,7 +393,7 @@ def task_map(source: str, config: dict, space: str, alpha: float, progress: Prog
 TASKS: dict[str, Callable[..., Any]] = {"build_lists": task_build_lists, "complete": task_complete, "map": task_map}
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Do a build's imports while idle: torch, the compiler stack torch.optim's first optimizer loads, the engine."""
     import torch
 
@@ -361,28 +405,36 @@ def _warm_up() -> None:
 
 
 def _worker_main() -> int:
-    """The worker process: read the task as JSON, run it, send progress and the result (or the error)."""
-    with contextlib.suppress(OSError):
+    """The worker process: read tasks as JSON lines, run each, send progress and the result (or the error)."""
+    with contextlib.suppress(OSError, AttributeError):  # (no os.nice on Windows)
         os.nice(10)  # a job yields the cores to the server's pages (they render while it computes)
     if "--warm" in sys.argv[1:]:
-        _warm_up()
-    raw = sys.stdin.read()
-    if not raw.strip():  # an idle worker whose server went away (or replaced it): nothing to do
-        return 0
-    spec = json.loads(raw)
+        warm_up()
+    while raw := sys.stdin.readline():  # "" once the server closes the pipe (or goes away): the worker ends
+        if raw.strip():
+            _run_task(json.loads(raw))
+    return 0
+
+
+def _run_task(spec: dict) -> None:
+    """One task: its result or its error as the last line, with the process's peak memory so far."""
     task = TASKS[spec["task"]]
     test_task = os.environ.get("RECSYS_JOB_TEST_TASK")  # tests run a tiny task through the same protocol
+    end: dict[str, Any]
     try:
         if test_task:
             module, _, name = test_task.partition(":")
             task = getattr(importlib.import_module(module), name)
-        result = task(**spec["kwargs"], progress=lambda ev: _emit_line({"progress": asdict(ev)}))
-        _emit_line({"done": result})
+        end = {"done": task(**spec["kwargs"], progress=lambda ev: _emit_line({"progress": asdict(ev)}))}
     except RecsysError as exc:
-        _emit_line({"error": str(exc)})
+        end = {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - reported to the server as one line, never lost
-        _emit_line({"error": f"{type(exc).__name__}: {str(exc)[:300]}"})
-    return 0
+        end = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    with contextlib.suppress(ImportError):  # (no resource module on Windows: the worker is always reused)
+        import resource
+
+        end["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _emit_line(end)
 
 
 if __name__ == "__main__":

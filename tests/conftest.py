@@ -153,7 +153,7 @@ SLOW_TESTS = (
     "tests/reliability/test_faults.py::test_killed_mid_projection_keeps_the_artifact_and_recomputes_the_map",
     "tests/reliability/test_faults.py::test_killed_mid_training_serves_nothing_half_written_and_keeps_the_good_one",
     "tests/engine/test_cli_model.py::test_predict_and_export_on_a_training_only_folder",
-    "tests/engine/test_jobs.py::test_the_server_keeps_one_warm_worker_and_a_changed_environment_gets_a_fresh_one",
+    "tests/engine/test_jobs.py::test_the_server_keeps_one_warm_worker_that_outlives_its_jobs",
 )
 
 

@@ -31,7 +31,7 @@ class ColdStartConfig:
     fit_min_ratings: int = 10  # the map is fitted on movies with at least this many ratings
     k_grid: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # strengths tried on the validation split (0 = off always)
     val_holdout: float = 0.2  # per-user share of the ratings the validation holds out
-    val_users: int = 3000  # at most this many validation users (sampled, seeded)
+    val_users: int = 1000  # at most this many validation users (sampled, seeded; 3000 cost 9.5 s at 20k movies)
     recall_tolerance: float = 0.005  # keep the k with most cold recall within this share of the best recall
     cold_max_train: int = 5  # "cold" in validation: at most this many fitting ratings
     like_threshold: float = 4.0

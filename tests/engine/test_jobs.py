@@ -170,29 +170,42 @@ def test_an_unknown_task_is_refused():
         run_in_process("mine bitcoin", {}, lambda ev: None)
 
 
-def pid_task(progress) -> dict:
+def pid_task(progress, fail: bool = False) -> dict:
     import os
     import sys
 
+    if fail:
+        raise DatasetError("ratings.csv is empty; point it at a release with ratings.")
     return {"pid": os.getpid(), "warm": "torch" in sys.modules and "sklearn" in sys.modules}
 
 
-def test_the_server_keeps_one_warm_worker_and_a_changed_environment_gets_a_fresh_one(monkeypatch):
+def test_the_server_keeps_one_warm_worker_that_outlives_its_jobs(monkeypatch):
     import recsys_core.jobs as jobs
+    from recsys_core.errors import RecsysError
 
     monkeypatch.setattr(jobs, "_keep_warm", False)
     monkeypatch.setattr(jobs, "_standby", None)
     _use(monkeypatch, "pid_task")
     jobs.prewarm()
-    warm_pid = jobs._standby[0].pid
+    warm = jobs._standby.proc
     first = jobs.run_in_process("build_lists", {}, lambda ev: None)
-    assert first == {"pid": warm_pid, "warm": True}  # the idle worker ran it, its imports already done
-    second_standby = jobs._standby[0]
-    assert second_standby.pid != warm_pid and second_standby.poll() is None  # the next one warms behind it
-    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", "/elsewhere")  # a worker never runs with another environment
+    assert first == {"pid": warm.pid, "warm": True}  # the idle worker ran it, its imports already done
+    assert jobs._standby.proc is warm and warm.poll() is None  # and went back to idle, warmer still
+    assert jobs.run_in_process("build_lists", {}, lambda ev: None)["pid"] == warm.pid
+    with pytest.raises(RecsysError, match="ratings.csv is empty"):  # a task that fails cleanly: reused
+        jobs.run_in_process("build_lists", {"fail": True}, lambda ev: None)
+    assert jobs._standby.proc is warm
+
+    monkeypatch.setenv("RECSYS_JOBS_TEST_GENERATION", "2")  # another environment: never the old worker, which ends by itself
     third = jobs.run_in_process("build_lists", {}, lambda ev: None)
-    assert third["pid"] != second_standby.pid
-    assert second_standby.wait(30) == 0  # the stale one read no task and ended
+    assert third["pid"] != warm.pid and warm.wait(30) == 0
+    fresh = jobs._standby.proc
+    assert fresh.pid == third["pid"]
+
+    monkeypatch.setattr(jobs, "_KEEP_RSS_MIB", 0.0)  # a worker that grew past the bound retires after its job
+    jobs.run_in_process("build_lists", {}, lambda ev: None)
+    assert fresh.wait(30) == 0 and jobs._standby.proc.pid != fresh.pid
     monkeypatch.setattr(jobs, "_keep_warm", False)
-    jobs._drop(jobs._standby[0])
-    assert jobs._standby[0].wait(60) == 0
+    last = jobs._standby
+    last.retire()
+    assert last.proc.wait(60) == 0
