@@ -202,9 +202,9 @@ _MARK = "@@recsys-job "
 # compiling umap-learn's numba kernels (not cacheable on disk). So the server keeps one idle worker
 # (``prewarm``): a job takes it, and when the job ends well the worker goes back to idle with its imports and
 # compiled kernels, ready for the next job (a lists build of ml-100k: 11.6 s in a fresh process, 3.0 s warm).
-# A worker is only reused in the environment it was started in, for at most _MAX_TASKS jobs, and not after it
-# peaked above _KEEP_RSS_MIB (memory a large build freed is not always returned to the system); a cancelled
-# or failed worker process is ended, and a fresh one warms behind it.
+# A worker is only reused in the environment it was started in, for at most _MAX_TASKS jobs, and not while it
+# holds more than _KEEP_RSS_MIB after its job (memory a large build freed is not always returned to the
+# system); a cancelled or failed worker process is ended, and a fresh one warms behind it.
 _ENV_PREFIXES = ("RECSYS_", "NUMBA_", "CUDA_", "OMP_", "MKL_", "PYTHON")
 _MAX_TASKS = 50
 _KEEP_RSS_MIB = 1536.0
@@ -225,7 +225,7 @@ class _Worker:
     env: dict[str, str]
     lines: queue.Queue[str | None]
     tasks: int = 0
-    peak_rss_mib: float = 0.0
+    rss_mib: float = 0.0  # resident memory after its last job
 
     @classmethod
     def start(cls, warm: bool) -> _Worker:
@@ -237,7 +237,7 @@ class _Worker:
 
     def reusable(self) -> bool:
         return (self.proc.poll() is None and self.env == _env_now() and self.tasks < _MAX_TASKS
-                and self.peak_rss_mib <= _KEEP_RSS_MIB)
+                and self.rss_mib <= _KEEP_RSS_MIB)
 
     def retire(self) -> None:
         """An idle worker ends by itself when its stdin closes (it reads no further task)."""
@@ -327,7 +327,7 @@ def run_in_process(task: str, kwargs: dict[str, Any], progress: ProgressFn, poll
                 continue
             answered = True
             w.tasks += 1
-            w.peak_rss_mib = float(msg.get("peak_rss_mib", 0.0))
+            w.rss_mib = float(msg.get("rss_mib", 0.0))
             if "error" in msg:
                 raise RecsysError(str(msg["error"]))
             return msg.get("done")
@@ -417,7 +417,7 @@ def _worker_main() -> int:
 
 
 def _run_task(spec: dict) -> None:
-    """One task: its result or its error as the last line, with the process's peak memory so far."""
+    """One task: its result or its error as the last line, with the memory the process holds after it."""
     task = TASKS[spec["task"]]
     test_task = os.environ.get("RECSYS_JOB_TEST_TASK")  # tests run a tiny task through the same protocol
     end: dict[str, Any]
@@ -430,11 +430,18 @@ def _run_task(spec: dict) -> None:
         end = {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - reported to the server as one line, never lost
         end = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    with contextlib.suppress(ImportError):  # (no resource module on Windows: the worker is always reused)
-        import resource
-
-        end["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    end["rss_mib"] = _resident_mib()
     _emit_line(end)
+
+
+def _resident_mib() -> float:
+    """Resident memory now (Linux), else 0. Not getrusage's peak: on Linux it starts at the spawning server's
+    size (a forked child's page counts carry over exec), so a worker of a large server would never be reused."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
 
 
 if __name__ == "__main__":

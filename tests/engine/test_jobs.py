@@ -180,17 +180,21 @@ def pid_task(progress, fail: bool = False) -> dict:
 
 
 def test_the_server_keeps_one_warm_worker_that_outlives_its_jobs(monkeypatch):
+    import numpy as np
+
     import recsys_core.jobs as jobs
     from recsys_core.errors import RecsysError
 
     monkeypatch.setattr(jobs, "_keep_warm", False)
     monkeypatch.setattr(jobs, "_standby", None)
     _use(monkeypatch, "pid_task")
+    ballast = np.ones(2 * 2**30 // 8)  # a server larger than the bound: its workers are still small and reused
     jobs.prewarm()
     warm = jobs._standby.proc
     first = jobs.run_in_process("build_lists", {}, lambda ev: None)
     assert first == {"pid": warm.pid, "warm": True}  # the idle worker ran it, its imports already done
     assert jobs._standby.proc is warm and warm.poll() is None  # and went back to idle, warmer still
+    del ballast
     assert jobs.run_in_process("build_lists", {}, lambda ev: None)["pid"] == warm.pid
     with pytest.raises(RecsysError, match="ratings.csv is empty"):  # a task that fails cleanly: reused
         jobs.run_in_process("build_lists", {"fail": True}, lambda ev: None)
