@@ -307,9 +307,12 @@ def run_in_process(task: str, kwargs: dict[str, Any], progress: ProgressFn, poll
     w = _take_worker()
     answered = False  # the worker finished the task and can take another
     try:
-        assert w.proc.stdin is not None
-        w.proc.stdin.write(json.dumps({"task": task, "kwargs": args}) + "\n")
-        w.proc.stdin.flush()
+        try:
+            assert w.proc.stdin is not None
+            w.proc.stdin.write(json.dumps({"task": task, "kwargs": args}) + "\n")
+            w.proc.stdin.flush()
+        except (OSError, ValueError):  # the pipe to a worker that died before reading its task
+            raise RecsysError("The job's worker process could not be reached; try again.") from None
         last = Progress("starting", message="Starting a worker process")
         while True:
             try:
@@ -331,8 +334,6 @@ def run_in_process(task: str, kwargs: dict[str, Any], progress: ProgressFn, poll
             if "error" in msg:
                 raise RecsysError(str(msg["error"]))
             return msg.get("done")
-    except (OSError, ValueError) as exc:  # the pipe to a worker that died before reading its task
-        raise RecsysError(f"The job's worker process could not be reached ({type(exc).__name__}); try again.") from None
     finally:
         if answered:
             _give_back(w)
