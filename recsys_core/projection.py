@@ -50,6 +50,25 @@ def exact_knn(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.
     return idx, dist
 
 
+_UMAP_MODULES = ("umap.umap_", "umap.layouts", "umap.utils", "umap.distances", "umap.spectral", "umap.sparse")
+
+
+def _cache_umap_kernels() -> None:
+    """Keep umap-learn's compiled kernels on disk: it jits them without numba's cache, so every new process (a
+    job worker, a test run) spent ~15 s compiling before its first map; with the cache only the first one does."""
+    import sys
+
+    from numba.core.dispatcher import Dispatcher
+
+    for name in _UMAP_MODULES:
+        for fn in list(vars(sys.modules.get(name) or object).values()):
+            if isinstance(fn, Dispatcher) and not fn.signatures:
+                try:
+                    fn.enable_caching()
+                except (RuntimeError, OSError):  # no writable place for a cache: it compiles as before
+                    return
+
+
 def umap_2d(x: np.ndarray, has: np.ndarray, cfg: ProjectionConfig, cache_dir: str | None = None) -> np.ndarray:
     """2-D coordinates of the rows that have a vector (NaN elsewhere); umap is imported only here."""
     n = x.shape[0]
@@ -76,6 +95,7 @@ def umap_2d(x: np.ndarray, has: np.ndarray, cfg: ProjectionConfig, cache_dir: st
         warnings.simplefilter("ignore")
         import umap
 
+        _cache_umap_kernels()
         reducer = umap.UMAP(
             n_components=2,
             n_neighbors=k,

@@ -55,3 +55,22 @@ def test_maps_are_computed_once_and_cached(engine_tiny_explorer):
 
     with pytest.raises(ConfigError):
         ex.projection("nope")
+
+
+def test_umap_kernels_are_kept_on_disk_for_the_next_process():
+    """umap-learn jits its layout kernels without numba's disk cache (~15 s per new process: each job worker,
+    each server); ours turns it on, so the compiled layout step is found on disk after a map."""
+    from pathlib import Path
+
+    import numba
+
+    from recsys_core.config import ProjectionConfig
+    from recsys_core.projection import umap_2d
+
+    x = np.random.default_rng(3).normal(size=(60, 8)).astype(np.float32)
+    coords = umap_2d(x, np.ones(60, bool), ProjectionConfig())
+    assert np.isfinite(coords).all()
+    import umap
+
+    where = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else Path(umap.__file__).parent / "__pycache__"
+    assert any(where.rglob("layouts*optimize_layout*.nbi")), f"no compiled umap layout kernel under {where}"
