@@ -167,11 +167,16 @@ class _SideCSR:
     def grams(self, z: torch.Tensor, vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per row i: sum_j z_j z_j^T and sum_j vals_ij z_j over its ratings (vals in this side's order)."""
         n_d = z.shape[1]
-        zz = (z[:, :, None] * z[:, None, :]).reshape(z.shape[0], n_d * n_d)
+        # z z^T is symmetric: sum only its upper triangle (half the sparse product's work), then mirror it
+        hi, lo = torch.triu_indices(n_d, n_d, device=z.device)
+        zz = z[:, hi] * z[:, lo]
         g = torch.empty(self.n_rows, n_d, n_d, dtype=z.dtype, device=z.device)
         b = torch.empty(self.n_rows, n_d, dtype=z.dtype, device=z.device)
         for r0, r1, a0, a1, crow, ones in self.chunks:
-            g[r0:r1] = torch.sparse.mm(ones, zz).reshape(r1 - r0, n_d, n_d)
+            upper = torch.sparse.mm(ones, zz)
+            block = g[r0:r1]
+            block[:, hi, lo] = upper
+            block[:, lo, hi] = upper
             b[r0:r1] = torch.sparse.mm(csr_tensor(crow, self.cols[a0:a1], vals[a0:a1], (r1 - r0, self.n_cols)), z)
         return g, b
 
