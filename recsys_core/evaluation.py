@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,7 +16,7 @@ from .data.dataset import Dataset
 from .errors import ConfigError
 from .events import Progress, ProgressFn
 from .models.rating_nets import csr_tensor
-from .scoring.blend import Calibration, blend, calibration
+from .scoring.blend import Calibration, blend, calibrate, calibration
 from .training.splits import split_ratings, subset_dataset
 
 # a scorer gets (user rows of the batch, liked-seed matrix of the batch as dense torch) -> {name: scores}
@@ -177,25 +177,34 @@ def rank_users(proto: Protocol, scorer: Scorer, progress: ProgressFn | None = No
 
 def coherence_of(proto: Protocol, neighbour_scores: Callable[[np.ndarray], torch.Tensor]) -> float:
     """Mean genre Jaccard between a movie and its top-k neighbours (self excluded), over a fixed movie sample."""
+    return coherences(proto, lambda rows: iter([("", neighbour_scores(rows))])).get("", 0.0)
+
+
+def coherences(proto: Protocol, neighbour_lists: Callable[[np.ndarray], Iterator[tuple[str, torch.Tensor]]],
+               ) -> dict[str, float]:
+    """``coherence_of`` for several lists at once: ``neighbour_lists`` yields (name, scores) for a batch of rows,
+    one at a time, so lists that share products (both spaces and every alpha) compute them once per batch."""
     rows = proto.coherence_rows
-    if len(rows) == 0:
-        return 0.0
     g = torch.from_numpy(proto.genres.astype(np.float32)).to(proto.device)
     gsize = g.sum(1)
-    total, n = 0.0, 0
+    sums: dict[str, list[float]] = {}
     for i in range(0, len(rows), 512):
         rb = rows[i : i + 512]
-        s = neighbour_scores(rb).clone()
-        s[torch.arange(len(rb), device=s.device), torch.from_numpy(rb).to(s.device)] = -math.inf
-        top = torch.topk(s, proto.k, dim=1)
-        valid = torch.isfinite(top.values)
-        gq = g[torch.from_numpy(rb).to(g.device)]  # b x G
-        inter = torch.einsum("bg,bkg->bk", gq, g[top.indices])
-        union = gq.sum(1, keepdim=True) + gsize[top.indices] - inter
-        jac = torch.where(union > 0, inter / union.clamp(min=1), torch.zeros_like(inter))
-        total += float((jac * valid).sum())
-        n += int(valid.sum())
-    return total / max(n, 1)
+        own = (torch.arange(len(rb), device=g.device), torch.from_numpy(rb).to(g.device))
+        gq = g[own[1]]  # b x G
+        for name, scores in neighbour_lists(rb):
+            s = scores.clone()
+            s[own] = -math.inf
+            top = torch.topk(s, proto.k, dim=1)
+            del s
+            valid = torch.isfinite(top.values)
+            inter = torch.einsum("bg,bkg->bk", gq, g[top.indices])
+            union = gq.sum(1, keepdim=True) + gsize[top.indices] - inter
+            jac = torch.where(union > 0, inter / union.clamp(min=1), torch.zeros_like(inter))
+            acc = sums.setdefault(name, [0.0, 0.0])
+            acc[0] += float((jac * valid).sum())
+            acc[1] += int(valid.sum())
+    return {name: total / max(n, 1) for name, (total, n) in sums.items()}
 
 
 # ---------------------------------------------------------------- spaces, baselines and the full report
@@ -235,24 +244,32 @@ def _space_scorer(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torc
     return score
 
 
-def _neighbours_fn(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor, ef_cand: torch.Tensor,
-                   cal: tuple[torch.Tensor, ...], alpha: float | None, which: str) -> Callable[[np.ndarray], torch.Tensor]:
-    """Item-to-item scores for a batch of movie rows in one space (or blended, per pair, with fallback)."""
+def _neighbours(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor, ef_cand: torch.Tensor,
+               cal: tuple[torch.Tensor, ...], alphas: tuple[float, ...] = (), spaces: tuple[str, ...] = ("content", "collab"),
+               ) -> Callable[[np.ndarray], Iterator[tuple[str, torch.Tensor]]]:
+    """Item-to-item scores for a batch of movie rows: each space's, then the blend at each alpha (per pair, with
+    fallback), yielded one list at a time; the two products are computed once per batch and shared by all."""
 
-    def fn(rows: np.ndarray) -> torch.Tensor:
+    def fn(rows: np.ndarray) -> Iterator[tuple[str, torch.Tensor]]:
         r = torch.from_numpy(rows).to(ec.device)
-        if which == "content":
-            return (ec[r] @ ec.T).masked_fill(~(hc[r][:, None] & hc[None, :]), -math.inf)
-        if which == "collab":
-            return (ef[r] @ ef_cand.T).masked_fill(~(hf[r][:, None] & hf[None, :]), -math.inf)
         qc, qf = hc[r][:, None], hf[r][:, None]
-        # a query movie lacking one space is ranked in the other alone (the product shows that list)
-        a = torch.where(qc & qf, float(alpha or 0.0), torch.where(qc, 1.0, 0.0))  # alpha is set for "hybrid"
         ok_c, ok_f = qc & hc[None, :], qf & hf[None, :]
+        cc = ec[r] @ ec.T
+        cf = ef[r] @ ef_cand.T if ("collab" in spaces or alphas) else None
+        if "content" in spaces:
+            yield "content", cc.masked_fill(~ok_c, -math.inf)
+        if cf is not None and "collab" in spaces:
+            yield "collab", cf.masked_fill(~ok_f, -math.inf)
+        if not alphas or cf is None:
+            return
         q = tuple(x[r][:, None] for x in cal)
-        h = blend(ec[r] @ ec.T, ef[r] @ ef_cand.T, a, q)
+        zc, zf = calibrate(cc, q[0], q[1]), calibrate(cf, q[2], q[3])
+        del cc, cf
+        # a query movie lacking one space is ranked in the other alone (the product shows that list)
         allowed = torch.where(qc & qf, ok_c | ok_f, torch.where(qc, ok_c, ok_f))
-        return h.masked_fill(~allowed, -math.inf)
+        for a in alphas:
+            w = torch.where(qc & qf, float(a), torch.where(qc, 1.0, 0.0))
+            yield _alpha_key(a), blend(zc, zf, w).masked_fill(~allowed, -math.inf)
 
     return fn
 
@@ -385,11 +402,9 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
                                    ef_cand.cpu().numpy()), device)
     spaces = (ec, hc, ef, hf, ef_cand, cal)
     res = rank_users(proto, _space_scorer(*spaces, cfg.alphas), progress)
-    coh = {name: coherence_of(proto, _neighbours_fn(*spaces, None, name)) for name in ("content", "collab")}
-    for a in cfg.alphas:
-        coh[_alpha_key(a)] = coherence_of(proto, _neighbours_fn(*spaces, a, "hybrid"))
-    for name, c in coh.items():
-        res[name]["genre_coherence"] = c
+    coh = coherences(proto, _neighbours(*spaces, tuple(cfg.alphas)))
+    for name in ("content", "collab", *map(_alpha_key, cfg.alphas)):
+        res[name]["genre_coherence"] = coh.get(name, 0.0)
 
     metric_names = [f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}", "genre_coherence", "popularity", "coverage"]
     hybrid = {mn: [res[_alpha_key(a)][mn] for a in cfg.alphas] for mn in metric_names}
@@ -411,7 +426,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
             er, hr = _unit_rows(rv, proto.train_count > 0, device)
             scorer: Any = lambda _, seeds, er=er, hr=hr, name=name: {  # noqa: E731
                 name: ((seeds @ er) @ er.T).masked_fill(~hr, -math.inf)}
-            neigh: Any = lambda rows, er=er, hr=hr: _neighbours_fn(er, hr, er, hr, er, (), None, "content")(rows)
+            neigh: Any = lambda rows, er=er, hr=hr: next(_neighbours(er, hr, er, hr, er, (), (), ("content",))(rows))[1]
         else:
             scorer, neigh = makers[name]()
         out = rank_users(proto, scorer, progress, stage=f"baseline:{name}")[name]

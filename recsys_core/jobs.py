@@ -198,10 +198,10 @@ def _spent(_: ProgressFn) -> None:
 _MARK = "@@recsys-job "
 
 # A fresh worker spends 5-7 s importing before it computes anything (torch 2 s, the compiler stack torch.optim's
-# first optimizer pulls in 2 s, scikit-learn 1.5 s, pandas and pyarrow), and its first UMAP map another ~20 s
-# compiling umap-learn's numba kernels (not cacheable on disk). So the server keeps one idle worker
-# (``prewarm``): a job takes it, and when the job ends well the worker goes back to idle with its imports and
-# compiled kernels, ready for the next job (a lists build of ml-100k: 11.6 s in a fresh process, 3.0 s warm).
+# first optimizer pulls in 2 s, scikit-learn 1.5 s, pandas and pyarrow), and its first UMAP map another ~3 s
+# loading umap-learn and its compiled kernels (``projection._cache_umap_kernels``; ~15 s more the very first time
+# they compile). So the server keeps one idle worker (``prewarm``): a job takes it, and when the job ends well the
+# worker goes back to idle with its imports and loaded kernels, ready for the next job (a lists build of ml-100k: 11.6 s in a fresh process, 3.0 s warm).
 # A worker is only reused in the environment it was started in, for at most _MAX_TASKS jobs, and not while it
 # holds more than _KEEP_RSS_MIB after its job (memory a large build freed is not always returned to the
 # system); a cancelled or failed worker process is ended, and a fresh one warms behind it.
