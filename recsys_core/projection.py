@@ -84,6 +84,9 @@ def umap_2d(x: np.ndarray, has: np.ndarray, cfg: ProjectionConfig, cache_dir: st
         try:
             os.makedirs(cache_dir, exist_ok=True)
             os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir)
+            from numba.core import config as numba_config
+
+            numba_config.reload_config()  # numba reads its settings once on import (our rating kernels import it)
         except OSError:  # read-only or full artifacts folder: numba just compiles without its cache
             pass
     xs = x[rows]
