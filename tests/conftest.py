@@ -184,3 +184,20 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(base / "artifacts"))
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_streamlit_components_once():
+    """AppTest scans every installed distribution's metadata for Streamlit components on each run (0.6 s here,
+    ~150 runs in `make test-fast`); the installed packages cannot change during a session, so scan once."""
+    import functools
+
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:  # an older or newer Streamlit without the v2 scanner: nothing to save
+        yield
+        return
+    original = manifest_scanner.scan_component_manifests
+    manifest_scanner.scan_component_manifests = functools.cache(original)
+    yield
+    manifest_scanner.scan_component_manifests = original
