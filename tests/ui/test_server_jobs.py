@@ -1,7 +1,7 @@
 """Jobs outlive the page, on the real server (started as `make run` starts it) in real Chromium.
 
-Each server here starts on an EMPTY artifacts folder, so the first visitor's arrival starts the first-start
-build; its log line "job started: <stage>" counts how many times each job really ran.
+Each server here starts on an EMPTY artifacts folder, so it starts the default dataset's build as it starts
+(``ui/startup.py``); its log line "job started: <stage>" counts how many times each job really ran.
 """
 
 from __future__ import annotations
@@ -86,6 +86,18 @@ def test_a_build_outlives_the_visitor_who_started_it(empty_server: Server, chrom
     assert time.monotonic() - t0 < 15.0
     ctx2.close()
     assert empty_server.started("lists") == 1
+
+
+def test_the_server_builds_the_default_dataset_before_any_visitor(empty_server: Server, chromium: object) -> None:
+    """`streamlit run app.py` starts the default dataset's build itself: with nobody on the page it finishes,
+    once, and the first visitor after it is served from the cache."""
+    empty_server.wait_log(r"job done: lists", timeout_s=120)
+    assert list((empty_server.log.parent / "artifacts").glob("*/*/manifest.json")), "no artifact was written"
+    ctx, pg = _visit(chromium, empty_server.url)
+    wait_lists(pg)
+    assert pg.get_by_text(re.compile("First start on")).count() == 0
+    ctx.close()
+    assert empty_server.started("lists") == 1, empty_server.log.read_text()[-2000:]
 
 
 def test_ten_visitors_at_once_cause_one_build_and_clicks_do_not_restart_it(empty_server: Server,

@@ -1,0 +1,48 @@
+"""What the server does the moment it starts, before any visitor: open or start building the default dataset.
+
+`streamlit run app.py` serves ``app.app`` (an ``st.App``) and enters ``lifespan`` once per server process. The
+job runner then exists before the first page run, its worker has begun importing torch & co., and the default
+dataset's lists build (if nothing is cached) is already running when the first visitor arrives: on a fresh
+clone that visitor waits for what remains of one build instead of for Streamlit's first page run, a worker's
+imports and the build, one after the other. A cached model is opened once here, so the first page finds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+_log = logging.getLogger("recsys_core.jobs")  # the server log's job lines (``jobs.runner`` gives it a handler)
+
+
+def open_or_build_default() -> str:
+    """Start the default dataset's build job with the default settings (it only opens the model when one is
+    cached), then open the model here too when there is one, queueing any later stage it lacks; say which."""
+    from ui import cached, jobs
+
+    jobs.runner()  # the job runner, taking over the idle worker app.py started
+    dataset = cached.default_dataset(cached.dataset_choices())
+    jobs.build(dataset, cached.dataset_source(dataset), cached.DEFAULT_CONFIG_JSON)
+    try:
+        ex = cached.open_explorer(dataset, cached.DEFAULT_CONFIG_JSON)
+    except Exception as exc:  # noqa: BLE001 - any failure here is the first page's to show, never the server's
+        return f"building {dataset}" if cached.artifact_missing(exc) else f"{dataset}: {type(exc).__name__}"
+    later = jobs.complete_later(ex, dataset, cached.DEFAULT_CONFIG_JSON)  # a rating model or metrics missing
+    return f"opened {dataset}" + (f"; {len(later)} later stage(s) queued" if later else "")
+
+
+def _start() -> None:
+    try:
+        _log.info("server start: %s", open_or_build_default())
+    except Exception:  # noqa: BLE001 - the server must come up whatever the data folder holds
+        _log.exception("server start: the default dataset is left to the first visitor")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """Start the default dataset's open-or-build beside the server (a thread: the server answers at once)."""
+    threading.Thread(target=_start, name="recsys-startup", daemon=True).start()
+    yield
