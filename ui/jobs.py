@@ -2,7 +2,7 @@
 
 Builds, the later stages (rating model, evaluation) and maps run on the runner's worker thread, never in a
 page's script run, so a visitor who leaves, reloads or clicks cannot cancel or restart them. A page shows
-a job with ``watch``: a fragment that redraws its progress twice a second and reruns the page once the job
+a job with ``watch``: a fragment that redraws its progress every second and reruns the page once the job
 has finished.
 """
 
@@ -131,11 +131,11 @@ def _describe(job: engine.Job) -> tuple[float, str]:
 
 
 def watch(jobs: list[engine.Job], title: str, key: str) -> None:
-    """Show the jobs' progress, redrawn twice a second; rerun the page as soon as they have all finished."""
+    """Show the jobs' progress, redrawn every second; rerun the page once they have all finished."""
     if not jobs:
         return
 
-    @st.fragment(run_every=0.5)
+    @st.fragment(run_every=1.0)
     def _panel() -> None:
         if all(not j.active for j in jobs):
             st.rerun(scope="app")
