@@ -62,8 +62,9 @@ def sidebar_dataset(choices: list[str]) -> str:
     return ss[K.DATASET]
 
 
-def sidebar_alpha(default_alpha: float) -> float:
-    """The blend slider, labelled at its ends by the signal that end means."""
+def sidebar_alpha(default_alpha: float, measuring: bool = False) -> float:
+    """The blend slider, labelled at its ends by the signal that end means (``measuring``: the evaluation that
+    picks the model's default α has not finished yet, so the default shown is the settings' own)."""
     ss = st.session_state
     if ss[K.ALPHA] is None:
         ss[K.ALPHA] = round(float(default_alpha), 2)
@@ -76,7 +77,8 @@ def sidebar_alpha(default_alpha: float) -> float:
         on_change=_on_alpha_change,
         help="hybrid = α·content + (1−α)·collaborative. 0 = only who-likes-it, 1 = only what-it-is.",
     )
-    st.sidebar.caption(f"Default for this model: α = {default_alpha:.2f}")
+    st.sidebar.caption(f"Default for this model: α = {default_alpha:.2f}"
+                       + (" for now; the evaluation running on the server picks the model's own" if measuring else ""))
     return float(ss[K.ALPHA])
 
 
@@ -197,7 +199,7 @@ def main() -> None:
         for notice in ex.notices:  # device fallback, smaller-batch retries, a rebuilt cache, no caching
             layout.notice(notice)
         state.apply_pending_url(cached.catalogue(cached.artifact_key(ex), ex))
-        sidebar_alpha(ex.default_alpha)
+        sidebar_alpha(ex.default_alpha, measuring="evaluate" in ex.missing())
         picker.current_row(ex)  # fills the default movie so the URL and the notices see it
         view = state.current_view()
         for notice in state.notices_for(view):
