@@ -20,17 +20,19 @@ _log = logging.getLogger("recsys_core.jobs")  # the server log's job lines (``jo
 
 
 def open_or_build_default() -> str:
-    """Start the default dataset's build job with the default settings (it only opens the model when one is
-    cached), then open the model here too when there is one, queueing any later stage it lacks; say which."""
+    """Open the default dataset's model with the default settings here, queueing any later stage it lacks, or
+    start its build job when nothing is cached; say which."""
     from ui import cached, jobs
 
-    jobs.runner()  # the job runner, taking over the idle worker app.py started
+    jobs.runner()  # the job runner (and the server log's job lines), taking over the idle worker app.py started
     dataset = cached.default_dataset(cached.dataset_choices())
-    jobs.build(dataset, cached.dataset_source(dataset), cached.DEFAULT_CONFIG_JSON)
     try:
         ex = cached.open_explorer(dataset, cached.DEFAULT_CONFIG_JSON)
     except Exception as exc:  # noqa: BLE001 - any failure here is the first page's to show, never the server's
-        return f"building {dataset}" if cached.artifact_missing(exc) else f"{dataset}: {type(exc).__name__}"
+        if not cached.artifact_missing(exc):
+            return f"{dataset}: {type(exc).__name__}"
+        jobs.build(dataset, cached.dataset_source(dataset), cached.DEFAULT_CONFIG_JSON)
+        return f"building {dataset}"
     later = jobs.complete_later(ex, dataset, cached.DEFAULT_CONFIG_JSON)  # a rating model or metrics missing
     return f"opened {dataset}" + (f"; {len(later)} later stage(s) queued" if later else "")
 
