@@ -19,7 +19,7 @@ import torch
 
 from recsys_core.config import EngineConfig
 from recsys_core.data import load_dataset
-from recsys_core.evaluation import build_protocol, coherence_of, rank_users
+from recsys_core.evaluation import build_protocol, coherence_of, rank_users, unrated
 from recsys_core.training.collab import train_space
 from recsys_core.training.content import train_content
 from recsys_core.training.splits import split_ratings, subset_dataset
@@ -47,13 +47,13 @@ def run(proto, qc, sc, qf, sf, alphas, extra=None):
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
     Qc, Sc, Qf, Sf = t(qc), t(sc), t(qf), t(sf)
 
-    def scorer(_, seeds):
+    def scorer(_, seeds, rated):
         a_ = (seeds @ Qc) @ Sc.T
         b_ = (seeds @ Qf) @ Sf.T
         out = {}
         for a in alphas:
             out[f"{a:g}"] = a * a_ + (1 - a) * b_ + (extra if extra is not None else 0)
-        return out
+        return unrated(out, rated)
 
     res = rank_users(proto, scorer)
     for a in alphas:

@@ -50,8 +50,7 @@ def main() -> None:
     count = torch.from_numpy(proto.train_count)
     thin_sets = {"n<=5": count <= 5, "share<.5": torch.from_numpy(cold.rated_share) < 0.5}
 
-    def scorer(ub: np.ndarray, seeds: torch.Tensor) -> dict[str, torch.Tensor]:
-        rated = torch.from_numpy(proto.train[ub].toarray()) != 0
+    def scorer(ub: np.ndarray, seeds: torch.Tensor, rated: torch.Tensor):  # (each list already leaves rated out)
         sc = ((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]
         sf = ((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]
         alive = hc | hf
@@ -69,7 +68,7 @@ def main() -> None:
                         fin.scatter_(1, top, (1e6 - torch.arange(K - s, dtype=torch.float32)).expand(len(ub), -1).contiguous())
                         fin.scatter_(1, extra, (1e5 - torch.arange(s, dtype=torch.float32)).expand(len(ub), -1).contiguous())
                         out[f"alpha {a:g}, thin {tname}, content weight {ta:g}, {s} slot(s)"] = fin
-        return out
+        return out.items()
 
     print("| list | Recall@20 | cold Recall@20 | coverage |\n|---|---|---|---|")
     for name, v in ev.rank_users(proto, scorer).items():

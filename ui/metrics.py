@@ -72,3 +72,5 @@ def metric_tables(v: dict[str, Any]) -> None:
             f"ratings): RMSE {r['test_rmse']:.3f} · global-mean baseline {r.get('global_mean', float('nan')):.3f} · "
             f"user+movie bias baseline {r.get('bias', float('nan')):.3f} (lower is better)"
         )
+        if r.get("note"):
+            st.caption(md_text(r["note"], 300))

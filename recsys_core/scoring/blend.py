@@ -50,7 +50,7 @@ def space_scale(query_unit: np.ndarray, stored: np.ndarray, has: np.ndarray) -> 
         return np.zeros(len(q), np.float32), np.zeros(len(q), np.float32)
     m = x.mean(0)
     cov = (x - m).T @ (x - m) / len(x)
-    var = np.einsum("nd,dk,nk->n", q, cov, q)
+    var = ((q @ cov) * q).sum(1)  # q_n^T cov q_n (np.einsum of three operands: 15x slower, no BLAS)
     ok = np.asarray(has, dtype=bool) & (var > 1e-12)
     inv = np.where(ok, 1.0 / np.sqrt(np.maximum(var, 1e-12)), 0.0)
     return np.where(ok, q @ m, 0.0).astype(np.float32), inv.astype(np.float32)
@@ -79,6 +79,15 @@ def blend(cos_content: T, cos_collab: T, alpha: Any, cal: tuple[Any, ...] | None
         cos_content = calibrate(cos_content, cal[0], cal[1])
         cos_collab = calibrate(cos_collab, cal[2], cal[3])
     return alpha * cos_content + (1 - alpha) * cos_collab
+
+
+def content_ratio(alpha: float) -> float:
+    """``a / (1 - a)``: for alpha < 1, ``blend(zc, zf, a) = (1 - a) (zf + content_ratio(a) zc)``, the same order from
+    one fused multiply-add (what the evaluation ranks its 12 alphas with)."""
+    a = float(alpha)
+    if not 0.0 <= a < 1.0:
+        raise ValueError(f"content_ratio needs 0 <= alpha < 1, got {alpha}")
+    return a / (1.0 - a)
 
 
 def query_cal(cal: Calibration, rows: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -90,3 +90,39 @@ def test_ml_latest_small_rmse_meets_the_bar(ml_latest_small):
     rmse = float(np.sqrt(np.mean((pred.astype(np.float64) - r.rating[test]) ** 2)))
     assert rmse <= 0.846, rmse  # measures ~0.834
     assert model.metrics["val_rmse"] < model.metrics["baseline_bias_rmse"]
+
+
+def test_the_evaluations_fused_blends_rank_as_the_blend_rule():
+    """Ranking and coherence lists use one multiply-add per alpha; they must list what ``blend`` lists, including
+    query movies that have one space only (ranked in it alone) and candidates that have neither (never listed)."""
+    from recsys_core import evaluation as ev
+    from recsys_core.scoring.blend import blend, calibrate, calibration
+
+    rng = np.random.default_rng(0)
+    n, alphas = 300, (0.0, 0.05, 0.3, 0.5, 1.0)
+    ec, hc = ev._unit_rows(rng.normal(size=(n, 8)), rng.random(n) > 0.1, CPU)
+    ef, hf = ev._unit_rows(rng.normal(size=(n, 6)), rng.random(n) > 0.1, CPU)
+    efc = ef * torch.from_numpy(rng.random(n).astype(np.float32))[:, None]
+    cal = ev._cal_tensors(calibration(ec.numpy(), hc.numpy(), ef.numpy(), hf.numpy(), efc.numpy()), CPU)
+    assert (hc & ~hf).any() and (hf & ~hc).any() and (~hc & ~hf).any()
+
+    r = torch.arange(n)
+    qc, qf = hc[:, None], hf[:, None]
+    ok_c, ok_f = qc & hc[None, :], qf & hf[None, :]
+    zc, zf = calibrate(ec @ ec.T, cal[0][:, None], cal[1][:, None]), calibrate(ef @ efc.T, cal[2][:, None], cal[3][:, None])
+    allowed = torch.where(qc & qf, ok_c | ok_f, torch.where(qc, ok_c, ok_f))
+    got = {name: s.clone() for name, s in ev._neighbours(ec, hc, ef, hf, efc, cal, alphas)(r.numpy())}
+    for a in alphas:
+        w = torch.where(qc & qf, a, torch.where(qc, 1.0, 0.0))
+        want = blend(zc, zf, w).masked_fill(~allowed, -math.inf)
+        new = got[f"alpha={a:g}"]
+        assert torch.equal(torch.isfinite(want), torch.isfinite(new))
+        assert torch.equal(torch.topk(want, 10).indices, torch.topk(new, 10).indices)
+
+    seeds, rated = (torch.rand(40, n) < 0.05).float(), torch.rand(40, n) < 0.1
+    sc = ((seeds * cal[1]) @ ec) @ ec.T - (seeds @ (cal[0] * cal[1]))[:, None]
+    sf = ((seeds * cal[3]) @ ef) @ efc.T - (seeds @ (cal[2] * cal[3]))[:, None]
+    for name, s in ev._space_scorer(ec, hc, ef, hf, efc, cal, alphas)(np.arange(40), seeds, rated):
+        if name.startswith("alpha="):
+            want = blend(sc, sf, float(name[6:])).masked_fill(~(hc | hf) | rated, -math.inf)
+            assert torch.equal(torch.topk(want, 20).indices, torch.topk(s, 20).indices), name

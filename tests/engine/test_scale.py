@@ -63,8 +63,11 @@ def test_large_evaluation_samples_users_and_itemknn_is_the_cosine_definition():
     cos = xn.T @ xn
     score, neigh = itemknn(small)
     seeds = small.liked[small.users].toarray()
-    got = score(small.users, torch.from_numpy(seeds.astype(np.float32)))["itemknn"].numpy()
-    assert np.allclose(got, seeds @ cos, atol=1e-4)
+    rated = small.train[small.users].toarray() != 0
+    (name, got_t), = score(small.users, torch.from_numpy(seeds.astype(np.float32)), torch.from_numpy(rated))
+    got = got_t.numpy()
+    assert name == "itemknn" and np.isneginf(got[rated]).all()  # a user's rated movies are never listed
+    assert np.allclose(got[~rated], (seeds @ cos)[~rated], atol=1e-4)
     rows = np.arange(ds.n_movies)
     nb = neigh(rows).numpy()
     assert np.array_equal(np.isinf(nb), np.broadcast_to(norm == 0, nb.shape))
@@ -83,6 +86,18 @@ def test_large_evaluation_runs_end_to_end():
     assert rep["rmse"]["model"] == "dot_bias"
     assert "skipped" in rep["baselines"]["ease"]
     assert 0.0 <= rep["baselines"]["itemknn"]["recall@20"] <= 1.0
+
+
+def test_large_evaluation_drops_the_rating_refit_and_says_so():
+    ds = collab_two_blocks()
+    cv = np.random.default_rng(0).normal(size=(ds.n_movies, 4)).astype(np.float32)
+    col = CollabConfig(dim=8, rating_dim=4, bayes_dim=2, rating_fit=FitOptions(epochs=4, patience=0))
+    small = evaluate(ds, cv, np.ones(ds.n_movies, bool), col, EvalConfig(like_threshold=3.0), CPU)
+    large = evaluate(ds, cv, np.ones(ds.n_movies, bool), col, EvalConfig(like_threshold=3.0, rating_refit_max=10), CPU)
+    assert small["collab_training"]["refit_sweeps"] == 3 and "note" not in small["rmse"]
+    assert large["collab_training"]["refit_sweeps"] == 0 and "refit" in large["rmse"]["note"]
+    assert np.isfinite(large["rmse"]["test_rmse"])
+    assert large["hybrid"] == small["hybrid"]  # the lists' metrics do not depend on the rating model
 
 
 def test_randomized_svd_branch_agrees_with_exact_on_small_data():
