@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,6 +18,9 @@ from .events import Progress, ProgressFn
 from .models.rating_nets import csr_tensor
 from .scoring.blend import Calibration, calibrate, calibration, content_ratio
 from .training.splits import split_ratings, subset_dataset
+
+if TYPE_CHECKING:
+    from .training.collab import CollabModel
 
 # a scorer gets (user rows of the batch, their liked seeds as a dense tensor, the movies they rated in training) and
 # yields (list name, scores with -inf wherever that list may not go, rated movies included), one list at a time: a
@@ -381,6 +384,25 @@ def _popularity(proto: Protocol) -> tuple[Scorer, Callable[[np.ndarray], torch.T
     return score, lambda rows: pop.expand(len(rows), -1).clone()
 
 
+def _held_out_rmse(ds: Dataset, test_mask: np.ndarray, model: CollabModel) -> dict[str, Any]:
+    """RMSE of the rating model on the held-out ratings, next to the global-mean and user+movie bias baselines."""
+    from .training.collab import predict_ratings
+
+    r = ds.ratings
+    yt = r.rating[test_mask].astype(np.float64)
+    pred = predict_ratings(model, r.user[test_mask], r.movie[test_mask])
+    st, meta = model.rating_state, model.rating_meta
+    lo, hi = meta["rating_low"], meta["rating_high"]
+    bias = np.clip(meta["global_mean"] + st["baseline.user_bias"][r.user[test_mask]]
+                   + st["baseline.movie_bias"][r.movie[test_mask]], lo, hi)
+
+    def rmse(p: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((p - yt) ** 2)))
+
+    return {"test_rmse": rmse(pred), "global_mean": rmse(np.full(len(yt), meta["global_mean"])),
+            "bias": rmse(bias), "model": meta["kind"], "n_test": int(len(yt))}
+
+
 def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray, collab_cfg, cfg: EvalConfig,
              device: torch.device, progress: ProgressFn | None = None) -> dict:
     """Split, retrain the collaborative side on the training part, and report ranking metrics, baselines and RMSE.
@@ -391,7 +413,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     ranked in the other alone. The content-only and collab-only rows list only movies that have that embedding.
     """
     from .training.cold_start import cold_start
-    from .training.collab import predict_ratings, train_collab  # collab imports this module's helpers' siblings
+    from .training.collab import train_collab, train_space  # collab imports this module's helpers' siblings
 
     t0 = time.perf_counter()
     cfg.validate()
@@ -405,32 +427,23 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     train_mask, test_mask = split_ratings(ds, cfg)
     train_ds = subset_dataset(ds, train_mask)
     n_train = len(train_ds.ratings)
-    rating_cfg, rating_note = collab_cfg, ""
-    if n_train > cfg.rating_refit_max and collab_cfg.refit_all and collab_cfg.rating_model_for(n_train) == "bayes_mf":
-        rating_cfg = replace(collab_cfg, refit_all=False)
-        rating_note = (f"{n_train:,} training ratings > rating_refit_max={cfg.rating_refit_max:,}: the RMSE is the "
-                       "validated sweeps' average, without the refit sweeps on every training rating")
-    model = train_collab(train_ds, rating_cfg, device, progress)
+    model: CollabModel | None = None
+    if n_train <= cfg.rating_eval_max:
+        model = train_collab(train_ds, collab_cfg, device, progress)
+        vectors, has_vector, training = model.vectors, model.has_vector, model.metrics
+    else:  # the lists need only the space; a second rating model here would cost what the rating stage did
+        space = train_space(train_ds, collab_cfg, device, progress)
+        vectors, has_vector, training = space.vectors, space.has_vector, {"seconds": space.info.get("seconds")}
     # thin movies lean on content, with k chosen inside the training part (never the held-out one)
-    cold = cold_start(train_ds, cv, content_mask, model.vectors, model.has_vector, collab_cfg, device)
+    cold = cold_start(train_ds, cv, content_mask, vectors, has_vector, collab_cfg, device)
     proto = build_protocol(ds, train_mask, test_mask, cfg, device)
     k = cfg.k
-
-    r = ds.ratings
-    yt = r.rating[test_mask].astype(np.float64)
-    pred = predict_ratings(model, r.user[test_mask], r.movie[test_mask])
-    st, meta = model.rating_state, model.rating_meta
-    lo, hi = meta["rating_low"], meta["rating_high"]
-    bias = np.clip(meta["global_mean"] + st["baseline.user_bias"][r.user[test_mask]]
-                   + st["baseline.movie_bias"][r.movie[test_mask]], lo, hi)
-
-    def rmse(p: np.ndarray) -> float:
-        return float(np.sqrt(np.mean((p - yt) ** 2)))
-
-    rmse_out = {"test_rmse": rmse(pred), "global_mean": rmse(np.full(len(yt), meta["global_mean"])),
-                "bias": rmse(bias), "model": meta["kind"], "n_test": int(len(yt))}
-    if rating_note:
-        rmse_out["note"] = rating_note
+    rating_skip = (f"{n_train:,} training ratings > rating_eval_max={cfg.rating_eval_max:,}: no second rating model "
+                   "is trained on this split")
+    rmse_out: dict[str, Any] = {"skipped": rating_skip + "; the rating model's own validation RMSE stands in",
+                                "model": collab_cfg.rating_model_for(len(ds.ratings))}
+    if model is not None:
+        rmse_out = _held_out_rmse(ds, test_mask, model)
 
     ec, hc = _unit_rows(cv, content_mask, device)
     ef, hf = _unit_rows(cold.vectors, cold.has_vector, device)
@@ -458,8 +471,11 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
         if name == "ease" and int((proto.train_count > 0).sum()) > cfg.ease_max_items:
             baselines[name] = {"skipped": f"more than {cfg.ease_max_items} movies; EASE needs a dense inverse"}
             continue
-        if name == "rating_vectors":
-            rv = st["movie.weight"]
+        if name == "rating_vectors" and model is None:
+            baselines[name] = {"skipped": rating_skip}
+            continue
+        if name == "rating_vectors" and model is not None:
+            rv = model.rating_state["movie.weight"]
             er, hr = _unit_rows(rv, proto.train_count > 0, device)
             scorer: Any = lambda _, seeds, rated, er=er, hr=hr, name=name: iter([  # noqa: E731
                 (name, ((seeds @ er) @ er.T).masked_fill_(rated | ~hr, -math.inf))])
@@ -481,7 +497,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
         "best_alpha": float(cfg.alphas[best]),
         "best_hybrid": {mn: hybrid[mn][best] for mn in metric_names},
         "rmse": rmse_out,
-        "collab_training": model.metrics,
+        "collab_training": training,
         "space": collab_cfg.space,
         "cold_start": cold.info,
         "best_hybrid_cold": {key: res[_alpha_key(cfg.alphas[best])][key] for key in (f"cold_recall@{k}_se", "cold_users")},

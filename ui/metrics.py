@@ -72,5 +72,12 @@ def metric_tables(v: dict[str, Any]) -> None:
             f"ratings): RMSE {r['test_rmse']:.3f} · global-mean baseline {r.get('global_mean', float('nan')):.3f} · "
             f"user+movie bias baseline {r.get('bias', float('nan')):.3f} (lower is better)"
         )
-        if r.get("note"):
-            st.caption(md_text(r["note"], 300))
+    elif r.get("validation_rmse") is not None:
+        st.markdown(
+            f"**Rating prediction** ({md_text(r.get('model', 'model'), 40)}, the rating model's own "
+            f"{int(r.get('n_validation') or 0):,} validation ratings, held out while it trained): RMSE "
+            f"{float(r['validation_rmse']):.3f} · global-mean baseline {float(r.get('global_mean') or float('nan')):.3f}"
+            f" · user+movie bias baseline {float(r.get('bias') or float('nan')):.3f} (lower is better)"
+        )
+    if r.get("skipped"):
+        st.caption(f"Rating model: {md_text(r['skipped'], 300)}.")

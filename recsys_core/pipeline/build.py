@@ -256,6 +256,7 @@ def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfi
             metrics = trained if trained is not None else devs.run(
                 EVALUATE, lambda d: evaluate(ds, content[0], content[1], cfg.collab, cfg.eval, d, progress))
             seconds = time.perf_counter() - t
+            _rating_stage_rmse(metrics, current.manifest)
             updates, new = {"metrics": metrics}, {}
         timings = dict(reopen(store, current).manifest.get("timings") or {})
         timings[stage] = seconds
@@ -263,6 +264,16 @@ def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfi
         notices = list(dict.fromkeys([*(current.manifest.get("notices") or []), *devs.notices]))  # once each
         return store.add(current, new, {**updates, "timings": timings, "train_seconds": timings["total"],
                                         "notices": notices}, on_notice=on_notice)
+
+
+def _rating_stage_rmse(metrics: dict, manifest: dict) -> None:
+    """Where the evaluation trained no rating model of its own (large data), the RMSE it shows is the rating
+    stage's: that model's running average on the ratings it held out while it was sampled."""
+    rmse = metrics.get("rmse")
+    fit = manifest.get("collab_metrics") or {}
+    if isinstance(rmse, dict) and "test_rmse" not in rmse and fit.get("val_rmse") is not None:
+        rmse.update(validation_rmse=fit["val_rmse"], n_validation=fit.get("n_val"),
+                    bias=fit.get("baseline_bias_rmse"), global_mean=fit.get("baseline_global_mean_rmse"))
 
 
 def complete(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfig, progress: ProgressFn | None = None,

@@ -129,3 +129,17 @@ def test_fellowship_sequels_in_content_top10_and_hybrid_top5(engine_small_explor
     for name, n in (("content", 10), ("hybrid", 5)):
         titles = " | ".join(getattr(res, name)["title"][:n])
         assert "Two Towers" in titles and "Return of the King" in titles, f"{name}: {titles}"
+
+
+def test_on_large_data_the_evaluation_shows_the_rating_stages_own_rmse(tmp_path, engine_tiny_ds, engine_config):
+    """Above rating_eval_max the evaluation trains no second rating model: the RMSE it reports is the rating
+    stage's validation figure (the model that serves predict), and the report says why."""
+    from recsys_core.store import ArtifactStore
+
+    cfg = engine_config()
+    cfg = replace(cfg, eval=replace(cfg.eval, rating_eval_max=10))
+    ex = Explorer.open(engine_tiny_ds, cfg, store=ArtifactStore(tmp_path))
+    rmse, fit = ex.manifest["metrics"]["rmse"], ex.manifest["collab_metrics"]
+    assert "test_rmse" not in rmse and "rating_eval_max" in rmse["skipped"]
+    assert rmse["validation_rmse"] == fit["val_rmse"] and rmse["n_validation"] == fit["n_val"] > 0
+    assert 0 < rmse["validation_rmse"] < rmse["global_mean"]

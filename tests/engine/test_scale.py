@@ -88,16 +88,17 @@ def test_large_evaluation_runs_end_to_end():
     assert 0.0 <= rep["baselines"]["itemknn"]["recall@20"] <= 1.0
 
 
-def test_large_evaluation_drops_the_rating_refit_and_says_so():
+def test_large_evaluation_trains_no_second_rating_model_and_says_so():
     ds = collab_two_blocks()
     cv = np.random.default_rng(0).normal(size=(ds.n_movies, 4)).astype(np.float32)
     col = CollabConfig(dim=8, rating_dim=4, bayes_dim=2, rating_fit=FitOptions(epochs=4, patience=0))
     small = evaluate(ds, cv, np.ones(ds.n_movies, bool), col, EvalConfig(like_threshold=3.0), CPU)
-    large = evaluate(ds, cv, np.ones(ds.n_movies, bool), col, EvalConfig(like_threshold=3.0, rating_refit_max=10), CPU)
-    assert small["collab_training"]["refit_sweeps"] == 3 and "note" not in small["rmse"]
-    assert large["collab_training"]["refit_sweeps"] == 0 and "refit" in large["rmse"]["note"]
-    assert np.isfinite(large["rmse"]["test_rmse"])
+    large = evaluate(ds, cv, np.ones(ds.n_movies, bool), col, EvalConfig(like_threshold=3.0, rating_eval_max=10), CPU)
+    assert np.isfinite(small["rmse"]["test_rmse"]) and "skipped" not in small["baselines"]["rating_vectors"]
+    assert "test_rmse" not in large["rmse"] and "rating_eval_max" in large["rmse"]["skipped"]
+    assert "rating_eval_max" in large["baselines"]["rating_vectors"]["skipped"]
     assert large["hybrid"] == small["hybrid"]  # the lists' metrics do not depend on the rating model
+    assert large["baselines"]["itemknn"] == small["baselines"]["itemknn"]
 
 
 def test_randomized_svd_branch_agrees_with_exact_on_small_data():
