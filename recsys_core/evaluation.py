@@ -407,6 +407,9 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
              device: torch.device, progress: ProgressFn | None = None) -> dict:
     """Split, retrain the collaborative side on the training part, and report ranking metrics, baselines and RMSE.
 
+    Above ``cfg.rating_eval_max`` training ratings only the similarity space is retrained: the report's RMSE is
+    then marked skipped (the pipeline adds the rating stage's own validation RMSE) and so is ``rating_vectors``.
+
     Content vectors do not use ratings, so they are reused as given. In the hybrid, a seed or candidate
     lacking one embedding contributes 0 in that space (so it is scored by the other, at that space's
     weight); a movie lacking both is never listed; a query movie lacking one space (coherence lists) is
