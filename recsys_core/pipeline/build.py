@@ -11,6 +11,7 @@ across processes (a lock per stage). The facade (``Explorer.open``), ``torchrun`
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -249,6 +250,10 @@ def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfi
             arrays, meta = collab_to_arrays(combine(space, rating, cfg.collab))
             seconds = time.perf_counter() - t
             updates = {"collab_meta": meta, "collab_metrics": dict(meta["metrics"]), "rating_history": rating.history}
+            if current.manifest.get("metrics"):  # an evaluation that ran first (CLI `evaluate`) gets its RMSE now
+                metrics = copy.deepcopy(current.manifest["metrics"])
+                if _rating_stage_rmse(metrics, updates["collab_metrics"]):
+                    updates["metrics"] = metrics
             new = {_RATING_PREFIX + k.replace("/", "__"): v for k, v in arrays.items() if k.startswith("rating/")}
         else:
             content = current.array("content_vectors"), current.array("content_mask")
@@ -256,7 +261,7 @@ def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfi
             metrics = trained if trained is not None else devs.run(
                 EVALUATE, lambda d: evaluate(ds, content[0], content[1], cfg.collab, cfg.eval, d, progress))
             seconds = time.perf_counter() - t
-            _rating_stage_rmse(metrics, current.manifest)
+            _rating_stage_rmse(metrics, current.manifest.get("collab_metrics") or {})
             updates, new = {"metrics": metrics}, {}
         timings = dict(reopen(store, current).manifest.get("timings") or {})
         timings[stage] = seconds
@@ -266,14 +271,16 @@ def run_stage(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfi
                                         "notices": notices}, on_notice=on_notice)
 
 
-def _rating_stage_rmse(metrics: dict, manifest: dict) -> None:
+def _rating_stage_rmse(metrics: dict, fit: dict) -> bool:
     """Where the evaluation trained no rating model of its own (large data), the RMSE it shows is the rating
-    stage's: that model's running average on the ratings it held out while it was sampled."""
+    stage's (``fit``: its ``collab_metrics``): that model on the ratings it held out while it trained. Whichever
+    of the two stages finishes second fills it in; says whether it did."""
     rmse = metrics.get("rmse")
-    fit = manifest.get("collab_metrics") or {}
-    if isinstance(rmse, dict) and "test_rmse" not in rmse and fit.get("val_rmse") is not None:
-        rmse.update(validation_rmse=fit["val_rmse"], n_validation=fit.get("n_val"),
-                    bias=fit.get("baseline_bias_rmse"), global_mean=fit.get("baseline_global_mean_rmse"))
+    if not isinstance(rmse, dict) or "test_rmse" in rmse or fit.get("val_rmse") is None:
+        return False
+    rmse.update(validation_rmse=fit["val_rmse"], n_validation=fit.get("n_val"),
+                bias=fit.get("baseline_bias_rmse"), global_mean=fit.get("baseline_global_mean_rmse"))
+    return True
 
 
 def complete(store: ArtifactStore, art: Artifact, ds: Dataset, cfg: EngineConfig, progress: ProgressFn | None = None,

@@ -143,3 +143,10 @@ def test_on_large_data_the_evaluation_shows_the_rating_stages_own_rmse(tmp_path,
     assert "test_rmse" not in rmse and "rating_eval_max" in rmse["skipped"]
     assert rmse["validation_rmse"] == fit["val_rmse"] and rmse["n_validation"] == fit["n_val"] > 0
     assert 0 < rmse["validation_rmse"] < rmse["global_mean"]
+    # the CLI's `evaluate` can run before the rating stage: the rating stage then fills the figure in
+    other = Explorer.open(engine_tiny_ds, cfg, store=ArtifactStore(tmp_path / "evaluate-first"), complete=False)
+    other.complete(("evaluate",))
+    assert other.missing() == ("rating",) and "validation_rmse" not in other.manifest["metrics"]["rmse"]
+    other.complete(("rating",))
+    assert other.manifest["metrics"]["rmse"]["validation_rmse"] == other.manifest["collab_metrics"]["val_rmse"]
+    assert other.manifest["metrics"]["hybrid"] == ex.manifest["metrics"]["hybrid"]
