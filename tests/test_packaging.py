@@ -80,6 +80,7 @@ def test_console_script_and_package_selection():
 def test_streamlit_defaults_are_local_and_quiet():
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["fileWatcherType"] == "none" and cfg["server"]["address"] == "127.0.0.1"
+    assert cfg["runner"]["postScriptGC"] is False  # no full collection after every run (a build's CPU, see there)
 
 
 def test_the_wheel_carries_the_bundled_data_and_only_recsys_core(tmp_path):
