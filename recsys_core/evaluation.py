@@ -443,10 +443,9 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     k = cfg.k
     rating_skip = (f"{n_train:,} training ratings > rating_eval_max={cfg.rating_eval_max:,}: no second rating model "
                    "is trained on this split")
-    rmse_out: dict[str, Any] = {"skipped": rating_skip + "; the rating model's own validation RMSE stands in",
-                                "model": collab_cfg.rating_model_for(len(ds.ratings))}
-    if model is not None:
-        rmse_out = _held_out_rmse(ds, test_mask, model)
+    rmse_out = _held_out_rmse(ds, test_mask, model) if model is not None else {
+        "skipped": rating_skip + "; the rating model's own validation RMSE stands in",
+        "model": collab_cfg.rating_model_for(len(ds.ratings))}
 
     ec, hc = _unit_rows(cv, content_mask, device)
     ef, hf = _unit_rows(cold.vectors, cold.has_vector, device)
@@ -474,12 +473,11 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
         if name == "ease" and int((proto.train_count > 0).sum()) > cfg.ease_max_items:
             baselines[name] = {"skipped": f"more than {cfg.ease_max_items} movies; EASE needs a dense inverse"}
             continue
-        if name == "rating_vectors" and model is None:
-            baselines[name] = {"skipped": rating_skip}
-            continue
-        if name == "rating_vectors" and model is not None:
-            rv = model.rating_state["movie.weight"]
-            er, hr = _unit_rows(rv, proto.train_count > 0, device)
+        if name == "rating_vectors":
+            if model is None:
+                baselines[name] = {"skipped": rating_skip}
+                continue
+            er, hr = _unit_rows(model.rating_state["movie.weight"], proto.train_count > 0, device)
             scorer: Any = lambda _, seeds, rated, er=er, hr=hr, name=name: iter([  # noqa: E731
                 (name, ((seeds @ er) @ er.T).masked_fill_(rated | ~hr, -math.inf))])
             neigh: Any = lambda rows, er=er, hr=hr: next(_neighbours(er, hr, er, hr, er, (), (), ("content",))(rows))[1]

@@ -66,18 +66,16 @@ def metric_tables(v: dict[str, Any]) -> None:
     for name, why in v["skipped"].items():
         st.caption(f"{md_text(name)} skipped: {md_text(why, 300)}")
     r = v["rmse"]
-    if r.get("test_rmse") is not None:
+    # the evaluation's own held-out figure, or (large data) the rating model's validation figure standing in
+    rmse, held_out = ((r["test_rmse"], f"{int(r.get('n_test') or 0):,} held-out ratings")
+                      if r.get("test_rmse") is not None else
+                      (r.get("validation_rmse"), f"the rating model's own {int(r.get('n_validation') or 0):,} "
+                                                 "validation ratings, held out while it trained"))
+    if rmse is not None:
         st.markdown(
-            f"**Rating prediction** ({md_text(r.get('model', 'model'), 40)}, {int(r.get('n_test', 0)):,} held-out "
-            f"ratings): RMSE {r['test_rmse']:.3f} · global-mean baseline {r.get('global_mean', float('nan')):.3f} · "
-            f"user+movie bias baseline {r.get('bias', float('nan')):.3f} (lower is better)"
-        )
-    elif r.get("validation_rmse") is not None:
-        st.markdown(
-            f"**Rating prediction** ({md_text(r.get('model', 'model'), 40)}, the rating model's own "
-            f"{int(r.get('n_validation') or 0):,} validation ratings, held out while it trained): RMSE "
-            f"{float(r['validation_rmse']):.3f} · global-mean baseline {float(r.get('global_mean') or float('nan')):.3f}"
-            f" · user+movie bias baseline {float(r.get('bias') or float('nan')):.3f} (lower is better)"
+            f"**Rating prediction** ({md_text(r.get('model', 'model'), 40)}, {held_out}): RMSE {float(rmse):.3f} · "
+            f"global-mean baseline {float(r.get('global_mean') or float('nan')):.3f} · "
+            f"user+movie bias baseline {float(r.get('bias') or float('nan')):.3f} (lower is better)"
         )
     if r.get("skipped"):
         st.caption(f"Rating model: {md_text(r['skipped'], 300)}.")

@@ -3,9 +3,8 @@
 `streamlit run app.py` serves ``app.app`` (an ``st.App``) and enters ``lifespan`` once per server process. The
 job runner then exists before the first page run, its worker has begun importing torch & co., and the default
 dataset's lists build (if nothing is cached) is already running when the first visitor arrives, who then waits
-only for what remains of it (page opened 8 s after the server answered: lists after 9.2 s, 15.9 s when the first
-page run started the build; opened at once, the 2 cores make it about the same, ~19.5 s). A cached model is
-opened once here, so the first page finds it.
+only for what remains of it (the README's "First start" table measures both ways of opening the page). A cached
+model is opened once here, so the first page finds it.
 """
 
 from __future__ import annotations
