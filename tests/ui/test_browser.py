@@ -71,12 +71,12 @@ def wait_changed(pg, key: str, before: list[str], timeout_s: float = 15.0) -> li
         pg.wait_for_timeout(50)
 
 
-def wait_lists(pg) -> None:
+def wait_lists(pg, timeout_s: float = 60.0) -> None:
     """Wait until the three Explore lists are drawn with rows."""
     pg.wait_for_function(
         "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k.replace('tbl_', ''));"
         " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })",
-        timeout=60_000,
+        timeout=timeout_s * 1000,
     )
 
 
