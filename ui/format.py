@@ -170,7 +170,7 @@ def map_alpha_note(alpha: float, map_alpha: float, step: float) -> str:
 
 
 def progress_text(ev: Any) -> tuple[float, str]:
-    """Turn a facade Progress event into a bar fraction and one line of text (markdown-safe)."""
+    """Turn a facade Progress event into a bar fraction and one line of plain text (escape it where markdown reads it)."""
     stage = str(getattr(ev, "stage", "") or "working")
     epoch = getattr(ev, "epoch", None)
     epochs = getattr(ev, "epochs", None)
@@ -189,7 +189,7 @@ def progress_text(ev: Any) -> tuple[float, str]:
     msg = getattr(ev, "message", "")
     if msg:
         parts.append(public_message(msg, 200))
-    return frac, md_text(" · ".join(parts))
+    return frac, " · ".join(parts)
 
 
 METRIC_LABELS = {

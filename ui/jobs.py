@@ -123,11 +123,18 @@ def map_pending(ex: engine.Explorer, dataset: str, config_json: str, space: str,
 
 
 def _describe(job: engine.Job) -> tuple[float, str]:
+    """The job's bar fraction and its state as plain text."""
     if job.status == engine.JOB_QUEUED:
         return 0.0, f"Waiting: {runner().position(job)} job(s) ahead in the server's queue"
     if job.last is None:
         return 0.0, "Starting…"
     return progress_text(job.last)
+
+
+def progress_line(job: engine.Job) -> tuple[float, str]:
+    """The job's bar fraction and its line as markdown (escaped once: a loss of 5.521 reads 5.521, not 5\\.521)."""
+    frac, text = _describe(job)
+    return min(max(frac, 0.0), 1.0), f"{md_text(job.title, 80)} · {md_text(text, 160)}"
 
 
 def watch(jobs: list[engine.Job], title: str, key: str) -> None:
@@ -142,8 +149,7 @@ def watch(jobs: list[engine.Job], title: str, key: str) -> None:
         with st.container(border=True, key=f"job_panel_{key}"):
             st.markdown(f"**{md_text(title, 120)}**")
             for j in jobs:
-                frac, text = _describe(j)
-                st.progress(min(max(frac, 0.0), 1.0), text=f"{md_text(j.title, 80)} · {md_text(text, 160)}")
+                st.progress(*progress_line(j))
             st.caption(f"Running on the server: leaving or reloading this page does not stop it "
                        f"({max(j.elapsed_s for j in jobs):.0f} s so far).")
 

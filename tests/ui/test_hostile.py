@@ -27,6 +27,20 @@ def test_escaping_leaves_no_tag_and_no_link(title):
     assert "http://" not in md and "www." not in md, "bare URLs are broken up so markdown cannot autolink them"
 
 
+def test_a_job_panel_line_is_escaped_once():
+    """A running job's line reads as the numbers it carries (a double escape showed "loss 5\\.521")."""
+    from recsys_core.events import Progress
+    from ui import engine, jobs
+
+    job = engine.Job(engine.JobKey("fp", "cfg", "lists"), "Training on ml-latest-small", lambda _p: None, 1,
+                     status=engine.JOB_RUNNING,
+                     last=Progress("content", 5, 30, {"loss": 5.521, "val_loss": 5.603}, 44.0))
+    frac, md = jobs.progress_line(job)
+    read = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md)  # what CommonMark shows: each escape read once
+    assert read == "Training on ml-latest-small · Content · epoch 5/30 · loss 5.521 · val loss 5.603 · about 44 s left"
+    assert frac == pytest.approx(5 / 30)
+
+
 def test_messages_lose_server_paths_but_keep_the_dataset():
     msg = public_message("/srv/secret/data/ml-latest-small/ratings.csv: no ratings; see /home/op/x/y.csv")
     assert "/srv" not in msg and "/home" not in msg
