@@ -22,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -60,6 +59,7 @@ class Job:
     title: str  # what a person is told: "Training ml-100k", "Computing the collab map"
     run: Callable[[ProgressFn], Any]
     seq: int
+    background: bool = False  # nobody waits on it (the metrics after the lists): it runs after the jobs people watch
     status: str = QUEUED
     submitted: float = field(default_factory=time.time)
     started: float | None = None
@@ -86,14 +86,15 @@ class Job:
 
 
 class JobRunner:
-    """A bounded pool of worker threads running keyed jobs once each, in submission order."""
+    """A bounded pool of worker threads running keyed jobs once each: the jobs people wait on (a build, a map) in
+    submission order, then background ones (the rating model, the evaluation), which never hold a map back."""
 
     def __init__(self, max_running: int = 1, keep_finished: int = 200) -> None:
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
         self.max_running = max_running
         self._jobs: dict[JobKey, Job] = {}
-        self._queue: deque[Job] = deque()
+        self._queue: list[Job] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._seq = itertools.count()
@@ -103,13 +104,14 @@ class JobRunner:
         for t in self._workers:
             t.start()
 
-    def submit(self, key: JobKey, title: str, run: Callable[[ProgressFn], Any], retry_failed: bool = True) -> Job:
+    def submit(self, key: JobKey, title: str, run: Callable[[ProgressFn], Any], retry_failed: bool = True,
+               background: bool = False) -> Job:
         """The job for ``key``: the existing one unless it failed or was cancelled, else a new one, queued."""
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and (job.status in (QUEUED, RUNNING, DONE) or not retry_failed):
                 return job
-            job = Job(key, title, run, next(self._seq))
+            job = Job(key, title, run, next(self._seq), background)
             self._jobs[key] = job
             self._queue.append(job)
             self._forget_old()
@@ -125,7 +127,7 @@ class JobRunner:
         with self._lock:
             js = list(self._jobs.values())
         order = {RUNNING: 0, QUEUED: 1}
-        return sorted(js, key=lambda j: (order.get(j.status, 2), j.seq if j.active else -(j.finished or 0)))
+        return sorted(js, key=lambda j: (order.get(j.status, 2), *(_turn(j) if j.active else (0, -(j.finished or 0)))))
 
     def position(self, job: Job) -> int:
         """How many jobs run or wait before this queued one (0 when it runs)."""
@@ -133,7 +135,7 @@ class JobRunner:
             if job.status != QUEUED:
                 return 0
             ahead = sum(1 for j in self._jobs.values() if j.status == RUNNING)
-            return ahead + sum(1 for j in self._queue if j.seq < job.seq)
+            return ahead + sum(1 for j in self._queue if _turn(j) < _turn(job))
 
     def cancel(self, key: JobKey) -> bool:
         """Ask a queued or running job to stop (the operator's button); False when it had already finished."""
@@ -162,7 +164,8 @@ class JobRunner:
             with self._lock:
                 while not self._queue:
                     self._wake.wait()
-                job = self._queue.popleft()
+                job = min(self._queue, key=_turn)
+                self._queue.remove(job)
                 job.status, job.started = RUNNING, time.time()
             _log.info("job started: %s %s [%s]", job.key.stage, job.key.detail or "-", job.title)
 
@@ -187,6 +190,11 @@ class JobRunner:
                     self._finish(job, DONE, result=result)
             _log.info("job %s: %s %s in %.1f s%s", job.status, job.key.stage, job.key.detail or "-", job.elapsed_s,
                       f" ({job.error})" if job.error else "")
+
+
+def _turn(job: Job) -> tuple[int, int]:
+    """A queued job's place: the jobs people wait on first, each kind in submission order."""
+    return int(job.background), job.seq
 
 
 def _spent(_: ProgressFn) -> None:

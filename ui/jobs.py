@@ -75,7 +75,8 @@ def later_stage(ex: engine.Explorer, dataset: str, config_json: str, stage: str)
         return stage
 
     title = {"rating": "Training the rating model", "evaluate": "Measuring the lists"}.get(stage, stage)
-    return runner().submit(_key(dataset, config_json, stage), f"{title} ({dataset})", run, retry_failed=False)
+    return runner().submit(_key(dataset, config_json, stage), f"{title} ({dataset})", run, retry_failed=False,
+                           background=True)
 
 
 def complete_later(ex: engine.Explorer, dataset: str, config_json: str) -> list[engine.Job]:

@@ -55,6 +55,30 @@ def test_jobs_beyond_the_bound_wait_in_order_and_know_their_place():
     assert c.wait(5) and order == ["a", "b", "c"]
 
 
+def test_a_map_someone_waits_for_goes_before_the_background_metrics():
+    """The rating model and the evaluation queued after the lists never hold back a map a visitor opened."""
+    r = JobRunner(max_running=1)
+    gate = threading.Event()
+    order = []
+
+    def lists(progress):
+        order.append("lists")
+        gate.wait(5)
+
+    built = r.submit(key("lists"), "lists", lists)
+    rating = r.submit(key("rating"), "rating", lambda p: order.append("rating"), background=True)
+    evaluate = r.submit(key("evaluate"), "evaluate", lambda p: order.append("evaluate"), background=True)
+    for _ in range(100):
+        if built.status == RUNNING:
+            break
+        built.wait(0.02)
+    umap = r.submit(key("map", "content"), "map", lambda p: order.append("map"))
+    assert [r.position(j) for j in (umap, rating, evaluate)] == [1, 2, 3]
+    assert [j.key.stage for j in r.jobs()] == ["lists", "map", "rating", "evaluate"]
+    gate.set()
+    assert evaluate.wait(5) and order == ["lists", "map", "rating", "evaluate"]
+
+
 def test_cancel_stops_a_running_job_at_its_next_report_and_drops_a_queued_one():
     r = JobRunner()
     started = threading.Event()
