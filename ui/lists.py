@@ -14,7 +14,8 @@ LIST_NAMES = {"content": "Content", "collab": "Collaborative", "hybrid": "Blende
 LIST_HELP = {
     "content": "What the movie *is*: nearest in the content embedding (genres, title, year, tags).",
     "collab": "Who *likes* it: nearest in the collaborative embedding learned from ratings.",
-    "hybrid": "The blend: α·content + (1−α)·collaborative cosine similarity.",
+    "hybrid": "The blend: α·content + (1−α)·collaborative, each cosine first put on a common scale for this movie "
+              "(how many standard deviations above its typical neighbour in that space), so α means a share of each.",
 }
 SHORT_NAMES = {"content": "Content", "collab": "Collab", "hybrid": "Blend"}
 
@@ -60,9 +61,10 @@ def list_table(frame: pd.DataFrame, name: str, key: str) -> None:
     """One top-20 list as a compact, readable table (rows both signals agree on are tinted)."""
     cfg: dict[str, Any] = {
         "#": st.column_config.NumberColumn("#", width=34),
-        "Title": st.column_config.TextColumn("Title", width=210,
+        "Title": st.column_config.TextColumn("Title", width=186,
                                              help="◆ = in both the content and the collaborative top-20"),
-        "Similarity": st.column_config.NumberColumn("Similarity", format="%.3f", width=78),
+        "Similarity": st.column_config.NumberColumn("Cosine", format="%.3f", width=64,
+                                                    help="Cosine similarity in this space"),
         "Also in": st.column_config.TextColumn("Also in", width=110, help="The other lists showing this movie"),
         "Ratings": st.column_config.NumberColumn("Ratings", format="%d", width=70),
         "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width=56, help="Mean rating"),
@@ -70,6 +72,10 @@ def list_table(frame: pd.DataFrame, name: str, key: str) -> None:
         "Why": st.column_config.TextColumn("Why", width=320),
     }
     if name == "hybrid":
+        cfg["Similarity"] = st.column_config.NumberColumn(
+            "Score", format="%.2f", width=64,
+            help="α·content + (1−α)·collab on the common scale: standard deviations above this movie's typical "
+                 "neighbour (the raw cosines are in the Content and Collab columns)")
         cfg["Move"] = st.column_config.TextColumn("Move", width=56,
                                                   help="Change since the last blend: ▲ rose, ▼ fell, new")
         cfg["Content"] = st.column_config.NumberColumn("Content", format="%.3f", width=70,
