@@ -245,21 +245,28 @@ def train_content(ds: "Dataset", cfg: ContentConfig, device, progress: ProgressF
     tr = local_positions(tr)  # under torchrun --distributed: this rank's share; otherwise all of them
     net = ddp_wrap(model, dev)  # DDP-wrapped under --distributed; the model itself otherwise
 
-    def sparse(pos: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        """One batch as a torch sparse tensor (the matrix is never densified as a whole)."""
-        b = xs[pos].tocoo()
-        ij = torch.from_numpy(np.vstack([b.row, b.col]).astype(np.int64))
-        t = torch.sparse_coo_tensor(ij, torch.from_numpy(b.data), (len(pos), xs.shape[1]), is_coalesced=True, check_invariants=False)
-        return t.to(dev), b
+    # the rows as torch CSR parts, built once: a batch is gathered with a few tensor ops, not scipy indexing
+    indptr = torch.from_numpy(xs.indptr.astype(np.int64))
+    indices = torch.from_numpy(xs.indices.astype(np.int64))
+    values = torch.from_numpy(np.asarray(xs.data, dtype=np.float32))
+
+    def sparse(pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One batch as a torch sparse tensor and its (row, col, value) non-zeros, in CSR order (never densified
+        as a whole)."""
+        p = torch.from_numpy(np.asarray(pos, dtype=np.int64))
+        start, lengths = indptr[p], indptr[p + 1] - indptr[p]
+        row = torch.repeat_interleave(torch.arange(len(p)), lengths)
+        at = torch.arange(len(row)) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        at += start[row]
+        col, val = indices[at], values[at]
+        t = torch.sparse_coo_tensor(torch.stack([row, col]), val, (len(p), xs.shape[1]), is_coalesced=True,
+                                    check_invariants=False)
+        return t.to(dev), row.to(dev), col.to(dev), val.to(dev)
 
     def loss_sum(pos: np.ndarray) -> torch.Tensor:
-        xb, b = sparse(pos)
-        b = sp.coo_matrix(b)  # typed as the COO it already is: row/col/data below
+        xb, row, col, val = sparse(pos)
         out = net(xb)
         if cfg.loss == "multinomial":  # -sum p log softmax, evaluated at the non-zeros only
-            row = torch.from_numpy(b.row.astype(np.int64)).to(dev)
-            col = torch.from_numpy(b.col.astype(np.int64)).to(dev)
-            val = torch.from_numpy(b.data).to(dev)
             p = val / torch.zeros(len(pos), device=dev).index_add_(0, row, val).clamp_min(1e-12)[row]
             return -(p * torch.log_softmax(out, dim=1)[row, col]).sum()
         dense = xb.to_dense()  # per batch only
