@@ -47,6 +47,7 @@ def _on_dataset_change() -> None:
 def _on_alpha_change() -> None:
     """The slider is the blend for every page (and the URL)."""
     st.session_state[K.ALPHA] = float(st.session_state[K.W_ALPHA])
+    st.session_state[K.ALPHA_AUTO] = None  # the visitor's own choice from now on
 
 
 def sidebar_dataset(choices: list[str]) -> str:
@@ -66,8 +67,9 @@ def sidebar_alpha(default_alpha: float, measuring: bool = False) -> float:
     """The blend slider, labelled at its ends by the signal that end means (``measuring``: the evaluation that
     picks the model's default α has not finished yet, so the default shown is the settings' own)."""
     ss = st.session_state
-    if ss[K.ALPHA] is None:
-        ss[K.ALPHA] = round(float(default_alpha), 2)
+    default = round(float(default_alpha), 2)
+    if ss[K.ALPHA] is None or (ss[K.ALPHA_AUTO] is not None and ss[K.ALPHA] == ss[K.ALPHA_AUTO]):
+        ss[K.ALPHA] = ss[K.ALPHA_AUTO] = default  # and it follows the default until the visitor moves it
     ss[K.W_ALPHA] = ss[K.ALPHA]
     st.sidebar.select_slider(
         "Blend α: collaborative ↔ content",

@@ -190,6 +190,7 @@ def cache_controls() -> None:
 def set_alpha(alpha: float) -> None:
     """Move the shared blend slider (widgets re-seed from the view)."""
     st.session_state[K.ALPHA] = round(float(alpha), 2)
+    st.session_state[K.ALPHA_AUTO] = None
     st.session_state.pop(K.W_ALPHA, None)
 
 

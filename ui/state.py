@@ -47,6 +47,7 @@ class K:
     TASTE = "taste_ratings"  # {dataset key (name|fingerprint): {movie_id: stars index 0-4}}
     PENDING_VIEW = "pending_view"  # a saved view to apply at the start of the next run
     ALPHA_FROM_URL = "alpha_from_url"
+    ALPHA_AUTO = "alpha_auto"  # the model default the slider was filled with, while the visitor has not moved it
 
     W_DATASET = "w_dataset"
     W_ALPHA = "w_alpha"
@@ -354,6 +355,7 @@ def init_session() -> None:
         K.LAST_MAP_PICK: {},
         K.TASTE: {},
         K.ALPHA_FROM_URL: False,
+        K.ALPHA_AUTO: None,
     }
     for key, value in defaults.items():
         if key not in ss:
@@ -381,6 +383,7 @@ def apply_view(view: View) -> None:
     ss[K.DATASET] = view.dataset
     ss[K.MOVIE] = view.movie_id
     ss[K.ALPHA] = view.alpha
+    ss[K.ALPHA_AUTO] = None  # a view's own α (None: the model's default, filled in by the sidebar)
     ss[K.MIN_RATINGS] = view.min_ratings
     ss[K.GENRES] = view.genres
     ss[K.YEARS] = view.years

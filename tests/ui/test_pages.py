@@ -302,6 +302,31 @@ def test_tune_shows_metrics_across_alpha_and_sets_the_default(app, trained_artif
         ex.set_default_alpha(original)  # the artifact is shared by the whole session
 
 
+def test_an_untouched_slider_follows_the_model_default_a_moved_one_stays(app, trained_artifacts, monkeypatch):
+    """A visitor who arrived while the evaluation was measuring sees the model's own default once it is known
+    (the slider had stayed at the settings' 0.50); a slider the visitor moved is theirs."""
+    from recsys_core import EngineConfig, Explorer
+
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
+    ex = Explorer.open("ml-100k", EngineConfig(), train=False)
+    original = ex.default_alpha
+    first, later = (0.4, 0.6) if round(original, 2) != 0.4 else (0.3, 0.6)
+    at = app()
+    assert at.select_slider(key="w_alpha").value == pytest.approx(round(original, 2))
+    try:
+        ex.set_default_alpha(first)  # what the evaluation's pick (or the operator) does to the default
+        at.run()
+        no_errors(at)
+        assert at.select_slider(key="w_alpha").value == pytest.approx(first)
+        assert str(at.query_params["alpha"]).strip("[]'") == f"{first:.2f}"
+        at.select_slider(key="w_alpha").set_value(0.15).run()
+        ex.set_default_alpha(later)
+        at.run()
+        assert at.select_slider(key="w_alpha").value == pytest.approx(0.15)
+    finally:
+        ex.set_default_alpha(original)  # the artifact is shared by the whole session
+
+
 def test_your_taste_recommends_from_a_few_stars(app):
     at = app(page="pages_/your_taste.py")
     no_errors(at)
