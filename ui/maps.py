@@ -17,9 +17,9 @@ import streamlit as st
 from ui import engine
 from ui.charts import ACCENT, NEIGHBOUR, layout
 from ui.engine import Explorer
-from ui.format import plot_text, plot_texts
+from ui.format import plot_text, plot_texts, printable
 from ui.picker import select_row
-from ui.regions import padded_range, place_labels
+from ui.regions import padded_range, place_labels, place_point_labels
 from ui.selection import row_of
 from ui.state import K
 
@@ -37,6 +37,7 @@ MAP_CONFIG: dict[str, Any] = {"displaylogo": False, "scrollZoom": True,
                               "modeBarButtonsToRemove": ["autoScale2d", "toImage"]}
 FOUND = "#1F2933"
 LABEL_FONT_PX = 11.0
+POINT_FONT_PX = 10.0  # the selected movie's and its first five neighbours' titles
 
 
 def _custom(part: pd.DataFrame) -> np.ndarray:
@@ -136,7 +137,6 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
                                            "line": {"width": 1.5, "color": "#1F2933"}})
     if selected is not None:
         nb = df[df["movie"].isin(list(neighbours))]
-        first = set(list(neighbours)[:5])
         me = df[df["movie"] == selected]
         if lines and len(nb) and len(me):
             mx, my = _xy(me)
@@ -147,12 +147,19 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
                                      line={"width": 1, "color": NEIGHBOUR}, opacity=0.8))
         if len(nb):
             overlay(nb, "Top-20 neighbours",
-                    {"size": 10, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": NEIGHBOUR}},
-                    [plot_text(t, 28) if m in first else "" for t, m in zip(nb["label"], nb["movie"], strict=True)])
+                    {"size": 10, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": NEIGHBOUR}})
         if len(me):
             overlay(me, "Selected", {"size": 16, "symbol": "star", "color": ACCENT,
-                                     "line": {"width": 1, "color": "black"}},
-                    [f"<b>{plot_text(t, 40)}</b>" for t in me["label"]], "bottom center")
+                                     "line": {"width": 1, "color": "black"}})
+        has_star = len(me) > 0
+        # the star's title, then its first five neighbours' (in rank order), each beside its point without overlaps
+        by_movie = nb.set_index("movie")
+        point_labels = [(printable(t, 40), float(x), float(y)) for t, x, y in zip(me["label"], me["x"], me["y"],
+                                                                                 strict=True)]
+        point_labels += [(printable(by_movie.at[m, "label"], 28), float(by_movie.at[m, "x"]),
+                          float(by_movie.at[m, "y"])) for m in list(neighbours)[:5] if m in by_movie.index]
+    else:
+        point_labels, has_star = [], False
     x_range, y_range = x_full, y_full
     if highlight is not None:
         hit = df[df["movie"] == highlight]
@@ -164,10 +171,19 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
             x_range, y_range = (hx - wx, hx + wx), (hy - wy, hy + wy)  # centred, zoomed in
     fig.update_xaxes(showticklabels=False, title_text="", zeroline=False, showgrid=False, range=list(x_range))
     fig.update_yaxes(showticklabels=False, title_text="", zeroline=False, showgrid=False, range=list(y_range))
+    plot_w = max(width_px - 20, 100)
+    plot_h = max(height - 46 - (40 if legend else 0), 100)
+    placed = place_point_labels(point_labels, x_range, y_range, plot_w, plot_h, POINT_FONT_PX) if point_labels else []
+    for pl in placed:
+        selected_label = pl.order == 0 and has_star
+        fig.add_annotation(x=pl.x, y=pl.y, ax=pl.dx, ay=-pl.dy, axref="pixel", ayref="pixel", name="point",
+                           text=f"<b>{plot_text(pl.text)}</b>" if selected_label else plot_text(pl.text),
+                           showarrow=True, arrowhead=0, arrowwidth=1, standoff=4,
+                           arrowcolor=ACCENT if selected_label else NEIGHBOUR,
+                           font={"size": POINT_FONT_PX, "color": "#1F2933"}, bgcolor="rgba(255,255,255,0.85)",
+                           borderpad=1)
     if regions and highlight is None:
-        plot_w = max(width_px - 20, 100)
-        plot_h = max(height - 46 - (40 if legend else 0), 100)
-        for p in place_labels(regions, x_full, y_full, plot_w, plot_h, LABEL_FONT_PX):
+        for p in place_labels(regions, x_full, y_full, plot_w, plot_h, LABEL_FONT_PX, taken=[pl.box for pl in placed]):
             fig.add_annotation(x=p.x, y=p.y, text=plot_text(p.text), showarrow=False, name="region",
                                font={"size": LABEL_FONT_PX, "color": "#1F2933"},
                                bgcolor="rgba(255,255,255,0.78)", borderpad=2)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from ui.frontier import KEEP_RECALL, pick_alphas
-from ui.regions import overlaps, place_labels, text_box
+from ui.regions import overlaps, place_labels, place_point_labels, text_box
 from ui.selection import as_filter, ids_from_event, summarise
 from ui.state import Catalogue, View, parse_view
 
@@ -58,6 +58,25 @@ def test_region_labels_never_overlap_and_stay_inside():
     assert placed[0].size == max(s for *_, s in items), "the biggest region is labelled first"
     w, h = text_box("Sci-Fi", 11)
     assert 30 < w < 60 and 12 < h < 20
+
+
+def test_a_movie_and_its_neighbours_are_labelled_without_overlaps():
+    """Neighbours sit close together on a map: their labels move apart (a line joins each to its point), never
+    onto each other or the star, and the selected movie's title is placed first."""
+    rng = np.random.default_rng(1)
+    items = [(f"Movie number {i} (199{i})", float(x), float(y))
+             for i, (x, y) in enumerate(rng.normal(0, 0.02, size=(6, 2)))]  # six points within a few pixels
+    placed = place_point_labels(items, (-3, 3), (-3, 3), 600, 400)
+    assert len(placed) == 6 and placed[0].order == 0
+    star = 300 + items[0][1] * 100, 200 + items[0][2] * 400 / 6
+    for i, a in enumerate(placed):
+        assert 0 <= a.box[0] and a.box[2] <= 600 and 0 <= a.box[1] and a.box[3] <= 400
+        assert not (a.box[0] < star[0] < a.box[2] and a.box[1] < star[1] < a.box[3]), "a label covers the star"
+        for b in placed[i + 1:]:
+            assert not overlaps(a.box, b.box), (a.text, b.text)
+    regions = place_labels([("Drama · 1990s", 0.0, 0.0, 50)], (-3, 3), (-3, 3), 600, 400,
+                           taken=[p.box for p in placed])
+    assert all(not overlaps(r.box, p.box) for r in regions for p in placed)
 
 
 CATALOG = pd.DataFrame({
@@ -135,7 +154,10 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     at = app(page="pages_/latent_space.py")
     assert not at.exception
     content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
-    assert content["layout"]["annotations"], "region labels drawn"
+    assert _regions(content), "region labels drawn"
+    points = [a["text"] for a in content["layout"]["annotations"] if a.get("name") == "point"]
+    assert points and points[0].startswith("<b>"), "the selected movie's title, beside its star"
+    assert 2 <= len(points) <= 6
     assert content["layout"]["dragmode"] == "select"
     rows = [0, 49, 171]  # Toy Story, Star Wars, The Empire Strikes Back
     at.session_state["map_content"] = {"selection": {
@@ -153,7 +175,11 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     assert at.session_state["view_genres"] and at.session_state["view_years"] == (1977, 1995)
     at.toggle(key="w_map_labels").set_value(False).run()
     content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
-    assert not content["layout"].get("annotations")
+    assert not _regions(content)
+
+
+def _regions(spec: dict) -> list[dict]:
+    return [a for a in spec["layout"].get("annotations", []) if a.get("name") == "region"]
 
 
 def test_finding_a_title_rings_and_centres_it(app):
