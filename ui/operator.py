@@ -5,7 +5,8 @@ Visitors browse: their own slider, filters, links and ratings. The operator is r
 * ``RECSYS_OPERATOR_TOKEN`` set: a session becomes the operator's by opening any page once with
   ``?operator=<token>`` (the token then leaves the address bar);
 * not set, and the server listens only on this machine (the default, ``127.0.0.1``): whoever can reach it
-  is on this machine, so every session is the operator's;
+  is on this machine, so every session is the operator's, except one that arrives through a reverse proxy
+  (a forwarding header on its connection: the usual way to share a loopback server), which is a visitor's;
 * not set, and the server listens on other interfaces: a token is made at start and written to the
   server's log (only the operator sees it), so visitors from the network never get operator controls.
 """
@@ -23,6 +24,8 @@ TOKEN_ENV = "RECSYS_OPERATOR_TOKEN"
 QUERY_KEY = "operator"
 SESSION_KEY = "is_operator"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# what nginx, Caddy, Apache, Traefik and the like add to a request they pass on (RFC 7239 and the de-facto ones)
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip")
 _log = logging.getLogger("recsys_app")
 
 
@@ -47,7 +50,7 @@ def recognise() -> None:
     token = _token()
     ss = st.session_state
     if token is None:
-        ss[SESSION_KEY] = True
+        ss[SESSION_KEY] = not _from_elsewhere()
         return
     given = st.query_params.get(QUERY_KEY)
     if given is not None:
@@ -55,6 +58,28 @@ def recognise() -> None:
             ss[SESSION_KEY] = True
         del st.query_params[QUERY_KEY]
     ss.setdefault(SESSION_KEY, False)
+
+
+def _from_elsewhere() -> bool:
+    """Whether this session comes from another machine although the server listens on loopback (a proxy)."""
+    try:
+        headers = st.context.headers
+        proxied = any(headers.get(h) for h in _PROXY_HEADERS)
+        remote = st.context.ip_address is not None
+    except Exception:  # noqa: BLE001 - no request context (a bare script run): nobody else is connected
+        return False
+    if proxied or remote:
+        _warn_proxied()
+    return proxied or remote
+
+
+@st.cache_resource(show_spinner=False)
+def _warn_proxied() -> bool:
+    """Say once in the log why visitors through a proxy get no operator controls, and what to do."""
+    _log.warning("A session reached this loopback server through a proxy (a forwarding header): it browses as a "
+                 "visitor. Set %s and open the dashboard once with ?%s=<token> for operator controls there.",
+                 TOKEN_ENV, QUERY_KEY)
+    return True
 
 
 def is_operator() -> bool:

@@ -146,3 +146,19 @@ def test_visitors_cannot_train_or_clear_caches_the_operator_can(empty_server: Se
     assert pg.get_by_role("button", name=re.compile("Train")).count() >= 1
     assert "operator=" not in pg.url  # the token leaves the address bar
     ctx.close()
+
+
+def test_on_loopback_a_session_through_a_proxy_is_a_visitor(server: str, browser: object) -> None:
+    """No token, the default 127.0.0.1: a local session is the operator's; one a reverse proxy passed on (a
+    forwarding header on its connection) browses as a visitor."""
+    proxied = browser.new_context(viewport={"width": 1400, "height": 900},
+                                  extra_http_headers={"X-Forwarded-For": "203.0.113.9"})
+    pg = proxied.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(f"{server}/data-model")
+    pg.get_by_text(re.compile("Clearing the caches is for the operator")).wait_for()
+    assert pg.get_by_role("button", name=re.compile("Clear the dashboard")).count() == 0
+    proxied.close()
+    local, pg = _visit(browser, f"{server}/data-model")
+    pg.get_by_role("button", name=re.compile("Clear the dashboard")).wait_for()
+    local.close()
