@@ -61,16 +61,15 @@ def recognise() -> None:
 
 
 def _from_elsewhere() -> bool:
-    """Whether this session comes from another machine although the server listens on loopback (a proxy)."""
+    """Whether this session reached the loopback server through a reverse proxy (its connection is local, so
+    only the proxy's forwarding headers tell)."""
     try:
-        headers = st.context.headers
-        proxied = any(headers.get(h) for h in _PROXY_HEADERS)
-        remote = st.context.ip_address is not None
+        proxied = any(st.context.headers.get(h) for h in _PROXY_HEADERS)
     except Exception:  # noqa: BLE001 - no request context (a bare script run): nobody else is connected
         return False
-    if proxied or remote:
+    if proxied:
         _warn_proxied()
-    return proxied or remote
+    return proxied
 
 
 @st.cache_resource(show_spinner=False)
