@@ -239,7 +239,8 @@ JS_MAP = """(prefix) => {
   }
   return {left: r.left + fl._size.l, top: r.top + fl._size.t, w: fl._size.w, h: fl._size.h,
           x: fl.xaxis.range, y: fl.yaxis.range, pts: pts,
-          labels: gd.querySelectorAll('g.annotation').length,
+          labels: (gd.layout.annotations || []).filter(a => a.name === 'region').length,
+          drawn: gd.querySelectorAll('g.annotation').length,
           traces: (gd._fullData || []).map(t => t.name)};
 }"""
 
@@ -291,7 +292,7 @@ def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server)
     from playwright.sync_api import expect
 
     m = _open_latent(page, server)
-    assert m["labels"] >= 3, "region labels drawn"
+    assert m["labels"] >= 3 and m["drawn"] > m["labels"], "region labels drawn, and the selected movie's titles"
     page.get_by_text("Labels", exact=True).click()
     _idle(page)
     page.wait_for_function(f"() => ({JS_MAP})('Content space').labels === 0", timeout=30_000)
