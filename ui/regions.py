@@ -1,9 +1,9 @@
-"""Where region labels go on a map at its default zoom: greedy placement that never lets two labels overlap.
+"""Where labels go on a map at its default zoom: greedy placement that never lets two labels overlap.
 
-Pure (no Streamlit, no plotly): labels are boxes estimated from their text length and font size in pixels;
-the biggest region is placed first, each label tries its centre and four nudges, and a label that fits
-nowhere is left out rather than drawn over another one.
-"""
+Pure (no Streamlit, no plotly): labels are boxes estimated from their text length and font size in pixels.
+The selected movie's and its first neighbours' titles are placed first, each beside its point (a line joins
+them); then the regions' labels, biggest region first, each at its centre or one of four nudges, clear of
+everything placed. A label that fits nowhere is left out rather than drawn over another one."""
 
 from __future__ import annotations
 
