@@ -33,22 +33,30 @@ def test_the_same_key_runs_once_however_many_ask():
     assert calls == [1]
 
 
-def test_jobs_beyond_the_bound_wait_in_order_and_know_their_place():
+def _one_slot_held(name: str, background_first: tuple[str, ...] = ()):
+    """A one-job runner whose first job ``name`` runs until ``gate`` is set; each job's start is logged in
+    ``order``; ``background_first`` jobs are queued (as background) right behind it."""
     r = JobRunner(max_running=1)
     gate = threading.Event()
-    order = []
+    order: list[str] = []
 
-    def slow(progress):
-        order.append("a")
+    def hold(progress):
+        order.append(name)
         gate.wait(5)
 
-    a = r.submit(key("a"), "a", slow)
+    first = r.submit(key(name), name, hold)
+    queued = [r.submit(key(b), b, lambda p, b=b: order.append(b), background=True) for b in background_first]
+    for _ in range(100):
+        if first.status == RUNNING:
+            break
+        first.wait(0.02)
+    return r, gate, order, first, queued
+
+
+def test_jobs_beyond_the_bound_wait_in_order_and_know_their_place():
+    r, gate, order, a, _ = _one_slot_held("a")
     b = r.submit(key("b"), "b", lambda p: order.append("b"))
     c = r.submit(key("c"), "c", lambda p: order.append("c"))
-    for _ in range(100):
-        if a.status == RUNNING:
-            break
-        a.wait(0.02)
     assert a.status == RUNNING and b.status == QUEUED and c.status == QUEUED
     assert r.position(b) == 1 and r.position(c) == 2
     gate.set()
@@ -57,21 +65,7 @@ def test_jobs_beyond_the_bound_wait_in_order_and_know_their_place():
 
 def test_a_map_someone_waits_for_goes_before_the_background_metrics():
     """The rating model and the evaluation queued after the lists never hold back a map a visitor opened."""
-    r = JobRunner(max_running=1)
-    gate = threading.Event()
-    order = []
-
-    def lists(progress):
-        order.append("lists")
-        gate.wait(5)
-
-    built = r.submit(key("lists"), "lists", lists)
-    rating = r.submit(key("rating"), "rating", lambda p: order.append("rating"), background=True)
-    evaluate = r.submit(key("evaluate"), "evaluate", lambda p: order.append("evaluate"), background=True)
-    for _ in range(100):
-        if built.status == RUNNING:
-            break
-        built.wait(0.02)
+    r, gate, order, _, (rating, evaluate) = _one_slot_held("lists", ("rating", "evaluate"))
     umap = r.submit(key("map", "content"), "map", lambda p: order.append("map"))
     assert [r.position(j) for j in (umap, rating, evaluate)] == [1, 2, 3]
     assert [j.key.stage for j in r.jobs()] == ["lists", "map", "rating", "evaluate"]
