@@ -106,10 +106,13 @@ class JobRunner:
 
     def submit(self, key: JobKey, title: str, run: Callable[[ProgressFn], Any], retry_failed: bool = True,
                background: bool = False) -> Job:
-        """The job for ``key``: the existing one unless it failed or was cancelled, else a new one, queued."""
+        """The job for ``key``: the existing one unless it failed or was cancelled, else a new one, queued (a queued
+        background job asked for again in the foreground moves ahead)."""
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and (job.status in (QUEUED, RUNNING, DONE) or not retry_failed):
+                if job.status == QUEUED and job.background and not background:
+                    job.background = False  # someone waits on it now: ahead of the background jobs
                 return job
             job = Job(key, title, run, next(self._seq), background)
             self._jobs[key] = job

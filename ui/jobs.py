@@ -100,8 +100,17 @@ def pending(ex: engine.Explorer) -> list[engine.Job]:
     return complete_later(ex, dataset, ss[K.CONFIG].get(dataset, cached.DEFAULT_CONFIG_JSON))
 
 
-def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float) -> engine.Job:
-    """The job that computes one UMAP map (once per space and α step across visitors)."""
+def pending_maps(ex: engine.Explorer) -> list[engine.Job]:
+    """The base maps of the session's dataset and settings not stored yet, queued behind its metrics if new."""
+    ss = st.session_state
+    dataset = ss[K.DATASET]
+    return maps_later(ex, dataset, ss[K.CONFIG].get(dataset, cached.DEFAULT_CONFIG_JSON))
+
+
+def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float,
+            background: bool = False) -> engine.Job:
+    """The job that computes one UMAP map (once per space and α step across visitors); ``background``: nobody
+    waits on it yet (a failed one is then left for a visitor's request to retry)."""
     a = ex.map_alpha(alpha) if space == "hybrid" else 0.5
 
     task = {"source": cached.dataset_source(dataset), "config": ex.config, "space": space, "alpha": a}
@@ -112,7 +121,18 @@ def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alp
         return space
 
     detail = f"{space}@{a:.2f}" if space == "hybrid" else space
-    return runner().submit(_key(dataset, config_json, "map", detail), f"Computing the {space} map", run)
+    return runner().submit(_key(dataset, config_json, "map", detail), f"Computing the {space} map", run,
+                           retry_failed=not background, background=background)
+
+
+BASE_MAPS = ("content", "collab")
+
+
+def maps_later(ex: engine.Explorer, dataset: str, config_json: str) -> list[engine.Job]:
+    """Queue the base maps (content, collab) an artifact lacks as background jobs, after its metrics, so that
+    Latent space opens already drawn; a visitor who opens it first moves them ahead of the background jobs."""
+    return [map_job(ex, dataset, config_json, space, 0.5, background=True) for space in BASE_MAPS
+            if not ex.map_stored(space)]
 
 
 def map_pending(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float) -> bool:

@@ -198,6 +198,7 @@ def main() -> None:
                 pg.run()  # the data page works without a model: download, retrain, clear the cache
             return
         jobs.pending(ex)  # the rating model and the evaluation follow the lists, as the server's jobs
+        jobs.pending_maps(ex)  # then the two base maps, so that Latent space opens drawn
         for notice in ex.notices:  # device fallback, smaller-batch retries, a rebuilt cache, no caching
             layout.notice(notice)
         state.apply_pending_url(cached.catalogue(cached.artifact_key(ex), ex))

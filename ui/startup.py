@@ -33,7 +33,8 @@ def open_or_build_default() -> str:
         jobs.build(dataset, cached.dataset_source(dataset), cached.DEFAULT_CONFIG_JSON)
         return f"building {dataset}"
     later = jobs.complete_later(ex, dataset, cached.DEFAULT_CONFIG_JSON)  # a rating model or metrics missing
-    return f"opened {dataset}" + (f"; {len(later)} later stage(s) queued" if later else "")
+    later += jobs.maps_later(ex, dataset, cached.DEFAULT_CONFIG_JSON)  # and the base maps
+    return f"opened {dataset}" + (f"; {len(later)} later job(s) queued" if later else "")
 
 
 def _start() -> None:

@@ -73,6 +73,17 @@ def test_a_map_someone_waits_for_goes_before_the_background_metrics():
     assert evaluate.wait(5) and order == ["lists", "map", "rating", "evaluate"]
 
 
+def test_a_background_map_someone_opens_moves_ahead_of_the_metrics():
+    """The base maps queued behind the metrics (nobody waits on them yet) move ahead once a visitor opens the page
+    that shows them; the job is the same one, run once."""
+    r, gate, order, _, (rating, evaluate, bg_map) = _one_slot_held("lists", ("rating", "evaluate", "map"))
+    assert r.position(bg_map) == 3
+    again = r.submit(key("map"), "map", lambda p: order.append("map twice"))
+    assert again is bg_map and r.position(bg_map) == 1 and r.position(evaluate) == 3
+    gate.set()
+    assert evaluate.wait(5) and order == ["lists", "map", "rating", "evaluate"]
+
+
 def test_cancel_stops_a_running_job_at_its_next_report_and_drops_a_queued_one():
     r = JobRunner()
     started = threading.Event()

@@ -132,6 +132,23 @@ def test_two_visitors_on_latent_space_cause_one_umap_run_per_map(empty_server: S
     assert empty_server.started("map", "collab") == 1
 
 
+def test_the_base_maps_follow_the_metrics_and_latent_space_opens_drawn(empty_server: Server,
+                                                                       chromium: object) -> None:
+    """After the lists the server goes on alone: the rating model, the evaluation, then the two base maps; a visitor
+    who opens Latent space afterwards finds both maps drawn, with no UMAP run of their own."""
+    ctx, pg = _visit(chromium, empty_server.url)
+    wait_lists(pg)
+    ctx.close()  # nobody is left on the dashboard
+    empty_server.wait_log(r"job done: map collab", timeout_s=300)
+    log = empty_server.log.read_text()
+    assert log.index("job started: evaluate") < log.index("job started: map content"), log[-2000:]
+    ctx, pg = _visit(chromium, f"{empty_server.url}/latent-space")
+    pg.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2", timeout=60_000)
+    assert pg.get_by_text(re.compile("Drawing the (content|collab) map")).count() == 0
+    ctx.close()
+    assert empty_server.started("map", "content") == 1 and empty_server.started("map", "collab") == 1
+
+
 def test_visitors_cannot_train_or_clear_caches_the_operator_can(empty_server: Server, chromium: object) -> None:
     ctx, pg = _visit(chromium, empty_server.url)
     wait_lists(pg)
