@@ -72,7 +72,7 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
     if not ex.map_stored(space, a):
         ex.refresh()  # another process or job may have stored it meanwhile
     if not ex.map_stored(space, a):
-        job = jobs.map_job(ex, ss[K.DATASET], ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON), space, a)
+        job = jobs.map_job(ex, *cached.session_model(), space, a)
         if job.active:
             st.markdown(f"**{md_text(title, 80)}**")
             jobs.watch([job], f"Drawing the {space} map (UMAP, first time only)", f"map_{space}")
@@ -108,10 +108,10 @@ selection.selection_panel(ex, key)
 
 shown_as = f"α = {format_alpha(map_a)}" + ("" if round(map_a, 2) == round(alpha, 2)
                                             else f" (nearest stored step to your α = {format_alpha(alpha)})")
-config_json = ss[K.CONFIG].get(ss[K.DATASET], cached.DEFAULT_CONFIG_JSON)
+dataset, config_json = cached.session_model()
 blend_col, list_col = st.columns([3, 1], gap="medium")
 with blend_col:
-    if ex.map_stored("hybrid", map_a) or jobs.map_pending(ex, ss[K.DATASET], config_json, "hybrid", map_a) \
+    if ex.map_stored("hybrid", map_a) or jobs.map_pending(ex, dataset, config_json, "hybrid", map_a) \
             or st.button(
         f"Compute the blended map at {shown_as}", key="btn_blend_map", icon="🗺️",
         help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",

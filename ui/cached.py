@@ -166,11 +166,16 @@ def forget_explorer(dataset: str | None = None, config_json: str | None = None) 
         fn.clear()
 
 
-def current_explorer() -> Explorer:
-    """The explorer of the session's dataset and settings (already opened by the router)."""
+def session_model() -> tuple[str, str]:
+    """The session's dataset and the training settings (JSON) it uses there."""
     ss = st.session_state
     dataset = ss[K.DATASET]
-    return open_explorer(dataset, ss[K.CONFIG].get(dataset, DEFAULT_CONFIG_JSON))
+    return dataset, ss[K.CONFIG].get(dataset, DEFAULT_CONFIG_JSON)
+
+
+def current_explorer() -> Explorer:
+    """The explorer of the session's dataset and settings (already opened by the router)."""
+    return open_explorer(*session_model())
 
 
 def artifact_key(ex: Explorer) -> str:

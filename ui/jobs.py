@@ -18,7 +18,6 @@ import streamlit as st
 
 from ui import cached, engine
 from ui.format import md_text, progress_text
-from ui.state import K
 
 MAX_JOBS_ENV = "RECSYS_MAX_JOBS"
 
@@ -95,16 +94,12 @@ def complete_later(ex: engine.Explorer, dataset: str, config_json: str) -> list[
 
 def pending(ex: engine.Explorer) -> list[engine.Job]:
     """The later-stage jobs of the session's dataset and settings still queued or running (queued now if new)."""
-    ss = st.session_state
-    dataset = ss[K.DATASET]
-    return complete_later(ex, dataset, ss[K.CONFIG].get(dataset, cached.DEFAULT_CONFIG_JSON))
+    return complete_later(ex, *cached.session_model())
 
 
 def pending_maps(ex: engine.Explorer) -> list[engine.Job]:
     """The base maps of the session's dataset and settings not stored yet, queued behind its metrics if new."""
-    ss = st.session_state
-    dataset = ss[K.DATASET]
-    return maps_later(ex, dataset, ss[K.CONFIG].get(dataset, cached.DEFAULT_CONFIG_JSON))
+    return maps_later(ex, *cached.session_model())
 
 
 def map_job(ex: engine.Explorer, dataset: str, config_json: str, space: str, alpha: float,

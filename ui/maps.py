@@ -135,6 +135,8 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
         if len(sel):
             overlay(sel, "Map selection", {"size": 8, "color": "rgba(0,0,0,0)",
                                            "line": {"width": 1.5, "color": "#1F2933"}})
+    point_labels: list[tuple[str, float, float]] = []
+    star = False
     if selected is not None:
         nb = df[df["movie"].isin(list(neighbours))]
         me = df[df["movie"] == selected]
@@ -151,15 +153,11 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
         if len(me):
             overlay(me, "Selected", {"size": 16, "symbol": "star", "color": ACCENT,
                                      "line": {"width": 1, "color": "black"}})
-        has_star = len(me) > 0
         # the star's title, then its first five neighbours' (in rank order), each beside its point without overlaps
-        by_movie = nb.set_index("movie")
-        point_labels = [(printable(t, 40), float(x), float(y)) for t, x, y in zip(me["label"], me["x"], me["y"],
-                                                                                 strict=True)]
-        point_labels += [(printable(by_movie.at[m, "label"], 28), float(by_movie.at[m, "x"]),
-                          float(by_movie.at[m, "y"])) for m in list(neighbours)[:5] if m in by_movie.index]
-    else:
-        point_labels, has_star = [], False
+        star = len(me) > 0
+        first = nb.set_index("movie").reindex(list(neighbours)[:5]).dropna(subset=["x"])
+        point_labels = [(printable(t, limit), float(x), float(y)) for part, limit in ((me, 40), (first, 28))
+                        for t, x, y in zip(part["label"], part["x"], part["y"], strict=True)]
     x_range, y_range = x_full, y_full
     if highlight is not None:
         hit = df[df["movie"] == highlight]
@@ -173,13 +171,13 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
     fig.update_yaxes(showticklabels=False, title_text="", zeroline=False, showgrid=False, range=list(y_range))
     plot_w = max(width_px - 20, 100)
     plot_h = max(height - 46 - (40 if legend else 0), 100)
-    placed = place_point_labels(point_labels, x_range, y_range, plot_w, plot_h, POINT_FONT_PX) if point_labels else []
+    placed = place_point_labels(point_labels, x_range, y_range, plot_w, plot_h, POINT_FONT_PX)
     for pl in placed:
-        selected_label = pl.order == 0 and has_star
+        is_star = star and pl.order == 0
         fig.add_annotation(x=pl.x, y=pl.y, ax=pl.dx, ay=-pl.dy, axref="pixel", ayref="pixel", name="point",
-                           text=f"<b>{plot_text(pl.text)}</b>" if selected_label else plot_text(pl.text),
+                           text=f"<b>{plot_text(pl.text)}</b>" if is_star else plot_text(pl.text),
                            showarrow=True, arrowhead=0, arrowwidth=1, standoff=4,
-                           arrowcolor=ACCENT if selected_label else NEIGHBOUR,
+                           arrowcolor=ACCENT if is_star else NEIGHBOUR,
                            font={"size": POINT_FONT_PX, "color": "#1F2933"}, bgcolor="rgba(255,255,255,0.85)",
                            borderpad=1)
     if regions and highlight is None:

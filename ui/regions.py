@@ -7,12 +7,15 @@ everything placed. A label that fits nowhere is left out rather than drawn over 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 CHAR_W = 0.62  # average glyph width as a share of the font size (plotly's default sans-serif)
 LINE_H = 1.5  # box height as a share of the font size, with the annotation's padding
 PAD_PX = 4.0
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels (y up)
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class Placed:
     text: str
     x: float
     y: float
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels (y up)
+    box: Box
     size: int
 
 
@@ -31,12 +34,32 @@ def text_box(text: str, font_px: float) -> tuple[float, float]:
     return len(text) * font_px * CHAR_W + 2 * PAD_PX, font_px * LINE_H
 
 
-def overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+def overlaps(a: Box, b: Box) -> bool:
     """Whether two pixel boxes intersect."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-Box = tuple[float, float, float, float]
+Convert = Callable[[float, float], tuple[float, float]]
+
+
+def _pixels(x_range: tuple[float, float], y_range: tuple[float, float], width_px: float,
+            height_px: float) -> tuple[Convert, Convert]:
+    """Data coordinates -> pixels from the plot's bottom-left corner, and back."""
+    (x0, x1), (y0, y1) = x_range, y_range
+    sx, sy = width_px / max(x1 - x0, 1e-12), height_px / max(y1 - y0, 1e-12)
+    return (lambda x, y: ((x - x0) * sx, (y - y0) * sy)), (lambda px, py: (x0 + px / sx, y0 + py / sy))
+
+
+def _free_spot(px: float, py: float, w: float, h: float, nudges: Sequence[tuple[float, float]], width_px: float,
+               height_px: float, taken: Sequence[Box]) -> tuple[float, float, Box] | None:
+    """The first nudge (dx, dy) from (px, py) whose w x h box lies inside the plot and clear of ``taken``."""
+    for dx, dy in nudges:
+        cx, cy = px + dx, py + dy
+        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        if box[0] >= 0 and box[1] >= 0 and box[2] <= width_px and box[3] <= height_px \
+                and not any(overlaps(box, t) for t in taken):
+            return dx, dy, box
+    return None
 
 
 def place_labels(items: Sequence[tuple[str, float, float, int]], x_range: tuple[float, float],
@@ -44,22 +67,18 @@ def place_labels(items: Sequence[tuple[str, float, float, int]], x_range: tuple[
                  font_px: float = 11.0, taken: Sequence[Box] = ()) -> list[Placed]:
     """Place (text, x, y, size) labels biggest first, each inside the plot and clear of every placed one (and of
     the ``taken`` pixel boxes: the point labels drawn first)."""
-    (x0, x1), (y0, y1) = x_range, y_range
-    sx = width_px / max(x1 - x0, 1e-12)
-    sy = height_px / max(y1 - y0, 1e-12)
+    to_px, to_data = _pixels(x_range, y_range, width_px, height_px)
+    boxes = list(taken)
     placed: list[Placed] = []
     for text, x, y, size in sorted(items, key=lambda it: -it[3]):
         w, h = text_box(text, font_px)
-        px, py = (x - x0) * sx, (y - y0) * sy
-        for dx, dy in ((0, 0), (0, h), (0, -h), (w * 0.6, 0), (-w * 0.6, 0), (0, 2 * h), (0, -2 * h)):
-            cx, cy = px + dx, py + dy
-            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            if box[0] < 0 or box[1] < 0 or box[2] > width_px or box[3] > height_px:
-                continue
-            if any(overlaps(box, p.box) for p in placed) or any(overlaps(box, t) for t in taken):
-                continue
-            placed.append(Placed(text, x0 + cx / sx, y0 + cy / sy, box, size))
-            break
+        px, py = to_px(x, y)
+        nudges = ((0, 0), (0, h), (0, -h), (w * 0.6, 0), (-w * 0.6, 0), (0, 2 * h), (0, -2 * h))
+        spot = _free_spot(px, py, w, h, nudges, width_px, height_px, boxes)
+        if spot is not None:
+            dx, dy, box = spot
+            placed.append(Placed(text, *to_data(px + dx, py + dy), box, size))
+            boxes.append(box)
     return placed
 
 
@@ -84,30 +103,23 @@ def place_point_labels(items: Sequence[tuple[str, float, float]], x_range: tuple
 
     Neighbours of a movie sit close together on a map, so their labels drawn at the points pile up unreadably;
     here each label moves to the nearest free spot (a line joins it to its point) or is left out."""
-    (x0, x1), (y0, y1) = x_range, y_range
-    sx = width_px / max(x1 - x0, 1e-12)
-    sy = height_px / max(y1 - y0, 1e-12)
+    to_px, _ = _pixels(x_range, y_range, width_px, height_px)
     placed: list[PointLabel] = []
-    taken: list[Box] = []
+    boxes: list[Box] = []
     if items:
-        px, py = (items[0][1] - x0) * sx, (items[0][2] - y0) * sy
-        taken.append((px - marker_px / 2, py - marker_px / 2, px + marker_px / 2, py + marker_px / 2))
+        px, py = to_px(items[0][1], items[0][2])
+        boxes.append((px - marker_px / 2, py - marker_px / 2, px + marker_px / 2, py + marker_px / 2))
     for order, (text, x, y) in enumerate(items):
         w, h = text_box(text, font_px)
-        px, py = (x - x0) * sx, (y - y0) * sy
         v, side = h / 2 + 6, w / 2 + 8
-        for dx, dy in ((0, v), (0, -v), (side, 0), (-side, 0), (side, v), (-side, v), (side, -v), (-side, -v),
-                       (0, v + h), (0, -v - h), (side, v + h), (-side, v + h), (side, -v - h), (-side, -v - h),
-                       (0, v + 2 * h), (0, -v - 2 * h)):
-            cx, cy = px + dx, py + dy
-            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            if box[0] < 0 or box[1] < 0 or box[2] > width_px or box[3] > height_px:
-                continue
-            if any(overlaps(box, t) for t in taken):
-                continue
+        nudges = ((0, v), (0, -v), (side, 0), (-side, 0), (side, v), (-side, v), (side, -v), (-side, -v),
+                  (0, v + h), (0, -v - h), (side, v + h), (-side, v + h), (side, -v - h), (-side, -v - h),
+                  (0, v + 2 * h), (0, -v - 2 * h))
+        spot = _free_spot(*to_px(x, y), w, h, nudges, width_px, height_px, boxes)
+        if spot is not None:
+            dx, dy, box = spot
             placed.append(PointLabel(text, order, x, y, dx, dy, box))
-            taken.append(box)
-            break
+            boxes.append(box)
     return placed
 
 

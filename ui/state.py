@@ -46,7 +46,6 @@ class K:
     LAST_MAP_PICK = "last_map_pick"  # last plotly selection already applied
     TASTE = "taste_ratings"  # {dataset key (name|fingerprint): {movie_id: stars index 0-4}}
     PENDING_VIEW = "pending_view"  # a saved view to apply at the start of the next run
-    ALPHA_FROM_URL = "alpha_from_url"
     ALPHA_AUTO = "alpha_auto"  # the model default the slider was filled with, while the visitor has not moved it
 
     W_DATASET = "w_dataset"
@@ -354,7 +353,6 @@ def init_session() -> None:
         K.CONFIG: {},
         K.LAST_MAP_PICK: {},
         K.TASTE: {},
-        K.ALPHA_FROM_URL: False,
         K.ALPHA_AUTO: None,
     }
     for key, value in defaults.items():
@@ -422,7 +420,6 @@ def apply_pending_url(cat: Catalogue) -> None:
     parsed = parse_view(raw, cat)
     view = replace(current_view(), **parsed.values)  # type: ignore[arg-type]
     apply_view(view)
-    ss[K.ALPHA_FROM_URL] = view.alpha is not None
     all_notices = list(notices) + parsed.notices
     ss[K.NOTICES] = (all_notices, None)  # bound to the view once the defaults are filled in
 
