@@ -2,11 +2,19 @@
 
 Each user's list (the evaluation's protocol: seed-sum of calibrated similarities, rated movies excluded) keeps
 its first ``20 - s`` movies and fills the last ``s`` places with the best thin movies (``n <= 5`` training
-ratings, or mostly placed by content) scored with content weight ``ta``. Spaces come from
-``blend_research.py``'s cache (trained once on the evaluation's training part). Usage::
+ratings) by a *fill* score:
+
+- ``blend 0.7`` / ``content``: the calibrated blend at content weight 0.7, or content alone;
+- ``co-raters``: how much the user's neighbours (cosine of rating rows) liked the movie, a user-kNN score, which
+  is the seed sum of an item-item co-occurrence similarity weighted by each co-rater's activity;
+- ``co-raters + content/2``: both, each standardised per user.
+
+A *gate* gives the places only to users with some (``> 0``) or more than 5% (``> 0.05``) of their training ratings
+on thin movies, who are likelier to hold a thin movie out. Spaces come from ``blend_research.py``'s cache (trained once on the evaluation's
+training part). Usage::
 
     python benchmarks/blend_research.py --data ../shared/datasets/ml-latest-small   # writes the cache
-    python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.1,0.2,0.3 1,2
+    python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.2 1,2
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,6 +39,13 @@ from recsys_core.training.splits import split_ratings, subset_dataset  # noqa: E
 
 CPU = torch.device("cpu")
 K = 20
+THIN = 5  # "thin": at most this many training ratings (the evaluation's cold threshold)
+GATES = (0.0, 0.05)  # the gates: users with more than this share of their training ratings on thin movies
+
+
+def _standard(x: torch.Tensor) -> torch.Tensor:
+    """Each row as standard scores (the rated and missing cells are masked later)."""
+    return (x - x.mean(1, keepdim=True)) / x.std(1, keepdim=True).clamp(min=1e-6)
 
 
 def main() -> None:
@@ -47,29 +63,43 @@ def main() -> None:
     ef, hf = ev._unit_rows(cold.vectors, cold.has_vector, CPU)
     ef_cand = ef * torch.from_numpy(cold.weight)[:, None]
     cm, ci, km, ki = ev._cal_tensors(calibration(ec.numpy(), hc.numpy(), ef.numpy(), hf.numpy(), ef_cand.numpy()), CPU)
-    count = torch.from_numpy(proto.train_count)
-    thin_sets = {"n<=5": count <= 5, "share<.5": torch.from_numpy(cold.rated_share) < 0.5}
+    thin = torch.from_numpy(proto.train_count <= THIN)
+    rated_m = (proto.train != 0).astype(np.float32).tocsr()
+    per_user = np.diff(rated_m.indptr)
+    share = np.asarray(rated_m @ (proto.train_count <= THIN).astype(np.float32)).ravel() / np.maximum(per_user, 1)
+    gates = {g: torch.from_numpy(share > g) for g in GATES}
+    unit_rows = sp.diags(1.0 / np.sqrt(np.maximum(per_user, 1))) @ rated_m
+    user_sim = torch.from_numpy((unit_rows @ unit_rows.T).toarray().astype(np.float32))
+    user_sim.fill_diagonal_(0.0)
+    liked = torch.from_numpy(proto.liked.toarray().astype(np.float32))
 
     def scorer(ub: np.ndarray, seeds: torch.Tensor, rated: torch.Tensor):  # (each list already leaves rated out)
         sc = ((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]
         sf = ((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]
+        co = user_sim[torch.from_numpy(ub)] @ liked
+        fills = {"blend 0.7": blend(sc, sf, 0.7), "content": sc, "co-raters": co,
+                 "co-raters + content/2": _standard(co) + 0.5 * _standard(sc)}
         alive = hc | hf
         out = {}
         for a in alphas:
             base = blend(sc, sf, a).masked_fill(~alive, -math.inf).masked_fill(rated, -math.inf)
             out[f"alpha {a:g}"] = base
-            for tname, thin in thin_sets.items():
-                for ta in (1.0, 0.7):
-                    ts = blend(sc, sf, ta).masked_fill(~(alive & thin), -math.inf).masked_fill(rated, -math.inf)
-                    for s in slots:
-                        top = torch.topk(base, K - s, dim=1).indices
-                        extra = torch.topk(ts.scatter(1, top, -math.inf), s, dim=1).indices
-                        fin = torch.full_like(base, -1e9)
-                        fin.scatter_(1, top, (1e6 - torch.arange(K - s, dtype=torch.float32)).expand(len(ub), -1).contiguous())
-                        fin.scatter_(1, extra, (1e5 - torch.arange(s, dtype=torch.float32)).expand(len(ub), -1).contiguous())
-                        out[f"alpha {a:g}, thin {tname}, content weight {ta:g}, {s} slot(s)"] = fin
+            for fname, fill in fills.items():
+                ts = fill.masked_fill(~(alive & thin), -math.inf).masked_fill(rated, -math.inf)
+                for s in slots:
+                    top = torch.topk(base, K - s, dim=1).indices
+                    extra = torch.topk(ts.scatter(1, top, -math.inf), s, dim=1).indices
+                    fin = torch.full_like(base, -1e9)
+                    fin.scatter_(1, top, (1e6 - torch.arange(K - s, dtype=torch.float32)).expand(len(ub), -1).contiguous())
+                    fin.scatter_(1, extra, (1e5 - torch.arange(s, dtype=torch.float32)).expand(len(ub), -1).contiguous())
+                    out[f"alpha {a:g}, fill {fname}, {s} place(s), every user"] = fin
+                    for g, gate in gates.items():
+                        out[f"alpha {a:g}, fill {fname}, {s} place(s), thin share > {g:g}"] = torch.where(
+                            gate[torch.from_numpy(ub)][:, None], fin, base)
         return out.items()
 
+    users = torch.from_numpy(proto.users)
+    print(f"users {len(proto.users)}; " + ", ".join(f"thin share > {g:g}: {int(m[users].sum())}" for g, m in gates.items()))
     print("| list | Recall@20 | cold Recall@20 | coverage |\n|---|---|---|---|")
     for name, v in ev.rank_users(proto, scorer).items():
         print(f"| {name} | {v['recall@20']:.4f} | {v['cold_recall@20']:.4f} ± {v['cold_recall@20_se']:.4f} | "
