@@ -94,7 +94,8 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
     maps.apply_map_click(ex, f"map_{space}", event)
     missing = len(ex.catalog) - len(df)
     if missing:
-        st.caption(f"{missing:,} movies have no {space} embedding and are not drawn.")
+        st.caption(f"{missing:,} movie{' has' if missing == 1 else 's have'} no {space} embedding and "
+                   f"{'is' if missing == 1 else 'are'} not drawn.")
 
 
 left, right = st.columns(2, gap="medium")

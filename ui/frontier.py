@@ -76,6 +76,37 @@ def picks_from_view(v: dict[str, Any]) -> Picks | None:
     return pick_alphas(list(h.index), list(h[rec]), list(h["genre_coherence"]))
 
 
+def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[float], first: Sequence[float],
+            reversed_x: bool = False, size: tuple[float, float] = (280.0, 300.0),
+            min_px: float = 18.0) -> tuple[list[str], list[str]]:
+    """The α labels one panel can show without piling up, and where each goes: the ends and ``first`` (the
+    picks) are placed first, then the rest in α order, each only where it keeps ``min_px`` from those placed (at
+    a panel of ``size`` pixels); the others show their α on hover (the α near the collaborative end sit close
+    together). A label near the panel's right edge goes on its point's left."""
+    def span(v: Sequence[float]) -> tuple[float, float]:
+        fin = [float(x) for x in v if math.isfinite(float(x))]
+        lo, hi = (min(fin), max(fin)) if fin else (0.0, 1.0)
+        return lo, (hi - lo) or 1.0
+
+    (x0, dx), (y0, dy) = span(xs), span(ys)
+    ends = {min(alphas, default=0.0), max(alphas, default=1.0), *first}
+    order = sorted(range(len(alphas)), key=lambda j: (alphas[j] not in ends, alphas[j]))
+    placed: list[tuple[float, float]] = []
+    out = [""] * len(alphas)
+    where = ["top right"] * len(alphas)
+    for j in order:
+        if not (math.isfinite(float(xs[j])) and math.isfinite(float(ys[j]))):
+            continue
+        fx = (float(xs[j]) - x0) / dx
+        px, py = (1.0 - fx if reversed_x else fx) * size[0], (float(ys[j]) - y0) / dy * size[1]
+        if px > 0.8 * size[0]:
+            where[j] = "top left"
+        if all(math.hypot(px - qx, py - qy) >= min_px for qx, qy in placed):
+            placed.append((px, py))
+            out[j] = format_alpha(alphas[j])
+    return out, where
+
+
 def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     """Recall@k against coherence, popularity and coverage, one point per α (labelled), both picks marked."""
     h = v["hybrid"]
@@ -85,13 +116,11 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     fig = make_subplots(rows=1, cols=max(1, len(axes)), shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=[f"{metric_label(m, k)} ({better} is better)" for m, better in axes])
     alphas = [float(a) for a in h.index]
-    labels = [format_alpha(a) for a in alphas]
     for i, (metric, _) in enumerate(axes, start=1):
         xs, ys = h[metric].astype(float).tolist(), h[rec].astype(float).tolist()
+        text, where = alpha_labels(xs, ys, alphas, list(picks.named().values()), reversed_x=metric == "popularity")
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers+text", text=labels,
-            textposition=["top center" if j % 2 == 0 else "bottom center" for j in range(len(labels))],
-            textfont={"size": 9, "color": "#52606D"}, line={"color": "#9AA5B1", "width": 1},
+            x=xs, y=ys, mode="lines+markers+text", text=text, textposition=where, textfont={"size": 9, "color": "#52606D"}, line={"color": "#9AA5B1", "width": 1},
             marker={"size": 7, "color": alphas, "colorscale": [[0, "#3E4C59"], [1, NEIGHBOUR]],
                     "cmin": 0, "cmax": 1},
             name="α", showlegend=False, customdata=alphas,
@@ -119,9 +148,10 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
         fig.update_xaxes(title_text=metric_label(metric, k), row=1, col=i, title_font={"size": 11})
         if metric == "popularity":
             fig.update_xaxes(autorange="reversed", row=1, col=i)  # better to the right on every panel
-    fig.add_hline(y=picks.floor, line={"dash": "dot", "width": 1, "color": "#7B8794"},
-                  annotation_text=f"{KEEP_RECALL:.0%} of the best recall", annotation_position="bottom left",
-                  annotation_font={"size": 9, "color": "#52606D"})
+    floor_line = {"dash": "dot", "width": 1, "color": "#7B8794"}
+    fig.add_hline(y=picks.floor, line=floor_line)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=floor_line, hoverinfo="skip",
+                             name=f"{KEEP_RECALL:.0%} of the best recall"))  # the line's name, in the legend
     fig.update_yaxes(title_text=metric_label(rec, k), row=1, col=1)
     layout(fig, 400, title={"text": "The trade-off: accuracy against what people see in the lists",
                             "font": {"size": 14}})

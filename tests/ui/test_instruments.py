@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ui.frontier import KEEP_RECALL, pick_alphas
+from ui.frontier import KEEP_RECALL, alpha_labels, pick_alphas
 from ui.regions import overlaps, place_labels, place_point_labels, text_box
 from ui.selection import as_filter, ids_from_event, summarise
 from ui.state import Catalogue, View, parse_view
@@ -43,6 +43,22 @@ def test_pick_rule_ties_and_missing_values():
     assert pick_alphas([0.0, 0.5], [math.nan, 0.2], [0.9, 0.1]).most_accurate == 0.5
     assert pick_alphas([0.0, 0.5], [0.2, 0.2], [math.nan, 0.4]).balanced == 0.5
     assert pick_alphas([0.0], [math.nan], [0.1]) is None
+
+
+def test_frontier_labels_do_not_pile_up_where_the_alphas_crowd():
+    # the collaborative end of a real frontier: five α within a few pixels, then the curve falls away
+    alphas = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0]
+    xs = [0.46, 0.47, 0.48, 0.50, 0.53, 0.65, 0.78, 0.82]
+    ys = [0.407, 0.4098, 0.4112, 0.4114, 0.404, 0.389, 0.269, 0.063]
+    text, where = alpha_labels(xs, ys, alphas, first=[0.2])
+    shown = [a for a, t in zip(alphas, text, strict=True) if t]
+    assert {0.0, 0.2, 1.0} <= set(shown)  # the ends and the pick always
+    assert 0.05 not in shown and 0.1 not in shown  # within a few pixels of 0.0 and 0.2
+    assert {0.5, 0.8} <= set(shown)  # apart from the others: labelled
+    assert where[-1] == "top left" and where[0] == "top right"  # the right edge's label goes inside
+    # a reversed axis (popularity: lower is better) mirrors which side is the edge
+    _, where_rev = alpha_labels(xs, ys, alphas, first=[0.2], reversed_x=True)
+    assert where_rev[0] == "top left" and where_rev[-1] == "top right"
 
 
 def test_region_labels_never_overlap_and_stay_inside():
