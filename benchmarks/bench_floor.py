@@ -1,0 +1,99 @@
+"""This machine's floor for a Streamlit page, without our app: what `bench_ui.py`'s figures compare against.
+
+Serves two bare apps from a temporary folder with the same Streamlit and the same headless Chromium as
+`bench_ui.py`: a title alone, and a title over three plotly scatter charts of 1,700 points each (WebGL, as our
+maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts drawn, fresh and warm browser.
+
+    python benchmarks/bench_floor.py [--runs 5] [--svg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.serve import CHROMIUM, CHROMIUM_ARGS, free_port, stop_server  # noqa: E402
+
+APP = '''
+import numpy as np, plotly.graph_objects as go, streamlit as st
+charts = st.query_params.get("charts", "none")
+st.title("Floor " + charts)
+if charts != "none":
+    rng = np.random.default_rng(0)
+    for i, col in enumerate([*st.columns(2), st.container()]):
+        x, y = rng.normal(size=1700), rng.normal(size=1700)
+        kind = go.Scattergl if charts == "webgl" else go.Scatter
+        fig = go.Figure([kind(x=x[j::8], y=y[j::8], mode="markers", name=str(j)) for j in range(8)])
+        col.plotly_chart(fig.update_layout(height=460), key=f"m{i}", on_select="rerun",
+                         selection_mode=("points", "box", "lasso"))
+'''
+DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(gd => gd._fullLayout"
+         " && gd.querySelector('.main-svg') && (gd._fullData || []).some(t => t.x && t.x.length)).length >= 3")
+
+
+def main() -> int:
+    """Measure and print the table."""
+    import subprocess
+    import urllib.request
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--svg", action="store_true", help="also time the charts drawn as SVG")
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        print("chromium not found: apt-get install chromium to run this benchmark", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    (tmp / "app.py").write_text(APP)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(tmp / "app.py"), "--server.headless",
+                             "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    rows: dict[str, list[float]] = {}
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(f"{url}_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        kinds = ["none", "webgl"] + (["svg"] if args.svg else [])
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            warm = browser.new_context(viewport={"width": 1600, "height": 1000})
+            warm.new_page().goto(url)  # the warm profile has the frontend cached
+            for _ in range(args.runs):
+                for kind in kinds:
+                    for label, ctx in (("fresh", None), ("warm", warm)):
+                        own = ctx or browser.new_context(viewport={"width": 1600, "height": 1000})
+                        page = own.new_page()
+                        t = time.perf_counter()
+                        page.goto(f"{url}?charts={kind}")
+                        page.get_by_role("heading", name=f"Floor {kind}").wait_for(timeout=60_000)
+                        what = "title" if kind == "none" else f"three {kind} charts"
+                        if kind != "none":
+                            page.wait_for_function(DRAWN, timeout=60_000)
+                        rows.setdefault(f"navigation -> {what} ({label} browser)", []).append(time.perf_counter() - t)
+                        page.close()
+                        if ctx is None:
+                            own.close()
+            browser.close()
+    finally:
+        stop_server(proc)
+    print("| bare Streamlit page, headless Chromium | median s | min s | max s | runs |\n|---|---|---|---|---|")
+    for name, xs in rows.items():
+        print(f"| {name} | {statistics.median(xs):.2f} | {min(xs):.2f} | {max(xs):.2f} | {len(xs)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
