@@ -77,8 +77,8 @@ def picks_from_view(v: dict[str, Any]) -> Picks | None:
 
 
 def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[float], first: Sequence[float],
-            reversed_x: bool = False, size: tuple[float, float] = (280.0, 300.0),
-            min_px: float = 18.0) -> tuple[list[str], list[str]]:
+                 reversed_x: bool = False, size: tuple[float, float] = (280.0, 300.0),
+                 min_px: float = 18.0) -> tuple[list[str], list[str]]:
     """The α labels one panel can show without piling up, and where each goes: the ends and ``first`` (the
     picks) are placed first, then the rest in α order, each only where it keeps ``min_px`` from those placed (at
     a panel of ``size`` pixels); the others show their α on hover (the α near the collaborative end sit close
@@ -120,7 +120,8 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
         xs, ys = h[metric].astype(float).tolist(), h[rec].astype(float).tolist()
         text, where = alpha_labels(xs, ys, alphas, list(picks.named().values()), reversed_x=metric == "popularity")
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers+text", text=text, textposition=where, textfont={"size": 9, "color": "#52606D"}, line={"color": "#9AA5B1", "width": 1},
+            x=xs, y=ys, mode="lines+markers+text", text=text, textposition=where,
+            textfont={"size": 9, "color": "#52606D"}, line={"color": "#9AA5B1", "width": 1},
             marker={"size": 7, "color": alphas, "colorscale": [[0, "#3E4C59"], [1, NEIGHBOUR]],
                     "cmin": 0, "cmax": 1},
             name="α", showlegend=False, customdata=alphas,
