@@ -19,7 +19,7 @@ layout.page_header(
 
 if ex is not None:
     st.subheader(f"Dataset: {md_text(ss[K.DATASET], 60)}")
-    layout.thin_content_note(ex)
+    layout.thin_content_note(ex, "under **Datasets** below")
     layout.dataset_summary(ex)
 
 st.subheader("Datasets", help="The bundled default works offline; GroupLens releases download on request.")

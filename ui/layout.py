@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, charts
+from ui import cached, charts, operator
 from ui.engine import Explorer, RecsysError
 from ui.format import error_markdown, md_text
 
@@ -32,13 +32,16 @@ def notice(text: object, kind: str = "info") -> None:
     box(md_text(public_message(text)), icon="⚠️" if kind == "warning" else "ℹ️")
 
 
-def thin_content_note(ex: Explorer) -> None:
-    """The bundled default has little content signal; say so and point to the richer releases."""
+def thin_content_note(ex: Explorer, where: str = "on the **Data & model** page") -> None:
+    """The bundled default has little content signal; say so and point to the richer releases (downloads are the
+    operator's, so a visitor is told who can get one)."""
     if len(ex.dataset.tags) == 0 and ex.dataset.genome is None:
+        get = (f"get one {where}" if operator.is_operator()
+               else f"the operator of this server can download one {where}")
         st.info(
             "This dataset has no user tags, so the **content** side only knows genres, title and year: "
             "content lists are coarse. Releases with tags (ml-latest-small, ml-20m, ml-25m, ml-32m) give "
-            "much richer content neighbours; get one on the **Data & model** page.",
+            f"much richer content neighbours; {get}.",
             icon="ℹ️",
         )
 

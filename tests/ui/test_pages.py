@@ -354,6 +354,23 @@ def test_data_page_shows_the_dataset_and_the_model(app):
     assert "Ratings histogram" in titles_ and any("log scale" in t for t in titles_)
 
 
+def test_the_thin_content_note_says_who_can_get_a_richer_release(app, monkeypatch):
+    """ml-100k has no tags: the operator is told where to download one, a visitor who can download nothing is told
+    that the operator can."""
+    def note(at) -> str:
+        return next(i.value for i in at.info if "no user tags" in i.value)
+
+    at = app()  # no token set: this loopback session is the operator's
+    assert "get one on the **Data & model** page" in note(at)
+    assert "under **Datasets** below" in note(at.switch_page("pages_/data_model.py").run())
+    from ui import operator
+
+    monkeypatch.setenv("RECSYS_OPERATOR_TOKEN", "s3cret-token")
+    operator._token.clear()  # the server reads its token once per process
+    visitor = app()
+    assert "the operator of this server can download one" in note(visitor)
+
+
 def test_moving_a_widget_reads_no_data_and_trains_nothing(app):
     """A rerun from the slider or a filter is served from caches: no parsing, no training, no UMAP."""
     from recsys_core.data import cache as parsed_cache
