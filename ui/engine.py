@@ -21,7 +21,7 @@ from recsys_core.jobs import Job, JobKey, JobRunner, prewarm, run_in_process
 __all__ = [
     "ArtifactMissingError", "EngineConfig", "Explorer", "Filters", "RecsysError",
     "setting_choices", "releases", "release_names", "release_present", "data_dir", "download_release",
-    "release_mb", "open_explorer", "map_step",
+    "release_mb", "open_explorer", "map_step", "artifacts_dir", "atomic_write",
     "region_labels", "group_traits", "trait_text",
     "Job", "JobKey", "JobRunner", "prewarm", "run_in_process", "JOB_CANCELLED", "JOB_DONE", "JOB_FAILED", "JOB_QUEUED", "JOB_RUNNING",
 ]
@@ -70,6 +70,20 @@ def data_dir() -> Path:
     from recsys_core.data import registry
 
     return registry.data_dir()
+
+
+def artifacts_dir() -> Path:
+    """The server's artifact cache (RECSYS_ARTIFACTS_DIR): models, maps, and the shared map selections."""
+    from recsys_core.paths import artifacts_dir as root
+
+    return root()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write a file whole (temporary file, then rename): readers never see half of it."""
+    from recsys_core.files import atomic_write as write
+
+    write(path, data)
 
 
 def download_release(name: str, progress: Callable[[int, int | None], None]) -> None:

@@ -182,5 +182,6 @@ def selection_panel(ex: Explorer, key: str) -> None:
                           key="dl_selection")
         c.button("Clear", key="btn_sel_clear", on_click=_clear)
         share = ("The address bar holds this selection: copy it to share." if selection_fits_link(ids) else
-                 "Too many movies for a link: save this view in the sidebar (Saved views) to come back to it.")
+                 "Too many movies to spell out in a link: the address bar holds a reference to this selection, "
+                 "which the server keeps for whoever opens it; copy it to share.")
         st.caption(f"Filter: {what}{when}. {share}")

@@ -11,12 +11,13 @@ import contextlib
 import contextvars
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 import streamlit as st
 
+from ui import shared_selections
 from ui.format import format_alpha, md_text
 
 DEFAULT_DATASET = "ml-100k"
@@ -44,6 +45,7 @@ class K:
     TOUR_POS = "tour_pos"
     CONFIG = "engine_config"  # per dataset: the training settings in use (JSON)
     LAST_MAP_PICK = "last_map_pick"  # last plotly selection already applied
+    SHARED_SELECTION = "shared_selection"  # (dataset, ids) last kept on the server for a link
     TASTE = "taste_ratings"  # {dataset key (name|fingerprint): {movie_id: stars index 0-4}}
     PENDING_VIEW = "pending_view"  # a saved view to apply at the start of the next run
     ALPHA_AUTO = "alpha_auto"  # the model default the slider was filled with, while the visitor has not moved it
@@ -71,8 +73,9 @@ class Q:
     YEARS = "years"
     MAX_RATINGS = "max_ratings"
     SELECTION = "sel"
+    SELECTION_REF = "selref"  # a selection too long for the link, kept on the server (ui/shared_selections.py)
 
-    ALL = (DATASET, MOVIE, ALPHA, MIN_RATINGS, GENRES, YEARS, MAX_RATINGS, SELECTION)
+    ALL = (DATASET, MOVIE, ALPHA, MIN_RATINGS, GENRES, YEARS, MAX_RATINGS, SELECTION, SELECTION_REF)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class View:
     genres: tuple[str, ...] = ()
     years: tuple[int, int] | None = None
     max_ratings: int | None = None
-    selection: tuple[int, ...] = ()  # movies picked on a map; in the link while it fits MAX_PARAM_LEN
+    selection: tuple[int, ...] = ()  # movies picked on a map; in the link while it fits, else by reference
 
     def to_query(self) -> dict[str, str]:
         """The query parameters of this view; filters only when set, so links stay short."""
@@ -105,6 +108,8 @@ class View:
             q[Q.MAX_RATINGS] = str(self.max_ratings)
         if self.selection and selection_fits_link(self.selection):
             q[Q.SELECTION] = ",".join(str(m) for m in self.selection)
+        elif self.selection:  # the server keeps it under this id (``write_url`` stores it)
+            q[Q.SELECTION_REF] = shared_selections.ref_for(self.dataset, self.selection)
         return q
 
     def link(self, url_path: str = "") -> str:
@@ -113,7 +118,7 @@ class View:
 
 
 def selection_fits_link(ids: Iterable[int]) -> bool:
-    """Whether a map selection is small enough for the address bar (bigger ones travel as a saved view)."""
+    """Whether a map selection is small enough for the address bar (bigger ones travel as a server-kept id)."""
     return len(",".join(str(m) for m in ids)) <= MAX_PARAM_LEN
 
 
@@ -187,8 +192,13 @@ def parse_dataset(raw: Mapping[str, object], choices: Iterable[str], default: st
     return out
 
 
-def parse_view(raw: Mapping[str, object], cat: Catalogue) -> Parsed:
-    """Movie, blend and filters of a link, each checked against the catalogue."""
+SelectionLookup = Callable[[str], tuple[str, tuple[int, ...]] | None]  # a selref -> (dataset, ids)
+
+
+def parse_view(raw: Mapping[str, object], cat: Catalogue, find_selection: SelectionLookup | None = None,
+               dataset: str | None = None) -> Parsed:
+    """Movie, blend and filters of a link, each checked against the catalogue (a ``selref`` looked up with
+    ``find_selection`` and checked against ``dataset``)."""
     out = Parsed()
     v = out.values
 
@@ -290,8 +300,21 @@ def parse_view(raw: Mapping[str, object], cat: Catalogue) -> Parsed:
                 v["years"] = (max(a, lo), min(b, hi))
 
     text = _first(raw, Q.SELECTION)
+    ids: list[int | None] = []
     if text and not too_long(Q.SELECTION, text):
         ids = [_int(p.strip()) for p in text.split(",") if p.strip()]
+    ref = _first(raw, Q.SELECTION_REF)
+    if ref and not text and find_selection is not None and not too_long(Q.SELECTION_REF, ref):
+        kept = find_selection(ref.strip())
+        if kept is None:
+            out.notices.append("The link's map selection is no longer kept on this server (it keeps the "
+                               f"{shared_selections.MAX_FILES} most recently shared); the rest of the view is shown.")
+        elif dataset is not None and kept[0] != dataset:
+            out.notices.append(f"The link's map selection was made on {shown(kept[0])}, not on this dataset; "
+                               "ignored it.")
+        else:
+            ids = list(kept[1])
+    if ids:
         known = tuple(dict.fromkeys(m for m in ids if m is not None and m in cat.movie_ids))
         if len(known) < len(ids):
             out.notices.append(f"{len(ids) - len(known)} of the link's selected movies aren't in this dataset; "
@@ -417,7 +440,7 @@ def apply_pending_url(cat: Catalogue) -> None:
         return
     ss[K.URL_PENDING] = None
     raw, notices = pending
-    parsed = parse_view(raw, cat)
+    parsed = parse_view(raw, cat, shared_selections.find, ss[K.DATASET])
     view = replace(current_view(), **parsed.values)  # type: ignore[arg-type]
     apply_view(view)
     all_notices = list(notices) + parsed.notices
@@ -437,7 +460,14 @@ def notices_for(view: View) -> list[str]:
 
 
 def write_url(view: View) -> None:
-    """Mirror the view into the address bar (page switches drop it, so every run re-writes it)."""
+    """Mirror the view into the address bar (page switches drop it, so every run re-writes it); a selection too
+    long for it is kept on the server first (once per selection and session), so the link's ``selref`` works."""
+    if view.selection and not selection_fits_link(view.selection):
+        ss = st.session_state
+        sig = (view.dataset, view.selection)
+        if ss.get(K.SHARED_SELECTION) != sig:
+            shared_selections.keep(view.dataset, view.selection)
+            ss[K.SHARED_SELECTION] = sig
     wanted = view.to_query()
     current = st.query_params.to_dict()
     if current != wanted:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ui import shared_selections
 from ui.frontier import KEEP_RECALL, alpha_labels, pick_alphas
 from ui.regions import overlaps, place_labels, place_point_labels, text_box
 from ui.selection import as_filter, ids_from_event, summarise
@@ -124,7 +125,38 @@ def test_a_selection_travels_in_the_link_while_it_fits():
     assert v.to_query()["sel"] == "10,30"
     parsed = parse_view({"sel": "10,30,999,abc"}, cat)
     assert parsed.values["selection"] == (10, 30) and parsed.notices
-    assert "sel" not in View(selection=tuple(range(100000, 100100))).to_query(), "too long: a saved view holds it"
+    big = View(dataset="ml-100k", selection=tuple(range(100000, 100100)))
+    assert "sel" not in big.to_query(), "too long for the address bar"
+    assert big.to_query()["selref"] == shared_selections.ref_for("ml-100k", reversed(big.selection))
+
+
+def test_a_big_selection_is_kept_on_the_server_and_its_link_brings_it_back(tmp_path, monkeypatch):
+    ids = tuple(range(1, 301))
+    ref = shared_selections.keep("ml-100k", ids, root=tmp_path)
+    assert ref == shared_selections.ref_for("ml-100k", ids)
+    assert shared_selections.keep("ml-100k", ids[::-1], root=tmp_path) == ref, "stored once, whatever the order"
+    assert [p.name for p in tmp_path.iterdir()] == [f"{ref}.json"], "nothing half-written left beside it"
+    assert shared_selections.find(ref, root=tmp_path) == ("ml-100k", ids)
+    cat = Catalogue(frozenset(range(1, 251)), ("Comedy",), (1950, 2000), 500)
+
+    def find(r: str):
+        return shared_selections.find(r, root=tmp_path)
+
+    parsed = parse_view({"selref": ref}, cat, find, "ml-100k")
+    assert parsed.values["selection"] == tuple(range(1, 251)) and "50 of the link's" in parsed.notices[0]
+    other = parse_view({"selref": ref}, cat, find, "ml-latest-small")
+    assert "selection" not in other.values and "made on" in other.notices[0]
+    for bad in ("0" * 16, "../../etc/passwd", "ABCDEF0123456789", "x" * 500):
+        gone = parse_view({"selref": bad}, cat, find, "ml-100k")
+        assert "selection" not in gone.values and len(gone.notices) == 1
+    (tmp_path / "0123456789abcdef.json").write_text("not json")
+    assert shared_selections.find("0123456789abcdef", root=tmp_path) is None
+    # visitors create these: the folder keeps the most recently used within its bounds
+    monkeypatch.setattr(shared_selections, "MAX_FILES", 3)
+    refs = [shared_selections.keep("ml-100k", (i, i + 1), root=tmp_path) for i in range(5)]
+    assert shared_selections.find(refs[-1], root=tmp_path) is not None
+    assert shared_selections.find(refs[0], root=tmp_path) is None
+    assert len(list(tmp_path.glob("*.json"))) == 3
 
 
 # --- engine: region labels on the bundled ml-100k ---------------------------------------------------
@@ -192,6 +224,28 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     at.toggle(key="w_map_labels").set_value(False).run()
     content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
     assert not _regions(content)
+
+
+def test_a_selection_too_big_for_the_address_bar_is_shared_by_reference(app):
+    """A box over a dense region picks hundreds of movies: the link carries a server-kept reference, and a second
+    visitor opening it gets the same selection."""
+    at = app(page="pages_/latent_space.py")
+    rows = list(range(0, 400, 2))  # 200 movies: far more than a link spells out
+    at.session_state["map_content"] = {"selection": {
+        "points": [{"customdata": [r, 1, 1], "point_index": i, "curve_number": 0, "x": 0.0, "y": 0.0}
+                   for i, r in enumerate(rows)],
+        "point_indices": list(range(len(rows))), "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}
+    at.run()
+    assert not at.exception
+    picked = at.session_state["view_selection"]
+    assert len(picked) == 200 and "sel" not in at.query_params
+    ref = str(at.query_params["selref"]).strip("[]'")
+    other = app(query={"selref": ref}, page="pages_/latent_space.py")
+    assert not other.exception
+    assert other.session_state["view_selection"] == picked
+    assert "200 movies" in " ".join(m.value for m in other.markdown)
+    gone = app(query={"selref": "0123456789abcdef"})
+    assert any("no longer kept" in w.value for w in gone.warning)
 
 
 def _regions(spec: dict) -> list[dict]:
