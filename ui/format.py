@@ -26,7 +26,8 @@ _AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp|file|javascript|data)(?=:)|
 def printable(text: object, limit: int | None = None) -> str:
     """One line of printable text (control characters and newlines become a space), shortened to ``limit``."""
     out = _CONTROL.sub(" ", str(text))
-    out = "".join(ch if ch.isprintable() else " " for ch in out)
+    if not out.isprintable():  # (almost every title is: skip the per-character pass, run for every map point)
+        out = "".join(ch if ch.isprintable() else " " for ch in out)
     return short(out, limit) if limit else out
 
 

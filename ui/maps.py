@@ -105,9 +105,11 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
         top = list(cats.index[:11])
         if col == "decade":
             top = sorted(top)
+        slim = df[["x", "y", "label", "movie", "n_ratings", "mean_rating", col]]  # what a trace reads
+        rows = slim.groupby(col, sort=False, observed=True).indices  # each category's rows, in one pass
         for i, cat in enumerate(top):
-            add(df[df[col] == cat], str(cat), {"size": 5, "opacity": 0.75, "color": _PALETTE[i % 12]})
-        rest = df[~df[col].isin(top)]
+            add(slim.iloc[rows[cat]], str(cat), {"size": 5, "opacity": 0.75, "color": _PALETTE[i % 12]})
+        rest = slim[~slim[col].isin(top)]
         if len(rest):
             add(rest, "other", {"size": 5, "opacity": 0.5, "color": "#BAB0AC"})
     else:
