@@ -1,7 +1,7 @@
 """This machine's floor for a Streamlit page, without our app: what `bench_ui.py`'s figures compare against.
 
-Serves two bare apps from a temporary folder with the same Streamlit and the same headless Chromium as
-`bench_ui.py`: a title alone, and a title over three plotly scatter charts of 1,700 points each (WebGL, as our
+Serves two bare apps from a temporary folder with the same Streamlit, server settings (`benchmarks/serve.py`, as
+`make run`) and headless Chromium as `bench_ui.py`: a title alone, and a title over three plotly scatter charts of 1,700 points each (WebGL, as our
 maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts drawn, fresh and warm browser.
 
     python benchmarks/bench_floor.py [--runs 5] [--svg]
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.serve import CHROMIUM, CHROMIUM_ARGS, free_port, stop_server  # noqa: E402
+from benchmarks.serve import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 
 APP = '''
 import numpy as np, plotly.graph_objects as go, streamlit as st
@@ -39,9 +39,6 @@ DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(
 
 def main() -> int:
     """Measure and print the table."""
-    import subprocess
-    import urllib.request
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--svg", action="store_true", help="also time the charts drawn as SVG")
@@ -53,19 +50,10 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     (tmp / "app.py").write_text(APP)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(tmp / "app.py"), "--server.headless",
-                             "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    proc, url = start_server(tmp / "log.txt", app=tmp / "app.py")
+    url += "/"
     rows: dict[str, list[float]] = {}
     try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(f"{url}_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.2)
         kinds = ["none", "webgl"] + (["svg"] if args.svg else [])
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -29,9 +29,10 @@ def free_port() -> int:
 
 
 def start_server(log_path: Path, artifacts: Path | None = None, timeout_s: float = 90.0,
-                 env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """Start the dashboard headless (artifacts from ``artifacts`` when given) and return (process, url) once its
-    health check answers; RuntimeError with the log's tail if it exits or stays unhealthy."""
+                 env_extra: dict[str, str] | None = None, app: Path = ROOT / "app.py") -> tuple[subprocess.Popen, str]:
+    """Start the dashboard (or another ``app`` under the same server settings) headless, artifacts from
+    ``artifacts`` when given, and return (process, url) once its health check answers; RuntimeError with the log's
+    tail if it exits or stays unhealthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
@@ -41,7 +42,7 @@ def start_server(log_path: Path, artifacts: Path | None = None, timeout_s: float
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             # only the port differs from `make run`: address, file watcher and the rest come from .streamlit/config.toml
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
              "--server.port", str(port)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

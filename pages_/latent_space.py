@@ -63,13 +63,8 @@ if picked_rows and picked_rows[0] < len(hybrid_list):
 chosen_rows = selection.rows_for(ex.catalog, ss[K.SELECTION]).tolist()
 
 
-# The maps' plot widths in a 1,400 px window, where labels are placed without overlaps; a wider window only
-# spreads them further apart (label offsets are pixels), a narrower one may cut a label at the edge.
-HALF_WIDTH_PX, BLEND_WIDTH_PX = 430.0, 680.0
-
-
 def space_map(space: str, title: str, list_name: str, height: int, legend: bool = True,
-              width_px: float = HALF_WIDTH_PX) -> None:
+              width_px: float = maps.HALF_WIDTH_PX) -> None:
     """One map with the selected movie and its top-20 in that space highlighted; clicks and boxes select.
 
     A map not stored yet is computed by a server job (once, however many visitors wait for it)."""
@@ -122,7 +117,7 @@ with blend_col:
         f"Compute the blended map at {shown_as}", key="btn_blend_map", icon="🗺️",
         help="A one-off UMAP run (seconds to a minute); afterwards this map opens instantly for everyone.",
     ):
-        space_map("hybrid", f"Blended space at α = {format_alpha(map_a)}", "hybrid", 560, width_px=BLEND_WIDTH_PX)
+        space_map("hybrid", f"Blended space at α = {format_alpha(map_a)}", "hybrid", 560, width_px=maps.BLEND_WIDTH_PX)
         st.caption(map_alpha_note(alpha, map_a, engine.map_step(ex)))
     else:
         st.info(f"The blended map at {shown_as} has not been computed yet. Moving the slider never "

@@ -59,9 +59,14 @@ def regions_for(key: str, _ex: Explorer, space: str, alpha: float, _coords: np.n
     return [(r.label, r.x, r.y, r.size) for r in engine.region_labels(_ex, _coords) if r.label]
 
 
+# The maps' widths in a 1,400 px window, where labels are placed without overlaps: a wider window only spreads
+# them further apart (label offsets are pixels), a narrower one may cut a label at the edge.
+HALF_WIDTH_PX, BLEND_WIDTH_PX = 430.0, 680.0
+
+
 def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
                neighbours: Sequence[int], height: int = 520, legend: bool = True,
-               regions: Sequence[tuple[str, float, float, int]] = (), width_px: float = 640.0,
+               regions: Sequence[tuple[str, float, float, int]] = (), width_px: float = HALF_WIDTH_PX,
                density: bool = False, chosen: Sequence[int] = (), highlight: int | None = None,
                lines: bool = False) -> go.Figure:
     """A UMAP map as WebGL scatter: hover shows title, ratings and mean; box/lasso select; optional overlays.

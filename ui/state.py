@@ -465,9 +465,8 @@ def write_url(view: View) -> None:
     if view.selection and not selection_fits_link(view.selection):
         ss = st.session_state
         sig = (view.dataset, view.selection)
-        if ss.get(K.SHARED_SELECTION) != sig:
-            shared_selections.keep(view.dataset, view.selection)
-            ss[K.SHARED_SELECTION] = sig
+        if ss.get(K.SHARED_SELECTION) != sig and shared_selections.keep(view.dataset, view.selection):
+            ss[K.SHARED_SELECTION] = sig  # (not kept, e.g. a read-only cache: tried again next run)
     wanted = view.to_query()
     current = st.query_params.to_dict()
     if current != wanted:
