@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -71,3 +72,5 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
+    with contextlib.suppress(ProcessLookupError):  # a worker the server started while it was stopping
+        os.killpg(proc.pid, signal.SIGKILL)

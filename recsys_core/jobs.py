@@ -240,7 +240,8 @@ class _Worker:
 
     @classmethod
     def start(cls, warm: bool) -> _Worker:
-        proc = subprocess.Popen([sys.executable, "-m", "recsys_core.jobs", *(["--warm"] if warm else [])],
+        proc = subprocess.Popen([sys.executable, "-m", "recsys_core.jobs", *(["--warm"] if warm else []),
+                                 "--server-pid", str(os.getpid())],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
@@ -405,23 +406,41 @@ def task_map(source: str, config: dict, space: str, alpha: float, progress: Prog
 TASKS: dict[str, Callable[..., Any]] = {"build_lists": task_build_lists, "complete": task_complete, "map": task_map}
 
 
-def warm_up() -> None:
-    """Do a build's imports while idle: torch, the compiler stack torch.optim's first optimizer loads, the engine."""
+def warm_up(server_pid: int | None = None) -> bool:
+    """Do a build's imports while idle: torch, the compiler stack torch.optim's first optimizer loads, the engine.
+
+    Between steps it checks that the server that started it (``server_pid``) is still its parent: a server that
+    stops while a job runs starts a fresh idle worker on its way out, which would otherwise spend its seconds of
+    imports after the server has gone. False when it stopped early for that reason."""
+
+    def server_gone() -> bool:
+        return server_pid is not None and os.getppid() != server_pid
+
+    if server_gone():
+        return False
     import torch
 
+    if server_gone():
+        return False
     from . import explorer  # noqa: F401 - the facade, the pipeline and pandas/pyarrow with them
     from .training import content  # noqa: F401
 
+    if server_gone():
+        return False
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     import sklearn.feature_extraction.text  # noqa: F401
+
+    return True
 
 
 def _worker_main() -> int:
     """The worker process: read tasks as JSON lines, run each, send progress and the result (or the error)."""
     with contextlib.suppress(OSError, AttributeError):  # (no os.nice on Windows)
         os.nice(10)  # a job yields the cores to the server's pages (they render while it computes)
-    if "--warm" in sys.argv[1:]:
-        warm_up()
+    args = sys.argv[1:]
+    server_pid = int(args[args.index("--server-pid") + 1]) if "--server-pid" in args else None
+    if "--warm" in args and not warm_up(server_pid):
+        return 0
     while raw := sys.stdin.readline():  # "" once the server closes the pipe (or goes away): the worker ends
         if raw.strip():
             _run_task(json.loads(raw))

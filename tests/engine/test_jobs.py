@@ -242,3 +242,21 @@ def test_the_server_keeps_one_warm_worker_that_outlives_its_jobs(monkeypatch):
     last = jobs._standby
     last.retire()
     assert last.proc.wait(60) == 0
+
+
+def test_an_idle_worker_whose_server_has_gone_stops_instead_of_importing():
+    """A server that stops while a job runs starts a fresh idle worker on its way out; that worker must not spend
+    its seconds of imports (and linger) for a server that is no longer its parent."""
+    import subprocess
+    import sys
+
+    # started with an open stdin, as by a server, but naming a server that is not its parent (pid 1)
+    proc = subprocess.Popen([sys.executable, "-m", "recsys_core.jobs", "--warm", "--server-pid", "1"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.wait(timeout=60) == 0  # before: it imported torch & co., then waited for tasks forever
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdin.close()
+        proc.stdout.close()
