@@ -26,21 +26,22 @@ row = picker.movie_picker(ex)
 alpha = float(ss[K.ALPHA])
 map_a = ex.map_alpha(alpha)
 
-c_colour, c_find, c_toggles = st.columns([3, 2, 3], vertical_alignment="bottom")
+# The colour modes need about 480 px in one row: the colour control takes three fifths of the width (one row from a
+# laptop window up) and wraps its options on a phone instead of hiding the last ones in a scrolling strip.
+c_colour, c_find = st.columns([3, 2], vertical_alignment="bottom")
 with c_colour:
     colour = st.segmented_control(
-        "Colour by", list(maps.COLOUR_MODES), default="Main genre", key="w_map_colour",
+        "Colour by", list(maps.COLOUR_MODES), default="Main genre", key="w_map_colour", wrap=True,
         help="Agreement = how many of a movie's content and collaborative top-20 coincide.",
     ) or "Main genre"
 with c_find:
     find = st.text_input("Find on the map", key="w_map_find", max_chars=120, placeholder="Type a title",
                          help="Centres every map on the best-matching title and rings it.")
-with c_toggles:
-    t1, t2, t3 = st.columns(3)
-    show_labels = t1.toggle("Labels", value=True, key="w_map_labels",
+with st.container(horizontal=True, gap="large"):
+    show_labels = st.toggle("Labels", value=True, key="w_map_labels",
                             help="Clusters of the map named by what sets them apart from the whole catalogue.")
-    density = t2.toggle("Density", value=False, key="w_map_density", help="Contours of where movies crowd.")
-    lines = t3.toggle("Links", value=False, key="w_map_lines",
+    density = st.toggle("Density", value=False, key="w_map_density", help="Contours of where movies crowd.")
+    lines = st.toggle("Links", value=False, key="w_map_lines",
                       help="Join the selected movie to its top-20 neighbours by lines.")
 
 filt = filters.current()
