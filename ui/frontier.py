@@ -77,21 +77,24 @@ def picks_from_view(v: dict[str, Any]) -> Picks | None:
 
 
 def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[float], first: Sequence[float],
-                 reversed_x: bool = False, size: tuple[float, float] = (280.0, 300.0),
-                 min_px: float = 18.0) -> tuple[list[str], list[str]]:
-    """The α labels one panel can show without piling up, and where each goes: the ends and ``first`` (the
-    picks) are placed first, then the rest in α order, each only where it keeps ``min_px`` from those placed (at
-    a panel of ``size`` pixels); the others show their α on hover (the α near the collaborative end sit close
-    together). A label near the panel's right edge goes on its point's left."""
+                 reversed_x: bool = False, size: tuple[float, float] = (260.0, 240.0),
+                 gap_px: float = 3.0) -> tuple[list[str], list[str]]:
+    """The α labels one panel can show without touching, and where each goes: the ends and ``first`` (the picks)
+    are placed first, then the rest in α order, each only where its text keeps ``gap_px`` clear of the texts
+    already placed (at a panel of ``size`` pixels: the data's span in a 1,400 px window, on the small side); the others show their α on hover (the α near the collaborative
+    end sit close together). A label near the panel's right edge goes on its point's left."""
     def span(v: Sequence[float]) -> tuple[float, float]:
         fin = [float(x) for x in v if math.isfinite(float(x))]
         lo, hi = (min(fin), max(fin)) if fin else (0.0, 1.0)
         return lo, (hi - lo) or 1.0
 
+    def clear(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+        return a[2] + gap_px <= b[0] or b[2] + gap_px <= a[0] or a[3] + gap_px <= b[1] or b[3] + gap_px <= a[1]
+
     (x0, dx), (y0, dy) = span(xs), span(ys)
     ends = {min(alphas, default=0.0), max(alphas, default=1.0), *first}
     order = sorted(range(len(alphas)), key=lambda j: (alphas[j] not in ends, alphas[j]))
-    placed: list[tuple[float, float]] = []
+    placed: list[tuple[float, float, float, float]] = []
     out = [""] * len(alphas)
     where = ["top right"] * len(alphas)
     for j in order:
@@ -99,12 +102,21 @@ def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[floa
             continue
         fx = (float(xs[j]) - x0) / dx
         px, py = (1.0 - fx if reversed_x else fx) * size[0], (float(ys[j]) - y0) / dy * size[1]
+        text = format_alpha(alphas[j])
+        w = _LABEL_CHAR_PX * len(text)  # the text's box at 9 px, beside and above its point
         if px > 0.8 * size[0]:
             where[j] = "top left"
-        if all(math.hypot(px - qx, py - qy) >= min_px for qx, qy in placed):
-            placed.append((px, py))
-            out[j] = format_alpha(alphas[j])
+            box = (px - 3.0 - w, py + 2.0, px - 3.0, py + 2.0 + _LABEL_HEIGHT_PX)
+        else:
+            box = (px + 3.0, py + 2.0, px + 3.0 + w, py + 2.0 + _LABEL_HEIGHT_PX)
+        if all(clear(box, other) for other in placed):
+            placed.append(box)
+            out[j] = text
     return out, where
+
+
+_LABEL_CHAR_PX = 5.5  # the α labels' 9 px digits, a little wide
+_LABEL_HEIGHT_PX = 11.0
 
 
 def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:

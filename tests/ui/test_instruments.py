@@ -57,6 +57,9 @@ def test_frontier_labels_do_not_pile_up_where_the_alphas_crowd():
     assert 0.05 not in shown and 0.1 not in shown  # within a few pixels of 0.0 and 0.2
     assert {0.5, 0.8} <= set(shown)  # apart from the others: labelled
     assert where[-1] == "top left" and where[0] == "top right"  # the right edge's label goes inside
+    # texts that would touch side by side on one level ("0.400.60" in a 36-movie set's popularity panel)
+    text, _ = alpha_labels([0.0, 0.5, 0.565, 1.0], [0.5, 0.5, 0.5, 0.5], [0.0, 0.4, 0.6, 1.0], first=[])
+    assert text[1] and not text[2], "the second of two abutting labels is left to the hover"
     # a reversed axis (popularity: lower is better) mirrors which side is the edge
     _, where_rev = alpha_labels(xs, ys, alphas, first=[0.2], reversed_x=True)
     assert where_rev[0] == "top left" and where_rev[-1] == "top right"
