@@ -200,3 +200,23 @@ def test_explore_works_in_a_narrow_window(browser, server):
         screenshot(pg, "explore_narrow")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path,heading,name", PAGES, ids=[p[2] for p in PAGES])
+def test_no_button_or_control_label_is_cut_in_a_laptop_window(browser, server, path, heading, name):
+    """At 1,400 px (a laptop) every button and control label reads whole: Tune's "Try balanced (α = 0..." and
+    Latent space's "Den..." were cut by columns too narrow for them."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    try:
+        pg.goto(f"{server}/{path}?alpha=0.50")
+        pg.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+        wait_idle(pg)
+        pg.wait_for_timeout(1000)
+        cut = pg.evaluate("""() => Array.from(document.querySelectorAll(
+                '[data-testid="stMain"] button *, [data-testid="stMain"] [data-testid="stWidgetLabel"] *'))
+            .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.textContent.trim())""")
+        assert not cut, f"cut-off labels on {name}: {cut}"
+    finally:
+        context.close()
