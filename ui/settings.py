@@ -152,7 +152,9 @@ def artifact_details(ex: Explorer) -> None:
     cols[1].metric("Training time", f"{float(secs):.0f} s" if isinstance(secs, (int, float)) else "?")
     size = m.get("size_bytes")
     cols[2].metric("Artifact size", f"{size / 1e6:.1f} MB" if isinstance(size, (int, float)) else "?")
-    cols[3].metric("Trained", printable(m.get("created", "?"))[:16].replace("T", " "))
+    created = printable(m.get("created", "?"))[:19].replace("T", " ")
+    # the date alone fits a quarter of a laptop window at the metric's size; the time is in the help and manifest
+    cols[3].metric("Trained", created[:10], help=f"{created} (UTC)" if len(created) > 10 else None)
     with st.expander("All artifact details (manifest)"):
         st.json(_public_manifest(m), expanded=1)
 

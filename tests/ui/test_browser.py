@@ -214,7 +214,8 @@ def test_no_button_or_control_label_is_cut_in_a_laptop_window(browser, server, p
         wait_idle(pg)
         pg.wait_for_timeout(1000)
         cut = pg.evaluate("""() => Array.from(document.querySelectorAll(
-                '[data-testid="stMain"] button *, [data-testid="stMain"] [data-testid="stWidgetLabel"] *'))
+                '[data-testid="stMain"] button *, [data-testid="stMain"] [data-testid="stWidgetLabel"] *,'
+                + ' [data-testid="stMain"] [data-testid="stMetricValue"], [data-testid="stMain"] [data-testid="stMetricValue"] *'))
             .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1)
             .map(e => e.textContent.trim())""")
         assert not cut, f"cut-off labels on {name}: {cut}"
