@@ -23,6 +23,11 @@ _JOIN = "\u200d"  # zero-width joiner: invisible, but no autolinker sees a schem
 _AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp|file|javascript|data)(?=:)|(www)(?=\.)|(@)")
 
 
+# A title written inline (the picked movie's line, Your taste's rows): the longest real MovieLens titles are about
+# 90 characters; a longer one (a hostile or broken file) would otherwise fill a column line after line.
+TITLE_CHARS = 100
+
+
 def printable(text: object, limit: int | None = None) -> str:
     """One line of printable text (control characters and newlines become a space), shortened to ``limit``."""
     out = _CONTROL.sub(" ", str(text))

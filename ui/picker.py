@@ -8,7 +8,7 @@ import streamlit as st
 
 from ui import cached
 from ui.engine import Explorer
-from ui.format import md_text, printable
+from ui.format import TITLE_CHARS, md_text, printable
 from ui.state import K
 
 
@@ -92,4 +92,4 @@ def movie_facts(ex: Explorer, row: int) -> None:
     genres = ", ".join(str(g) for g in info["genres"]) or "no genres listed"
     mean = info["mean_rating"]
     mean_txt = f"mean rating {mean:.2f}" if pd.notna(mean) else "no mean rating"
-    st.markdown(f"**{md_text(info['label'])}** · {md_text(genres)} · {int(info['n_ratings']):,} ratings · {mean_txt}")
+    st.markdown(f"**{md_text(info['label'], TITLE_CHARS)}** · {md_text(genres)} · {int(info['n_ratings']):,} ratings · {mean_txt}")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from ui import cached
 from ui.engine import Explorer, Filters, RecsysError
-from ui.format import error_markdown, genres_text, md_text, movie_labels, printable
+from ui.format import TITLE_CHARS, error_markdown, genres_text, md_text, movie_labels, printable
 from ui.picker import search
 from ui.state import K
 
@@ -91,7 +91,7 @@ def taste_grid(ex: Explorer, rows: list[int]) -> None:
         wkey = f"w_star_{mid}"
         ss[wkey] = taste.get(mid)  # re-seeded every run, so a dataset switch shows that dataset's stars
         name, stars = st.columns([3, 2], vertical_alignment="center")
-        name.markdown(md_text(ex.catalog.at[row, "label"]))
+        name.markdown(md_text(ex.catalog.at[row, "label"], TITLE_CHARS))
         with stars:
             st.feedback("stars", key=wkey, on_change=_on_taste_star, args=(ex, mid, wkey))
 
@@ -107,7 +107,7 @@ def taste_ratings(ex: Explorer) -> dict[int, float]:
     if not known:
         return {}
     st.markdown(f"**Your ratings ({len(known)})**")
-    lines = [f"- {STARS[: s + 1]}{'☆' * (4 - s)} {md_text(label_of[mid])}" for mid, s in known.items()]
+    lines = [f"- {STARS[: s + 1]}{'☆' * (4 - s)} {md_text(label_of[mid], TITLE_CHARS)}" for mid, s in known.items()]
     st.markdown("\n".join(lines))
     return {mid: _stars_to_rating(ex, s) for mid, s in known.items()}
 

@@ -18,6 +18,8 @@ EVIL_TITLES = [
     '<b style="color:red">Styled</b> &amp; <i>co</i> (2001)',
     "<svg onload=alert(1)> `code` $x^2$ (2002)",
 ]
+LONG_TITLE = "A " + "Very " * 60 + "Long Plain Film (1968)"  # 327 characters: any inline place must shorten it
+LONG_ID = len(EVIL_TITLES) + 1
 EVIL_GENRES = ['<a href="http://evil.example/g">G</a>', "<img src=x onerror=alert(1)>", "Drama"]
 EVIL_TAGS = ["<script>window.__pwned=1</script>", "http://evil.example/tag", "heist"]
 
@@ -29,6 +31,7 @@ def write_hostile(folder: Path, n_movies: int = 48, n_users: int = 60, seed: int
     movies = []
     for i in range(n_movies):
         title = EVIL_TITLES[i] if i < len(EVIL_TITLES) else f"Plain Film {i} ({1960 + i})"
+        title = LONG_TITLE if i + 1 == LONG_ID else title
         genres = "|".join([EVIL_GENRES[i % 3], EVIL_GENRES[(i + 1) % 3]]) if i % 2 == 0 else EVIL_GENRES[i % 3]
         movies.append([i + 1, title, genres])
     rows, ts = [], 1_000_000

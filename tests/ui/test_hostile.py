@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui.conftest import require_browser
-from tests.ui.hostile import EVIL_TITLES, NAME, train_hostile
+from tests.ui.hostile import EVIL_TITLES, LONG_ID, LONG_TITLE, NAME, train_hostile
 from ui.format import html_text, md_text, plot_text, public_message
 
 # --- pure escaping (no Streamlit) -----------------------------------------------------------------
@@ -106,6 +106,24 @@ def test_taste_ratings_stay_with_their_dataset(app, hostile_data, trained_artifa
     listed = " ".join(m.value for m in at.markdown if "★" in m.value)  # the "Your ratings" list itself
     assert "Your ratings (2)" in text and "Star Wars" in listed and "Toy Story" not in listed
     assert at.session_state.get("w_star_1") is None
+
+
+def test_a_very_long_title_is_shortened_where_it_is_written_inline(app, hostile_data, trained_artifacts, monkeypatch):
+    """A 327-character title filled Explore's movie line over three lines and Your taste's column over thirteen."""
+    from ui.format import TITLE_CHARS
+
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(hostile_data))
+    at = app(query={"dataset": NAME, "movie": str(LONG_ID)})
+    assert not at.exception, [e.value for e in at.exception]
+    line = next(m.value for m in at.markdown if " ratings · " in m.value)
+    shown = line.split("**")[1]
+    assert shown.startswith("A Very Very") and shown.endswith("…") and len(shown) <= TITLE_CHARS
+    at.switch_page("pages_/your_taste.py").run()
+    at.session_state["taste_ratings"] = {_dataset_key(NAME, hostile_data, trained_artifacts): {LONG_ID: 3}}
+    at.run()
+    rated = [m.value for m in at.markdown if "★" in m.value and "A Very" in m.value]
+    assert rated and "…" in rated[0] and len(rated[0]) <= TITLE_CHARS + 20, "the rated movie's line is short"
+    assert LONG_TITLE not in " ".join(m.value for m in at.markdown)
 
 
 def test_the_latent_space_says_which_alpha_a_map_shows(app):
