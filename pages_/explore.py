@@ -69,7 +69,7 @@ with right:
     st.download_button(
         "Download the three lists (CSV)", lists.lists_csv(named),
         file_name=f"similar-to-{slug(label)}-alpha-{format_alpha(alpha)}.csv",
-        mime="text/csv", icon="⬇️", key="dl_csv",
+        mime="text/csv", icon="⬇️", key="dl_csv", wrap=True,
     )
     about = st.expander(f"About this dataset ({md_text(ss[K.DATASET], 40)})", key="exp_about", on_change="rerun")
     with about:

@@ -58,7 +58,7 @@ def filter_controls(cat: Catalogue) -> None:
         c.slider("Years", min_value=lo, max_value=hi, key=K.W_YEARS, on_change=_years_changed,
                  args=((lo, hi),))
     with d:
-        st.toggle("Hide blockbusters", key=K.W_CAP_ON, on_change=_cap_changed, args=(default_cap,),
+        st.toggle("Hide blockbusters", key=K.W_CAP_ON, on_change=_cap_changed, args=(default_cap,), wrap=True,
                   help="Cap the number of ratings to surface less obvious picks.")
         if ss[K.W_CAP_ON]:
             st.number_input("…with more ratings than", min_value=1, max_value=max(cat.max_count, 1),

@@ -54,14 +54,19 @@ def try_explorer() -> Explorer | None:
         return None
 
 
+def metric_row(items: list[tuple[str, str]] | list[tuple[str, str, str | None]]) -> None:
+    """Figures side by side, each as wide as its value, wrapping onto another row where the window is narrow: in
+    fixed columns a long value was cut ("25,000,095" ratings, "2026-12-01 …") in a 1,024 px window."""
+    with st.container(horizontal=True, horizontal_alignment="distribute", gap="medium"):
+        for label, value, *rest in items:
+            st.metric(label, value, help=rest[0] if rest else None, width="content")
+
+
 def dataset_summary(ex: Explorer, compact: bool = False, show_charts: bool = True) -> None:
     """Counts plus the ratings histogram and the ratings-per-movie long tail."""
     d = cached.dataset_charts_data(cached.artifact_key(ex), ex)
-    cols = st.columns(2 if compact else 4)
-    cols[0].metric("Movies", f"{d['n_movies']:,}")
-    cols[1].metric("Users", f"{d['n_users']:,}")
-    cols[0 if compact else 2].metric("Ratings", f"{d['n_ratings']:,}")
-    cols[1 if compact else 3].metric("Tags", f"{d['n_tags']:,}")
+    metric_row([("Movies", f"{d['n_movies']:,}"), ("Users", f"{d['n_users']:,}"),
+                ("Ratings", f"{d['n_ratings']:,}"), ("Tags", f"{d['n_tags']:,}")])
     lo, hi = d["scale"]
     years = f"{d['years'][0]}–{d['years'][1]}" if d["years"] else "unknown"
     extra = f" · {d['n_genome']:,} movies with tag-genome scores" if d["n_genome"] else ""

@@ -16,7 +16,7 @@ from ui import cached, engine, jobs
 from ui.charts import PLOT_CONFIG, loss_figure
 from ui.engine import Explorer, RecsysError
 from ui.format import error_markdown, md_text, printable, public_message
-from ui.layout import show_error
+from ui.layout import metric_row, show_error
 from ui.state import K
 
 # (section, field, label, (lo, hi) for whole numbers or None for a fixed choice); "" = top level
@@ -146,15 +146,16 @@ def _public_manifest(m: Any) -> Any:
 def artifact_details(ex: Explorer) -> None:
     """Where and how this model was trained: device, time, size, when (the store's manifest keys)."""
     m = dict(ex.manifest or {})
-    cols = st.columns(4)
-    cols[0].metric("Device", printable(m.get("device", "?"), 20))
     secs = m.get("train_seconds", m.get("build_seconds"))
-    cols[1].metric("Training time", f"{float(secs):.0f} s" if isinstance(secs, (int, float)) else "?")
     size = m.get("size_bytes")
-    cols[2].metric("Artifact size", f"{size / 1e6:.1f} MB" if isinstance(size, (int, float)) else "?")
     created = printable(m.get("created", "?"))[:19].replace("T", " ")
-    # the date alone fits a quarter of a laptop window at the metric's size; the time is in the help and manifest
-    cols[3].metric("Trained", created[:10], help=f"{created} (UTC)" if len(created) > 10 else None)
+    metric_row([
+        ("Device", printable(m.get("device", "?"), 20), None),
+        ("Training time", f"{float(secs):.0f} s" if isinstance(secs, (int, float)) else "?", None),
+        ("Artifact size", f"{size / 1e6:.1f} MB" if isinstance(size, (int, float)) else "?", None),
+        # the date at the metric's size; the time is in its help and in the manifest below
+        ("Trained", created[:10], f"{created} (UTC)" if len(created) > 10 else None),
+    ])
     with st.expander("All artifact details (manifest)"):
         st.json(_public_manifest(m), expanded=1)
 
