@@ -52,12 +52,12 @@ with left:
     )
 with right:
     for name, a in (picks.named() if picks is not None else {}).items():
-        row_of = st.container(horizontal=True)  # side by side where they fit, else one under the other (never cut)
-        if round(a, 2) != round(alpha, 2) and row_of.button(
+        buttons = st.container(horizontal=True)  # side by side where they fit, else one under the other (never cut)
+        if round(a, 2) != round(alpha, 2) and buttons.button(
                 f"Try {name} (α = {format_alpha(a)})", key=f"btn_try_{name.replace(' ', '_')}", icon="🎯"):
             settings.set_alpha(a)
             st.rerun()
-        if operator.is_operator() and round(a, 2) != round(ex.default_alpha, 2) and row_of.button(
+        if operator.is_operator() and round(a, 2) != round(ex.default_alpha, 2) and buttons.button(
                 f"Make {name} the default", key=f"btn_default_{name.replace(' ', '_')}",
                 help=f"α = {format_alpha(a)} becomes this model's default for everyone."):
             settings.make_default_alpha(ex, a)

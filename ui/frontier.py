@@ -81,8 +81,9 @@ def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[floa
                  gap_px: float = 3.0) -> tuple[list[str], list[str]]:
     """The α labels one panel can show without touching, and where each goes: the ends and ``first`` (the picks)
     are placed first, then the rest in α order, each only where its text keeps ``gap_px`` clear of the texts
-    already placed (at a panel of ``size`` pixels: the data's span in a 1,400 px window, on the small side); the others show their α on hover (the α near the collaborative
-    end sit close together). A label near the panel's right edge goes on its point's left."""
+    already placed (at a panel of ``size`` pixels: the data's span in a 1,400 px window, on the small side); the
+    others show their α on hover (the α near the collaborative end sit close together). A label near the panel's
+    right edge goes on its point's left."""
     def span(v: Sequence[float]) -> tuple[float, float]:
         fin = [float(x) for x in v if math.isfinite(float(x))]
         lo, hi = (min(fin), max(fin)) if fin else (0.0, 1.0)
