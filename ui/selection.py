@@ -172,15 +172,15 @@ def selection_panel(ex: Explorer, key: str) -> None:
                                     "genres": st.column_config.TextColumn("Genres"),
                                     "n_ratings": st.column_config.NumberColumn("Ratings", format="%d"),
                                     "mean_rating": st.column_config.NumberColumn("Mean", format="%.2f")})
-        a, b, c = st.columns([2, 2, 1])
+        buttons = st.container(horizontal=True)  # side by side where they fit, wrapped where not (never cut)
         what = " or ".join(md_text(g) for g in genres) or "any genre"
         when = f", {years[0]}–{years[1]}" if years else ""
-        a.button("Use as filter for the lists", key="btn_sel_filter", icon="🧪", on_click=_use_as_filter,
-                 args=(genres, years), help=f"Lists keep movies like these: {what}{when}.")
-        b.download_button("Download the selection (CSV)", table.to_csv(index=False).encode("utf-8"),
-                          file_name=f"map-selection-{len(table)}-movies.csv", mime="text/csv", icon="⬇️",
-                          key="dl_selection")
-        c.button("Clear", key="btn_sel_clear", on_click=_clear)
+        buttons.button("Use as filter for the lists", key="btn_sel_filter", icon="🧪", on_click=_use_as_filter,
+                       args=(genres, years), help=f"Lists keep movies like these: {what}{when}.")
+        buttons.download_button("Download the selection (CSV)", table.to_csv(index=False).encode("utf-8"),
+                                file_name=f"map-selection-{len(table)}-movies.csv", mime="text/csv", icon="⬇️",
+                                key="dl_selection")
+        buttons.button("Clear", key="btn_sel_clear", on_click=_clear)
         share = ("The address bar holds this selection: copy it to share." if selection_fits_link(ids) else
                  "Too many movies to spell out in a link: the address bar holds a reference to this selection, "
                  "which the server keeps for whoever opens it; copy it to share.")

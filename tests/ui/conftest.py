@@ -120,3 +120,13 @@ def screenshot(pg: object, name: str) -> Path:
     path = ARTIFACTS_OUT / f"{name}.png"
     pg.screenshot(path=str(path), full_page=True)
     return path
+
+
+def cut_labels(pg: object) -> list[str]:
+    """The text of everything on the page cut by an ellipsis, but table cells and a picked value in a select box
+    (those are cut by design: the full text is a click away)."""
+    return pg.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMain"] *'))
+            .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.clientWidth > 0
+                && e.scrollWidth > e.clientWidth + 1 && !e.closest('[data-testid="stDataFrame"]')
+                && !e.closest('[data-baseweb="select"]') && !e.closest('.js-plotly-plot'))
+            .map(e => e.textContent.trim().slice(0, 80))""")

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.ui.conftest import ROOT, screenshot
+from tests.ui.conftest import ROOT, cut_labels, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -218,16 +218,6 @@ def test_no_button_or_control_label_is_cut_in_a_laptop_window(browser, server, p
         for width in (1400, 1024):
             pg.set_viewport_size({"width": width, "height": 900})
             pg.wait_for_timeout(1000)
-            assert not _cut_labels(pg), f"cut-off labels on {name} at {width} px: {_cut_labels(pg)}"
+            assert not cut_labels(pg), f"cut-off labels on {name} at {width} px: {cut_labels(pg)}"
     finally:
         context.close()
-
-
-def _cut_labels(pg) -> list[str]:
-    """The text of everything on the page cut by an ellipsis, but table cells and a picked value in a select box
-    (those are cut by design: the full text is a click away)."""
-    return pg.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMain"] *'))
-            .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.clientWidth > 0
-                && e.scrollWidth > e.clientWidth + 1 && !e.closest('[data-testid="stDataFrame"]')
-                && !e.closest('[data-baseweb="select"]') && !e.closest('.js-plotly-plot'))
-            .map(e => e.textContent.trim().slice(0, 80))""")

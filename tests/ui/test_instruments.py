@@ -391,6 +391,12 @@ def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server)
     expect(panel).to_contain_text(re.compile(rf"\b{len(inside):,} movies"))
     ring = _map(page, "Content space")
     assert "Map selection" in ring["traces"]
+    from tests.ui.conftest import cut_labels
+
+    page.set_viewport_size({"width": 1024, "height": 1000})  # a small laptop: the panel's buttons read whole
+    page.wait_for_timeout(800)
+    assert not cut_labels(page), cut_labels(page)
+    page.set_viewport_size({"width": 1600, "height": 1000})
     page.get_by_role("button", name="Use as filter for the lists").click()
     _idle(page)
     expect(page).to_have_url(re.compile(r"genres="))
