@@ -1,8 +1,9 @@
 """This machine's floor for a Streamlit page, without our app: what `bench_ui.py`'s figures compare against.
 
 Serves two bare apps from a temporary folder with the same Streamlit, server settings (`benchmarks/serve.py`, as
-`make run`) and headless Chromium as `bench_ui.py`: a title alone, and a title over three plotly scatter charts of 1,700 points each (WebGL, as our
-maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts drawn, fresh and warm browser.
+`make run`) and headless Chromium as `bench_ui.py`: a title alone, and a title over three plotly scatter charts of
+1,700 points each (WebGL, as our maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts
+drawn, fresh and warm browser.
 
     python benchmarks/bench_floor.py [--runs 5] [--svg]
 """

@@ -92,4 +92,5 @@ def movie_facts(ex: Explorer, row: int) -> None:
     genres = ", ".join(str(g) for g in info["genres"]) or "no genres listed"
     mean = info["mean_rating"]
     mean_txt = f"mean rating {mean:.2f}" if pd.notna(mean) else "no mean rating"
-    st.markdown(f"**{md_text(info['label'], TITLE_CHARS)}** · {md_text(genres)} · {int(info['n_ratings']):,} ratings · {mean_txt}")
+    st.markdown(f"**{md_text(info['label'], TITLE_CHARS)}** · {md_text(genres)} · "
+                f"{int(info['n_ratings']):,} ratings · {mean_txt}")

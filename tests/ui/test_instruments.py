@@ -458,6 +458,7 @@ def test_the_frontier_marks_both_picks(page, server):
 def test_every_colour_mode_and_map_toggle_is_in_view(browser, server, width):
     """On a 1,400 px laptop window the last colour modes were hidden in a strip that scrolled sideways and the
     toggles read "Den..."; each option and toggle label must be whole and on screen, at that width and on a phone."""
+    from tests.ui.conftest import cut_labels
     from ui.maps import COLOUR_MODES
 
     context = browser.new_context(viewport={"width": width, "height": 900}, is_mobile=width < 640)
@@ -470,10 +471,7 @@ def test_every_colour_mode_and_map_toggle_is_in_view(browser, server, width):
             b = group.locator("button").filter(has_text=re.compile(f"^{re.escape(mode)}$")).bounding_box()
             assert b and box["x"] - 1 <= b["x"] and b["x"] + b["width"] <= box["x"] + box["width"] + 1, mode
             assert b["x"] + b["width"] <= width, f"{mode} is off screen"
-        clipped = pg.evaluate("""() => Array.from(document.querySelectorAll('[class*="st-key-w_map_"]'))
-            .flatMap(k => Array.from(k.querySelectorAll('*')))
-            .filter(e => e.children.length === 0 && e.textContent.trim() && e.scrollWidth > e.clientWidth + 1)
-            .map(e => e.textContent.trim())""")
+        clipped = cut_labels(pg)
         assert not clipped, f"cut-off labels: {clipped}"
         overflow = pg.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 2, f"the page scrolls sideways by {overflow}px"
