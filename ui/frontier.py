@@ -127,7 +127,7 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     axes = [(m, better) for m, better in TRADE_OFFS if m in h.columns]
     k = int(v.get("k", 20))
     fig = make_subplots(rows=1, cols=max(1, len(axes)), shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=[f"{metric_label(m, k)} ({better} is better)" for m, better in axes])
+                        subplot_titles=[f"{metric_label(m, k)}<br>({better} is better)" for m, better in axes])
     alphas = [float(a) for a in h.index]
     for i, (metric, _) in enumerate(axes, start=1):
         xs, ys = h[metric].astype(float).tolist(), h[rec].astype(float).tolist()
@@ -167,8 +167,10 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=floor_line, hoverinfo="skip",
                              name=f"{KEEP_RECALL:.0%} of the best recall"))  # the line's name, in the legend
     fig.update_yaxes(title_text=metric_label(rec, k), row=1, col=1)
-    layout(fig, 400, title={"text": "The trade-off: accuracy against what people see in the lists",
+    layout(fig, 440, title={"text": "The trade-off: accuracy against what people see in the lists",
                             "font": {"size": 14}})
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.09, "x": 1, "xanchor": "right"})
+    # two-line panel titles and the legend under the panels: on a 1,024 px window the three panels are ~170 px
+    # wide, and one-line titles ran into each other and a legend above them wrapped over the chart's title
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 80, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"})
     return fig
