@@ -10,11 +10,14 @@ ratings) by a *fill* score:
 - ``co-raters + content/2``: both, each standardised per user.
 
 A *gate* gives the places only to users with some (``> 0``) or more than 5% (``> 0.05``) of their training ratings
-on thin movies, who are likelier to hold a thin movie out. Spaces come from ``blend_research.py``'s cache (trained once on the evaluation's
+on thin movies, who are likelier to hold a thin movie out. A *quota* (``q1`` in the third argument) gives each user
+``round(q * 20 * share)`` places (at most 10), ``share`` being the user's own share of ratings on thin movies:
+what ships, at ``q = 1``, with the ``co50 + content/2`` fill (``scoring/thin_places.py``). Spaces come from ``blend_research.py``'s cache (trained once on the evaluation's
 training part). Usage::
 
     python benchmarks/blend_research.py --data ../shared/datasets/ml-latest-small   # writes the cache
     python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.2 1,2
+    python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.2 q0.5,q1,q1.5,q2
 """
 
 from __future__ import annotations
@@ -48,8 +51,24 @@ def _standard(x: torch.Tensor) -> torch.Tensor:
     return (x - x.mean(1, keepdim=True)) / x.std(1, keepdim=True).clamp(min=1e-6)
 
 
+def _quota(base: torch.Tensor, thin_fill: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Each user's list with its last ``s[u]`` places given to the best thin movies by ``thin_fill`` (a
+    popularity-calibrated list: the thin share of the list follows the thin share of the user's ratings)."""
+    top = torch.topk(base, K, dim=1).indices
+    extra = torch.topk(thin_fill.scatter(1, top, -math.inf), K // 2, dim=1).indices
+    pos = torch.arange(K)[None, :]
+    keep = pos < (K - s)[:, None]
+    take = pos[:, : K // 2] < s[:, None]
+    fin = torch.full_like(base, -1e9)
+    fin.scatter_(1, top, torch.where(keep, 1e6 - pos.float(), -1e9))
+    fin.scatter_(1, extra, torch.where(take, 1e5 - pos[:, : K // 2].float(), -1e9))
+    return fin
+
+
 def main() -> None:
-    data, alphas, slots = sys.argv[1], [float(a) for a in sys.argv[2].split(",")], [int(s) for s in sys.argv[3].split(",")]
+    data, alphas = sys.argv[1], [float(a) for a in sys.argv[2].split(",")]
+    slots = [int(s) for s in sys.argv[3].split(",") if s and not s.startswith("q")]
+    quotas = [float(s[1:]) for s in sys.argv[3].split(",") if s.startswith("q")]
     cfg = EngineConfig()
     ds = load_dataset(data)
     z = np.load(f"/tmp/b16/cache_{Path(data).name}.npz")
@@ -68,6 +87,7 @@ def main() -> None:
     per_user = np.diff(rated_m.indptr)
     share = np.asarray(rated_m @ (proto.train_count <= THIN).astype(np.float32)).ravel() / np.maximum(per_user, 1)
     gates = {g: torch.from_numpy(share > g) for g in GATES}
+    share_t = torch.from_numpy(share.astype(np.float32))
     unit_rows = sp.diags(1.0 / np.sqrt(np.maximum(per_user, 1))) @ rated_m
     user_sim = torch.from_numpy((unit_rows @ unit_rows.T).toarray().astype(np.float32))
     user_sim.fill_diagonal_(0.0)
@@ -77,8 +97,16 @@ def main() -> None:
         sc = ((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]
         sf = ((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]
         co = user_sim[torch.from_numpy(ub)] @ liked
-        fills = {"blend 0.7": blend(sc, sf, 0.7), "content": sc, "co-raters": co,
-                 "co-raters + content/2": _standard(co) + 0.5 * _standard(sc)}
+        us = user_sim[torch.from_numpy(ub)]
+        kth = torch.topk(us, 50, dim=1).values[:, -1:]
+        co50 = us.masked_fill(us < kth, 0.0) @ liked
+        kth = torch.topk(us, 100, dim=1).values[:, -1:]
+        co100 = us.masked_fill(us < kth, 0.0) @ liked
+        fills = {"co-raters + content/2": _standard(co) + 0.5 * _standard(sc),
+                 "co50 + content/2": _standard(co50) + 0.5 * _standard(sc),
+                 "co100 + content/2": _standard(co100) + 0.5 * _standard(sc),
+                 "co-raters + content/2 + blend/2": _standard(co) + 0.5 * _standard(sc) + 0.5 * _standard(sf),
+                 "co50 + content/2 + blend/2": _standard(co50) + 0.5 * _standard(sc) + 0.5 * _standard(sf)}
         alive = hc | hf
         out = {}
         for a in alphas:
@@ -86,6 +114,9 @@ def main() -> None:
             out[f"alpha {a:g}"] = base
             for fname, fill in fills.items():
                 ts = fill.masked_fill(~(alive & thin), -math.inf).masked_fill(rated, -math.inf)
+                for q in quotas:
+                    out[f"alpha {a:g}, fill {fname}, quota {q:g} x share"] = _quota(
+                        base, ts, torch.clamp(torch.round(q * K * share_t[torch.from_numpy(ub)]), max=K // 2).long())
                 for s in slots:
                     top = torch.topk(base, K - s, dim=1).indices
                     extra = torch.topk(ts.scatter(1, top, -math.inf), s, dim=1).indices

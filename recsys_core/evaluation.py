@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .events import Progress, ProgressFn
 from .models.rating_nets import csr_tensor
 from .scoring.blend import Calibration, calibrate, calibration, content_ratio
+from .scoring.thin_places import ThinLists
 from .training.splits import split_ratings, subset_dataset
 
 if TYPE_CHECKING:
@@ -237,29 +238,42 @@ def _alpha_key(a: float) -> str:
     return f"alpha={a:g}"
 
 
+def _thin_key(a: float) -> str:
+    return f"alpha={a:g}+thin"
+
+
 def _space_scorer(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor, ef_cand: torch.Tensor,
-                  cal: tuple[torch.Tensor, ...], alphas: tuple[float, ...]) -> Scorer:
+                  cal: tuple[torch.Tensor, ...], alphas: tuple[float, ...], thin: tuple[Protocol, ThinLists] | None = None,
+                  ) -> Scorer:
     """Sums over the seeds of each space's calibrated scores (``scoring.blend``: linear, so two products per
     space), computed once per batch and blended per alpha; a candidate lacking a space has cosine 0 there.
 
     ``scoring.blend.blend`` ranks as ``zf + content_ratio(a) zc`` (a positive scale), so with the collaborative
     sums masked once each alpha is one fused pass into a reused buffer: the 12 alphas' blend-and-mask passes were
-    half the ranking's time on a 1M x 20k set."""
+    half the ranking's time on a 1M x 20k set. With ``thin`` the blended lists give thin movies their places
+    (``scoring.thin_places``), as the taste lists do, yielded after each plain blend."""
     cm, ci, km, ki = cal
 
-    def score(_: np.ndarray, seeds: torch.Tensor, rated: torch.Tensor) -> Iterator[tuple[str, torch.Tensor]]:
+    def score(ub: np.ndarray, seeds: torch.Tensor, rated: torch.Tensor) -> Iterator[tuple[str, torch.Tensor]]:
         sc = ((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]
         sf = ((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]
         yield "content", sc.masked_fill(rated | ~hc, -math.inf)
         yield "collab", sf.masked_fill(rated | ~hf, -math.inf)
         off = rated | ~(hc | hf)
+        placed: Callable[[torch.Tensor], torch.Tensor] | None = None
+        if thin is not None:
+            proto, lists = thin
+            placed = lists.lists(proto.train[ub], lists.user_places[ub], sc, ~off, own_rows=ub)
         sf.masked_fill_(off, -math.inf)  # sc is finite everywhere, so every sum below keeps these at -inf
         buf = torch.empty_like(sf)
         for a in alphas:
             if a >= 1.0:
-                yield _alpha_key(a), sc.masked_fill(off, -math.inf)
+                plain = sc.masked_fill(off, -math.inf)
             else:
-                yield _alpha_key(a), torch.add(sf, sc, alpha=content_ratio(a), out=buf)
+                plain = torch.add(sf, sc, alpha=content_ratio(a), out=buf)
+            yield _alpha_key(a), plain
+            if placed is not None:
+                yield _thin_key(a), placed(plain)
 
     return score
 
@@ -403,6 +417,20 @@ def _held_out_rmse(ds: Dataset, test_mask: np.ndarray, model: CollabModel) -> di
             "bias": rmse(bias), "model": meta["kind"], "n_test": int(len(yt))}
 
 
+def _thin_report(res: dict, cfg: EvalConfig, best: int, thin: tuple[Protocol, ThinLists] | None,
+                 proto: Protocol) -> dict:
+    """The best blend's lists with and without thin places, side by side (what the taste lists trade)."""
+    if thin is None:
+        return {"enabled": False}
+    k, a = cfg.k, cfg.alphas[best]
+    names = (f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}", f"cold_recall@{k}_se", "cold_users", "popularity",
+             "coverage")
+    return {"enabled": True, "strength": thin[1].strength, "alpha": float(a),
+            "users_with_places": int((thin[1].user_places[proto.users] > 0).sum()), "n_users": int(len(proto.users)),
+            "with": {n: res[_thin_key(a)][n] for n in names}, "without": {n: res[_alpha_key(a)][n] for n in names},
+            "curve": {n: [res[_thin_key(x)][n] for x in cfg.alphas] for n in names}}
+
+
 def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray, collab_cfg, cfg: EvalConfig,
              device: torch.device, progress: ProgressFn | None = None) -> dict:
     """Split, retrain the collaborative side on the training part, and report ranking metrics, baselines and RMSE.
@@ -453,7 +481,10 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     cal = _cal_tensors(calibration(ec.cpu().numpy(), hc.cpu().numpy(), ef.cpu().numpy(), hf.cpu().numpy(),
                                    ef_cand.cpu().numpy()), device)
     spaces = (ec, hc, ef, hf, ef_cand, cal)
-    res = rank_users(proto, _space_scorer(*spaces, cfg.alphas), progress)
+    cs = collab_cfg.cold_start
+    thin = (proto, ThinLists(proto.train, proto.liked, proto.train_count, cs.cold_max_train, cs.thin_places,
+                             cs.thin_neighbours, k)) if cs.thin_places > 0 else None
+    res = rank_users(proto, _space_scorer(*spaces, cfg.alphas, thin), progress)
     coh = coherences(proto, _neighbours(*spaces, tuple(cfg.alphas)))
     for name in ("content", "collab", *map(_alpha_key, cfg.alphas)):
         res[name]["genre_coherence"] = coh.get(name, 0.0)
@@ -501,6 +532,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
         "collab_training": training,
         "space": collab_cfg.space,
         "cold_start": cold.info,
+        "thin_places": _thin_report(res, cfg, best, thin, proto),
         "best_hybrid_cold": {key: res[_alpha_key(cfg.alphas[best])][key] for key in (f"cold_recall@{k}_se", "cold_users")},
         "calibration": "per-query standardised cosines (scoring/blend.py)",
         "n_users": int(len(proto.users)),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from .data.dataset import Dataset
     from .scoring.ann_search import AnnSimilarity
+    from .scoring.thin_places import ThinLists
 
 __all__ = ["Explorer", "Progress", "Similar", "ArtifactMissingError"]
 
@@ -123,6 +124,7 @@ class Explorer:
         self._col["year"] = cat["year"].array
         self._tfidf: tuple["sp.csr_matrix", np.ndarray] | None = None
         self._liked: "sp.csc_matrix | None" = None
+        self._thin: "ThinLists | None" = None
         self._search_keys: list[str] | None = None
         self._collab_model: Any = None
         self._searcher: SimilarityIndex | AnnSimilarity | None = None  # set by prepare_search (exact or ANN)
@@ -475,8 +477,24 @@ class Explorer:
         self.artifact = self.store.add(self.artifact, {name: out}, on_notice=self._note)
         return out
 
-    def recommend(self, ratings: dict[int, float], k: int = 20, alpha: float = 0.5, filters: Filters | None = None) -> pd.DataFrame:
-        """Blended recommendations from a handful of ratings {movie row: rating}, with the movie that explains each."""
+    def _thin_lists(self) -> "ThinLists":
+        """Who rated and liked what across the dataset, for thin places in taste lists (built on first need)."""
+        if self._thin is None:
+            import scipy.sparse as sp
+
+            from .scoring.thin_places import ThinLists
+
+            r, cs, n = self.dataset.ratings, self.config.collab.cold_start, self.dataset.n_users
+            rated = sp.csr_matrix((np.ones(len(r.user), np.float32), (r.user, r.movie)), shape=(n, self.dataset.n_movies))
+            self._thin = ThinLists(rated, self._liked_matrix().tocsr(), self._index.n_ratings, cs.cold_max_train,
+                                   cs.thin_places, cs.thin_neighbours, 20)
+        return self._thin
+
+    def recommend(self, ratings: dict[int, float], k: int = 20, alpha: float = 0.5, filters: Filters | None = None,
+                  thin_places: bool = True) -> pd.DataFrame:
+        """Blended recommendations from a handful of ratings {movie row: rating}, with the movie that explains each;
+        with ``thin_places`` (and the config's strength above 0) rarely rated movies get the share of the list they
+        have among the rated movies (``scoring/thin_places.py``), as the evaluation measures it."""
         if not ratings:
             raise ConfigError("Rate at least one movie to get recommendations.")
         rows = np.array([int(r) for r in ratings], dtype=np.int64)
@@ -502,9 +520,15 @@ class Explorer:
         from .scoring.similarity import top_k
 
         top = top_k(score, k, valid)
+        placed = np.zeros(len(top), dtype=bool)
+        if thin_places and self.config.collab.cold_start.thin_places > 0 and len(top):
+            top, placed = self._with_thin_places(rows, w, usable, score, valid, k, top)
         best = contrib[top].argmax(axis=1) if len(top) else np.zeros(0, dtype=np.int64)
         labels = self.catalog["label"].to_numpy()
         why = [f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})" for t, b in zip(top, best, strict=True)]
+        n_r = self._col["n_ratings"]
+        why = [f"rarely rated ({int(n_r[t])} ratings), like some you rated: {y}" if p else y
+               for t, p, y in zip(top, placed, why, strict=True)]
         cat = self.catalog
         return pd.DataFrame(
             {
@@ -520,6 +544,33 @@ class Explorer:
                 "why": why,
             }
         )
+
+    def _with_thin_places(self, rows: np.ndarray, w: np.ndarray, usable: np.ndarray, score: np.ndarray,
+                          valid: np.ndarray, k: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The list with thin movies in their places, and which rows they are (unchanged when none are due)."""
+        import scipy.sparse as sp
+        import torch
+
+        n = self.dataset.n_movies
+        thin_cfg = self.config.collab.cold_start
+        if not (self._index.n_ratings[rows] <= thin_cfg.cold_max_train).any():
+            return top, np.zeros(len(top), dtype=bool)
+        th = self._thin_lists()
+        query = sp.csr_matrix((np.ones(len(rows), np.float32), (np.zeros(len(rows), np.int64), rows)), shape=(1, n))
+        from .scoring.thin_places import quota, thin_share
+
+        places = quota(thin_share(query, th.thin_np), k, th.strength)
+        if int(places[0]) == 0:
+            return top, np.zeros(len(top), dtype=bool)
+        c = self._index.blended(rows, 1.0)
+        c[:, ~usable] = 0
+        content = torch.from_numpy((c * w[None, :]).sum(axis=1, dtype=np.float32)[None, :])
+        allowed = torch.from_numpy(valid[None, :])
+        base = torch.from_numpy(np.where(valid, score, -np.inf).astype(np.float32)[None, :])
+        ranked = th.lists(query, places, content, allowed, k=k)(base)[0].numpy()
+        listed = np.flatnonzero(np.isfinite(ranked))
+        order = listed[np.argsort(-ranked[listed], kind="stable")][:k]
+        return order, (ranked[order] <= 2 * k) & (ranked[order] > k) & th.thin_np[order]
 
     # ------------------------------------------------------------ maps
 

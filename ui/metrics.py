@@ -79,3 +79,20 @@ def metric_tables(v: dict[str, Any]) -> None:
         )
     if r.get("skipped"):
         st.caption(f"Rating model: {md_text(r['skipped'], 300)}.")
+
+
+def thin_places_line(m: dict[str, Any] | None, strength: float) -> str:
+    """What thin places did to the evaluated taste lists, in one sentence (or that they are off)."""
+    if strength <= 0:
+        return "Thin places: off (taste lists rank rarely rated movies like any other)."
+    tp = (m or {}).get("thin_places") or {}
+    head = (f"Thin places (strength {strength:g}): a taste list gives rarely rated movies the share they have "
+            "among the user's own ratings")
+    k = int((m or {}).get("k", 20))
+    w, wo = tp.get("with") or {}, tp.get("without") or {}
+    rk, ck = f"recall@{k}", f"cold_recall@{k}"
+    if not tp.get("enabled") or not all(isinstance(d.get(x), (int, float)) for d in (w, wo) for x in (rk, ck)):
+        return head + "."
+    return (head + f"; measured at α = {float(tp.get('alpha', 0)):g} on {int(tp.get('users_with_places', 0)):,} of "
+            f"{int(tp.get('n_users', 0)):,} held-out users: cold-start recall@{k} {wo[ck]:.3f} → {w[ck]:.3f}, "
+            f"recall@{k} {wo[rk]:.4f} → {w[rk]:.4f}.")

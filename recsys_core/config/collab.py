@@ -35,6 +35,10 @@ class ColdStartConfig:
     recall_tolerance: float = 0.005  # keep the k with most cold recall within this share of the best recall
     cold_max_train: int = 5  # "cold" in validation: at most this many fitting ratings
     like_threshold: float = 4.0
+    # thin places (scoring/thin_places.py): a user's list gives movies with at most cold_max_train ratings
+    # round(thin_places * k * the user's own share of them) of its places; 0 switches them off
+    thin_places: float = 1.0
+    thin_neighbours: int = 50  # raters whose likes rank a thin movie for a user (user-kNN)
 
     def validate(self) -> None:
         """Refuse strengths and splits that cannot be fitted or measured."""
@@ -48,6 +52,11 @@ class ColdStartConfig:
             raise ConfigError("cold_start val_holdout must be in (0, 1) and val_users at least 1.")
         if not 0.0 <= self.recall_tolerance < 1.0 or self.cold_max_train < 0:
             raise ConfigError("cold_start recall_tolerance must be in [0, 1) and cold_max_train >= 0.")
+        if not (0.0 <= self.thin_places <= 5.0) or not math.isfinite(self.thin_places):
+            raise ConfigError(f"cold_start thin_places must be in [0, 5] (1 = the user's own share; 0 = off), "
+                              f"got {self.thin_places}.")
+        if not 1 <= self.thin_neighbours <= 10_000:
+            raise ConfigError(f"cold_start thin_neighbours must be between 1 and 10000, got {self.thin_neighbours}.")
 
 
 @dataclass(frozen=True)
