@@ -89,6 +89,11 @@ def main() -> None:
     gates = {g: torch.from_numpy(share > g) for g in GATES}
     share_t = torch.from_numpy(share.astype(np.float32))
     unit_rows = sp.diags(1.0 / np.sqrt(np.maximum(per_user, 1))) @ rated_m
+    iuf = np.log(rated_m.shape[0] / (1.0 + np.asarray(rated_m.sum(0)).ravel())).clip(min=0.0)
+    w_rows = rated_m @ sp.diags(iuf)
+    w_rows = sp.diags(1.0 / np.sqrt(np.maximum(np.asarray(w_rows.multiply(w_rows).sum(1)).ravel(), 1e-12))) @ w_rows
+    iuf_sim = torch.from_numpy((w_rows @ w_rows.T).toarray().astype(np.float32))
+    iuf_sim.fill_diagonal_(0.0)
     user_sim = torch.from_numpy((unit_rows @ unit_rows.T).toarray().astype(np.float32))
     user_sim.fill_diagonal_(0.0)
     liked = torch.from_numpy(proto.liked.toarray().astype(np.float32))
@@ -102,7 +107,16 @@ def main() -> None:
         co50 = us.masked_fill(us < kth, 0.0) @ liked
         kth = torch.topk(us, 100, dim=1).values[:, -1:]
         co100 = us.masked_fill(us < kth, 0.0) @ liked
+        ui = iuf_sim[torch.from_numpy(ub)]
+        kth = torch.topk(ui, 50, dim=1).values[:, -1:]
+        coi = ui.masked_fill(ui < kth, 0.0) @ liked
+        kth = torch.topk(ui, 20, dim=1).values[:, -1:]
+        coi20 = ui.masked_fill(ui < kth, 0.0) @ liked
         fills = {"co-raters + content/2": _standard(co) + 0.5 * _standard(sc),
+                 "co50 iuf + content/2": _standard(coi) + 0.5 * _standard(sc),
+                 "co20 iuf + content/2": _standard(coi20) + 0.5 * _standard(sc),
+                 "co50 iuf": coi,
+                 "co50 iuf + content/4": _standard(coi) + 0.25 * _standard(sc),
                  "co50 + content/2": _standard(co50) + 0.5 * _standard(sc),
                  "co100 + content/2": _standard(co100) + 0.5 * _standard(sc),
                  "co-raters + content/2 + blend/2": _standard(co) + 0.5 * _standard(sc) + 0.5 * _standard(sf),

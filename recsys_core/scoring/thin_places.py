@@ -132,8 +132,21 @@ class ThinLists:
         scores. ``content`` is the users' content scores, ``allowed`` what each list may show, ``k`` the lists'
         length (the index's by default)."""
         dev = content.device
-        nb = torch.from_numpy(self.raters.scores(query, own_rows)).to(dev)
-        fill = fill_scores(nb, content, allowed, torch.from_numpy(self.thin_np).to(dev)[None, :])
-        pl = torch.from_numpy(np.asarray(places, dtype=np.int64)).to(dev)
+        places = np.asarray(places, dtype=np.int64)
+        sel = np.flatnonzero(places > 0)  # users who rate no thin movie keep the plain list, at no cost
+        if len(sel) == 0:
+            return lambda base: base
+        nb = torch.from_numpy(self.raters.scores(query[sel], None if own_rows is None else own_rows[sel])).to(dev)
+        rows = torch.from_numpy(sel).to(dev)
+        fill = fill_scores(nb, content[rows], allowed[rows], torch.from_numpy(self.thin_np).to(dev)[None, :])
+        pl = torch.from_numpy(places[sel]).to(dev)
         kk = self.k if k is None else int(k)
-        return lambda base: place(base, fill, pl, kk)
+
+        def apply(base: torch.Tensor) -> torch.Tensor:
+            if len(sel) == base.shape[0]:
+                return place(base, fill, pl, kk)
+            out = base.clone()
+            out[rows] = place(base[rows], fill, pl, kk)
+            return out
+
+        return apply
