@@ -263,7 +263,8 @@ def _space_scorer(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torc
         placed: Callable[[torch.Tensor], torch.Tensor] | None = None
         if thin is not None:
             proto, lists = thin
-            placed = lists.lists(proto.train[ub], lists.user_places[ub], sc, ~off, own_rows=ub)
+            fn = lists.lists(proto.train[ub], lists.user_places[ub], sc.cpu().numpy(), (~off).cpu().numpy(), own_rows=ub)
+            placed = lambda s: torch.from_numpy(fn(s.cpu().numpy())).to(s.device)  # noqa: E731
         sf.masked_fill_(off, -math.inf)  # sc is finite everywhere, so every sum below keeps these at -inf
         buf = torch.empty_like(sf)
         for a in alphas:

@@ -549,7 +549,6 @@ class Explorer:
                           valid: np.ndarray, k: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The list with thin movies in their places, and which rows they are (unchanged when none are due)."""
         import scipy.sparse as sp
-        import torch
 
         n = self.dataset.n_movies
         thin_cfg = self.config.collab.cold_start
@@ -557,17 +556,14 @@ class Explorer:
             return top, np.zeros(len(top), dtype=bool)
         th = self._thin_lists()
         query = sp.csr_matrix((np.ones(len(rows), np.float32), (np.zeros(len(rows), np.int64), rows)), shape=(1, n))
-        from .scoring.thin_places import quota, thin_share
-
-        places = quota(thin_share(query, th.thin_np), k, th.strength)
+        places = th.places_for(query, k)
         if int(places[0]) == 0:
             return top, np.zeros(len(top), dtype=bool)
         c = self._index.blended(rows, 1.0)
         c[:, ~usable] = 0
-        content = torch.from_numpy((c * w[None, :]).sum(axis=1, dtype=np.float32)[None, :])
-        allowed = torch.from_numpy(valid[None, :])
-        base = torch.from_numpy(np.where(valid, score, -np.inf).astype(np.float32)[None, :])
-        ranked = th.lists(query, places, content, allowed, k=k)(base)[0].numpy()
+        content = (c * w[None, :]).sum(axis=1, dtype=np.float32)[None, :]
+        base = np.where(valid, score, -np.inf).astype(np.float32)[None, :]
+        ranked = th.lists(query, places, content, valid[None, :], k=k)(base)[0]
         listed = np.flatnonzero(np.isfinite(ranked))
         order = listed[np.argsort(-ranked[listed], kind="stable")][:k]
         return order, (ranked[order] <= 2 * k) & (ranked[order] > k) & th.thin_np[order]

@@ -8,17 +8,15 @@ s)`` of the last places of a top-``k`` list (at most half of it) filled with the
 evidence, each standardised per user: how much the user's ``n`` nearest raters liked the movie (user-kNN over who
 rated what: a thin movie's few ratings speak directly) plus half its content score. A user who rates only
 well-known films keeps the plain list. Used by the evaluation (``evaluation.py``) and the taste lists
-(``explorer.recommend``), so both measure and show one rule.
+(``explorer.recommend``), so both measure and show one rule; numpy only, so the server's pages never import torch.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 CONTENT_WEIGHT = 0.5  # the content score's weight next to the neighbours' in a thin movie's fill score
 
@@ -66,48 +64,57 @@ class RaterIndex:
         return np.asarray((nb @ self.liked).todense(), dtype=np.float32)
 
 
-def _standard(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Row-wise standard scores over the ``valid`` cells (others left as they are, to be masked by the caller)."""
-    n = valid.sum(1, keepdim=True).clamp(min=1)
-    xv = torch.where(valid, x, torch.zeros((), dtype=x.dtype, device=x.device))
-    mean = xv.sum(1, keepdim=True) / n
-    var = (torch.where(valid, x - mean, torch.zeros((), dtype=x.dtype, device=x.device)) ** 2).sum(1, keepdim=True) / n
-    return (x - mean) / var.sqrt().clamp(min=1e-6)
+def _standard(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Row-wise standard scores over the ``valid`` cells (the others are masked by the caller)."""
+    n = np.maximum(valid.sum(1, keepdims=True), 1)
+    mean = np.where(valid, x, 0.0).sum(1, keepdims=True) / n
+    var = (np.where(valid, x - mean, 0.0) ** 2).sum(1, keepdims=True) / n
+    return (x - mean) / np.maximum(np.sqrt(var), 1e-6)
 
 
-def fill_scores(neighbours: torch.Tensor, content: torch.Tensor, allowed: torch.Tensor, thin: torch.Tensor
-                ) -> torch.Tensor:
+def fill_scores(neighbours: np.ndarray, content: np.ndarray, allowed: np.ndarray, thin: np.ndarray) -> np.ndarray:
     """A thin movie's place score: the neighbours' likes plus half its content score, each standardised over what
     the list may show (``allowed``: listable, not rated by the user, passing any filter); -inf but for allowed thin
     movies."""
-    fin = torch.isfinite(content) & allowed
-    s = _standard(neighbours, allowed) + CONTENT_WEIGHT * _standard(torch.nan_to_num(content, neginf=0.0), fin)
-    return s.masked_fill(~(allowed & thin), -math.inf)
+    fin = np.isfinite(content) & allowed
+    c = np.where(fin, content, 0.0)
+    s = _standard(neighbours, allowed) + CONTENT_WEIGHT * _standard(c, fin)
+    return np.where(allowed & thin, s, -np.inf).astype(np.float32)
 
 
-def place(base: torch.Tensor, fill: torch.Tensor, places: torch.Tensor, k: int) -> torch.Tensor:
+def _top(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the ``k`` largest cells' columns, best first, and their values."""
+    part = np.argpartition(-x, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(x, part, axis=1), axis=1, kind="stable")
+    idx = np.take_along_axis(part, order, axis=1)
+    return idx, np.take_along_axis(x, idx, axis=1)
+
+
+def place(base: np.ndarray, fill: np.ndarray, places: np.ndarray, k: int) -> np.ndarray:
     """Scores whose top-``k`` per row is the list: the base's first ``k - places`` rows, then the best ``places``
     thin movies by ``fill`` not among them, then (where too few thin movies can be listed) the base's next rows.
     A row with ``places == 0`` lists exactly the base's top-``k``; cells outside the list are -inf."""
     b, m = base.shape
     k = min(int(k), m)
-    places = places.to(base.device).clamp(min=0, max=k)
-    top = torch.topk(base, k, dim=1)
-    pos = torch.arange(k, device=base.device).expand(b, k)
-    ok = torch.isfinite(top.values)
+    places = np.clip(np.asarray(places, dtype=np.int64), 0, k)
+    r = np.arange(b)[:, None]
+    top, vals = _top(base, k)
+    pos = np.arange(k)[None, :]
+    ok = np.isfinite(vals)
     keep = (pos < (k - places)[:, None]) & ok
-    blocked = fill.scatter(1, top.indices, torch.where(keep, -math.inf, fill.gather(1, top.indices)))
-    extra = torch.topk(blocked, k, dim=1)
-    take = (pos < places[:, None]) & torch.isfinite(extra.values)
-    ranked = torch.full_like(base, -math.inf)
-    ranked.scatter_(1, top.indices, torch.where(keep, 3.0 * k - pos, -math.inf))
-    ranked.scatter_(1, extra.indices, torch.where(take, 2.0 * k - pos, ranked.gather(1, extra.indices)))
+    blocked = np.array(fill, dtype=np.float32, copy=True)
+    blocked[r, top] = np.where(keep, -np.inf, blocked[r, top])
+    extra, extra_vals = _top(blocked, k)
+    take = (pos < places[:, None]) & np.isfinite(extra_vals)
+    ranked = np.full(base.shape, -np.inf, dtype=np.float32)
+    ranked[r, top] = np.where(keep, 3.0 * k - pos, -np.inf)
+    ranked[r, extra] = np.where(take, 2.0 * k - pos, ranked[r, extra])
     short = places - take.sum(1)
-    if bool((short > 0).any()):
-        cur = ranked.gather(1, top.indices)
-        free = ok & ~keep & ~torch.isfinite(cur)
-        back = free & (torch.cumsum(free.long(), 1) <= short[:, None])
-        ranked.scatter_(1, top.indices, torch.where(back, float(k) - pos, cur))
+    if (short > 0).any():
+        cur = ranked[r, top]
+        free = ok & ~keep & ~np.isfinite(cur)
+        back = free & (np.cumsum(free, axis=1) <= short[:, None])
+        ranked[r, top] = np.where(back, float(k) - pos, cur)
     return ranked
 
 
@@ -122,31 +129,28 @@ class ThinLists:
         self.strength, self.k = float(strength), int(k)
         self.user_places = quota(thin_share(rated, self.thin_np), self.k, self.strength)
 
-    def places_for(self, query: sp.csr_matrix) -> np.ndarray:
-        """Places for rating rows that are not the index's own users (a visitor's handful of ratings)."""
-        return quota(thin_share(query, self.thin_np), self.k, self.strength)
+    def places_for(self, query: sp.csr_matrix, k: int | None = None) -> np.ndarray:
+        """Places in top-``k`` lists for rating rows that are not the index's own users (a visitor's ratings)."""
+        return quota(thin_share(query, self.thin_np), self.k if k is None else int(k), self.strength)
 
-    def lists(self, query: sp.csr_matrix, places: np.ndarray, content: torch.Tensor, allowed: torch.Tensor,
-              own_rows: np.ndarray | None = None, k: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def lists(self, query: sp.csr_matrix, places: np.ndarray, content: np.ndarray, allowed: np.ndarray,
+              own_rows: np.ndarray | None = None, k: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
         """For a batch of users (their rating rows ``query``): a function from base scores to the placed lists'
         scores. ``content`` is the users' content scores, ``allowed`` what each list may show, ``k`` the lists'
         length (the index's by default)."""
-        dev = content.device
         places = np.asarray(places, dtype=np.int64)
         sel = np.flatnonzero(places > 0)  # users who rate no thin movie keep the plain list, at no cost
         if len(sel) == 0:
             return lambda base: base
-        nb = torch.from_numpy(self.raters.scores(query[sel], None if own_rows is None else own_rows[sel])).to(dev)
-        rows = torch.from_numpy(sel).to(dev)
-        fill = fill_scores(nb, content[rows], allowed[rows], torch.from_numpy(self.thin_np).to(dev)[None, :])
-        pl = torch.from_numpy(places[sel]).to(dev)
+        nb = self.raters.scores(query[sel], None if own_rows is None else own_rows[sel])
+        fill = fill_scores(nb, content[sel], allowed[sel], self.thin_np[None, :])
         kk = self.k if k is None else int(k)
 
-        def apply(base: torch.Tensor) -> torch.Tensor:
+        def apply(base: np.ndarray) -> np.ndarray:
             if len(sel) == base.shape[0]:
-                return place(base, fill, pl, kk)
-            out = base.clone()
-            out[rows] = place(base[rows], fill, pl, kk)
+                return place(base, fill, places[sel], kk)
+            out = np.array(base, copy=True)
+            out[sel] = place(base[sel], fill, places[sel], kk)
             return out
 
         return apply

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,26 +27,25 @@ CPU = torch.device("cpu")
 INF = math.inf
 
 
-def _listed(ranked: torch.Tensor, k: int) -> list[list[int]]:
-    return [sorted(r) for r in torch.topk(ranked, k, dim=1).indices.tolist()]
+def _order(ranked: np.ndarray, k: int) -> list[list[int]]:
+    """Each row's listed columns, best first (-inf cells are not listed)."""
+    return [[int(c) for c in np.argsort(-r, kind="stable")[:k] if np.isfinite(r[c])] for r in ranked]
 
 
 def test_a_list_keeps_its_head_and_gives_its_last_places_to_the_best_thin_movies():
-    base = torch.tensor([[10.0, 9, 8, 7, 6, 5, 4, 3]] * 2)
-    thin = torch.tensor([False, False, False, False, True, True, False, True])
-    fill = torch.tensor([[0.0, 0, 0, 0, 1, 5, 0, 2]] * 2).masked_fill(~thin, -INF)
-    ranked = place(base, fill, torch.tensor([0, 2]), 4)
-    assert _listed(ranked, 4) == [[0, 1, 2, 3], [0, 1, 5, 7]]  # no places: exactly the base's top 4
-    # the kept head ranks first, then the thin movies by their fill score
-    assert torch.topk(ranked[1], 4).indices.tolist() == [0, 1, 5, 7]
+    base = np.array([[10.0, 9, 8, 7, 6, 5, 4, 3]] * 2, np.float32)
+    thin = np.array([False, False, False, False, True, True, False, True])
+    fill = np.where(thin, np.array([[0.0, 0, 0, 0, 1, 5, 0, 2]] * 2), -INF).astype(np.float32)
+    ranked = place(base, fill, np.array([0, 2]), 4)
+    # no places: exactly the base's top 4; two: the kept head first, then the thin movies by their fill score
+    assert _order(ranked, 4) == [[0, 1, 2, 3], [0, 1, 5, 7]]
 
 
 def test_places_thin_movies_cannot_fill_go_back_to_the_base_list():
-    base = torch.tensor([[10.0, 9, 8, 7, 6, 5]])
-    fill = torch.tensor([[-INF, -INF, -INF, -INF, -INF, 1.0]])  # one thin movie can be listed
-    ranked = place(base, fill, torch.tensor([3]), 4)
-    assert torch.topk(ranked[0], 4).indices.tolist() == [0, 5, 1, 2]
-    assert int(torch.isfinite(ranked).sum()) == 4
+    base = np.array([[10.0, 9, 8, 7, 6, 5]], np.float32)
+    fill = np.array([[-INF, -INF, -INF, -INF, -INF, 1.0]], np.float32)  # one thin movie can be listed
+    ranked = place(base, fill, np.array([3]), 4)
+    assert _order(ranked, 6) == [[0, 5, 1, 2]]
 
 
 def test_quota_follows_the_users_own_share_and_never_takes_more_than_half():
@@ -147,3 +150,21 @@ def test_a_visitor_who_rates_rarely_rated_movies_is_shown_some_and_told_why(engi
     # a visitor who rates only well-known films keeps the plain list
     only = {int(r): 5.0 for r in popular}
     assert ex.recommend(only, alpha=0.2).movie.tolist() == ex.recommend(only, alpha=0.2, thin_places=False).movie.tolist()
+
+
+def test_serving_a_taste_list_with_thin_places_never_imports_torch(engine_ml100k_explorer):
+    """The server's pages stay light: a stored model answers a taste list with thin places without torch."""
+    root = Path(engine_ml100k_explorer.store.root)
+    code = (
+        "import sys, numpy as np\n"
+        "from recsys_core import Explorer\n"
+        "ex = Explorer.open('ml-100k', train=False)\n"
+        "nr = ex.catalog['n_ratings'].to_numpy()\n"
+        "rated = {int(r): 5.0 for r in [*np.flatnonzero((nr >= 2) & (nr <= 5))[:3], *np.argsort(-nr)[:7]]}\n"
+        "recs = ex.recommend(rated, alpha=0.2)\n"
+        "print(int(recs.why.str.startswith('rarely rated').sum()), 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "RECSYS_ARTIFACTS_DIR": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).parents[2], timeout=300)
+    assert out.stdout.split() == ["6", "False"], out.stderr[-2000:]
