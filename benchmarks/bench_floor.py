@@ -1,8 +1,9 @@
 """This machine's floor for a Streamlit page, without our app: what `bench_ui.py`'s figures compare against.
 
 Serves two bare apps from a temporary folder with the same Streamlit, server settings (`benchmarks/serve.py`, as
-`make run`) and headless Chromium as `bench_ui.py`: a title alone, and a title over three plotly scatter charts of
-1,700 points each (WebGL, as our maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts
+`make run`) and headless Chromium as `bench_ui.py`: a title alone; Explore's skeleton (a sidebar with a select box,
+a slider and an expander, a title, three 20-row tables); and a title over three plotly scatter charts of 1,700
+points each (WebGL, as our maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts
 drawn, fresh and warm browser.
 
     python benchmarks/bench_floor.py [--runs 5] [--svg]
@@ -19,13 +20,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.serve import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
+from benchmarks.serve import CHROMIUM, CHROMIUM_ARGS, LISTS_DRAWN, start_server, stop_server  # noqa: E402
 
 APP = '''
-import numpy as np, plotly.graph_objects as go, streamlit as st
+import numpy as np, pandas as pd, plotly.graph_objects as go, streamlit as st
 charts = st.query_params.get("charts", "none")
+if charts == "lists":  # Explore's skeleton: a sidebar of widgets, a title, three 20-row tables
+    st.sidebar.selectbox("Dataset", ["ml-100k", "other"])
+    st.sidebar.select_slider("Blend", options=[round(i / 20, 2) for i in range(21)], value=0.2)
+    with st.sidebar.expander("Saved views"):
+        st.text_input("Name")
 st.title("Floor " + charts)
-if charts != "none":
+if charts == "lists":
+    rng = np.random.default_rng(0)
+    for k, col in zip(("content", "collab", "hybrid"), st.columns(3)):
+        df = pd.DataFrame({"rank": range(1, 21), "title": [f"Movie {i} (1999)" for i in range(20)],
+                           "score": rng.random(20), "genres": ["Drama|Comedy"] * 20, "n": rng.integers(1, 500, 20)})
+        col.container(key=f"list_{k}").dataframe(df, hide_index=True)
+elif charts != "none":
     rng = np.random.default_rng(0)
     for i, col in enumerate([*st.columns(2), st.container()]):
         x, y = rng.normal(size=1700), rng.normal(size=1700)
@@ -55,7 +67,7 @@ def main() -> int:
     url += "/"
     rows: dict[str, list[float]] = {}
     try:
-        kinds = ["none", "webgl"] + (["svg"] if args.svg else [])
+        kinds = ["none", "lists", "webgl"] + (["svg"] if args.svg else [])
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -68,8 +80,10 @@ def main() -> int:
                         t = time.perf_counter()
                         page.goto(f"{url}?charts={kind}")
                         page.get_by_role("heading", name=f"Floor {kind}").wait_for(timeout=60_000)
-                        what = "title" if kind == "none" else f"three {kind} charts"
-                        if kind != "none":
+                        what = {"none": "title", "lists": "sidebar, title, three tables"}.get(kind, f"three {kind} charts")
+                        if kind == "lists":
+                            page.wait_for_function(LISTS_DRAWN, timeout=60_000)
+                        elif kind != "none":
                             page.wait_for_function(DRAWN, timeout=60_000)
                         rows.setdefault(f"navigation -> {what} ({label} browser)", []).append(time.perf_counter() - t)
                         page.close()
