@@ -125,9 +125,17 @@ class ThinLists:
     def __init__(self, rated: sp.csr_matrix, liked: sp.csr_matrix, counts: np.ndarray, thin_max: int,
                  strength: float, n_neighbours: int, k: int) -> None:
         self.thin_np = np.asarray(counts) <= int(thin_max)
-        self.raters = RaterIndex(rated, liked, n_neighbours)
         self.strength, self.k = float(strength), int(k)
         self.user_places = quota(thin_share(rated, self.thin_np), self.k, self.strength)
+        self._sources = (rated, liked, int(n_neighbours))
+        self._raters: RaterIndex | None = None
+
+    @property
+    def raters(self) -> RaterIndex:
+        """Who rated and liked what, built when a list first needs it (a catalogue without thin movies never does)."""
+        if self._raters is None:
+            self._raters = RaterIndex(*self._sources)
+        return self._raters
 
     def places_for(self, query: sp.csr_matrix, k: int | None = None) -> np.ndarray:
         """Places in top-``k`` lists for rating rows that are not the index's own users (a visitor's ratings)."""
