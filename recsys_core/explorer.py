@@ -566,7 +566,10 @@ class Explorer:
         ranked = th.lists(query, places, content, valid[None, :], k=k)(base)[0]
         listed = np.flatnonzero(np.isfinite(ranked))
         order = listed[np.argsort(-ranked[listed], kind="stable")][:k]
-        return order, (ranked[order] <= 2 * k) & (ranked[order] > k) & th.thin_np[order]
+        placed = (ranked[order] <= 2 * k) & (ranked[order] > k) & th.thin_np[order]
+        at = np.flatnonzero(placed)  # one block: shown by their own score, like the rows above them
+        order[at] = order[at][np.argsort(-score[order[at]], kind="stable")]
+        return order, placed
 
     # ------------------------------------------------------------ maps
 

@@ -46,11 +46,23 @@ def _on_search(ex: Explorer) -> None:
         select_row(ex, rows[0])
 
 
+def as_row(ex: Explorer, value: object) -> int | None:
+    """A movie select box's value as a catalogue row, or None. Streamlit hands back the option's label instead
+    of the row when the browser sends a choice from older options (the matches of an earlier search): that label
+    is then matched against the catalogue's, and a label two movies share counts as no choice."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value) if int(value) in ex.catalog.index else None
+    if isinstance(value, str):
+        hits = np.flatnonzero(ex.catalog["label"].map(printable).to_numpy() == value)
+        return int(ex.catalog.index[hits[0]]) if len(hits) == 1 else None
+    return None
+
+
 def _on_pick(ex: Explorer) -> None:
     """Choosing from the list of matches selects that movie."""
-    row = st.session_state.get(K.W_PICK)
+    row = as_row(ex, st.session_state.get(K.W_PICK))
     if row is not None:
-        select_row(ex, int(row))
+        select_row(ex, row)
 
 
 def movie_picker(ex: Explorer, label: str = "Movie") -> int:

@@ -17,7 +17,7 @@ from ui.charts import PLOT_CONFIG, loss_figure
 from ui.engine import Explorer, RecsysError
 from ui.format import error_markdown, md_text, printable, public_message
 from ui.layout import metric_row, show_error
-from ui.state import K
+from ui.state import K, keep_choice
 
 # (section, field, label, (lo, hi) for whole numbers or None for a fixed choice); "" = top level
 SETTINGS: tuple[tuple[str, str, str, tuple[int, int] | None], ...] = (
@@ -109,6 +109,7 @@ def download_release() -> None:
         st.caption("Every release is on this machine.")
         return
     left, right = st.columns([3, 1], vertical_alignment="bottom")
+    keep_choice("w_dl_pick", missing)  # a release downloaded since is no longer offered
     name = left.selectbox("Download a release", missing, key="w_dl_pick",
                           format_func=lambda n: f"{n} · about {engine.release_mb(n):g} MB")
     if right.button("Download", key="btn_download", icon="⬇️", width="stretch"):
@@ -216,6 +217,7 @@ def job_queue(can_cancel: bool) -> None:
     if can_cancel and active:
         labels = {f"{r['job']} ({r['status']})": r["key"] for r in active}
         left, right = st.columns([3, 1], vertical_alignment="bottom")
+        keep_choice("w_cancel_job", list(labels))  # a job's label changes with its status
         pick = left.selectbox("Cancel a job", list(labels), key="w_cancel_job")
         if right.button("Cancel", key="btn_cancel_job", icon="✋") and pick in labels:
             jobs.cancel(labels[pick])

@@ -336,6 +336,14 @@ def parse_view(raw: Mapping[str, object], cat: Catalogue, find_selection: Select
 _ROUTED: contextvars.ContextVar[bool] = contextvars.ContextVar("recsys_routed", default=False)
 
 
+def keep_choice(key: str, options: list) -> None:
+    """A select box whose options change (new search matches, a finished job): when the remembered choice is no
+    longer among them, choose the first option by setting it, not popping it, so the browser is told too (popped,
+    the browser kept showing the old choice and sent it back, as a label, with the next click)."""
+    if options and st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+
+
 @contextlib.contextmanager
 def routed() -> Iterator[None]:
     """Mark that a page runs under the router (app.py), which set up the session and the model."""

@@ -13,8 +13,8 @@ import streamlit as st
 from ui import cached
 from ui.engine import Explorer, Filters, RecsysError
 from ui.format import TITLE_CHARS, error_markdown, genres_text, md_text, movie_labels, printable
-from ui.picker import search
-from ui.state import K
+from ui.picker import as_row, search
+from ui.state import K, keep_choice
 
 STARS = "★★★★★"
 
@@ -54,11 +54,11 @@ def _on_taste_star(ex: Explorer, movie_id: int, widget_key: str) -> None:
 def _on_taste_search_star(ex: Explorer) -> None:
     """Rating the searched movie adds it to the list and resets the search stars."""
     ss = st.session_state
-    row, value = ss.get("w_taste_pick"), ss.get("w_taste_stars")
-    if row is None or value is None or int(row) not in ex.catalog.index:
+    row, value = as_row(ex, ss.get("w_taste_pick")), ss.get("w_taste_stars")
+    if row is None or value is None:
         return
     taste = ratings_of(ex)
-    taste[int(ex.catalog.at[int(row), "movie_id"])] = int(value)
+    taste[int(ex.catalog.at[row, "movie_id"])] = int(value)
     _store(ex, taste)
     ss["w_taste_stars"] = None
 
@@ -75,8 +75,7 @@ def taste_search(ex: Explorer) -> None:
         st.caption("No match; try fewer words.")
         return
     labels = ex.catalog["label"]
-    if st.session_state.get("w_taste_pick") not in rows:  # a pick left from another dataset or search
-        st.session_state.pop("w_taste_pick", None)
+    keep_choice("w_taste_pick", rows)  # a pick left from another dataset or search
     st.selectbox("Match", rows, key="w_taste_pick", format_func=lambda r: printable(labels.at[r]),
                  label_visibility="collapsed")
     st.feedback("stars", key="w_taste_stars", on_change=_on_taste_search_star, args=(ex,))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -403,3 +404,19 @@ def test_data_page_settings_list_the_model_kinds(app):
     kinds = at.selectbox(key="w_set_collab_space")
     assert set(kinds.options) == {"spectral", "rating_net", "dot_bias"}
     assert at.selectbox(key="w_set_device").value == "auto"
+
+
+def test_a_select_boxs_stale_label_maps_back_to_its_movie_or_to_nothing(trained_artifacts, monkeypatch):
+    """Streamlit hands a select box's label back instead of the option when the browser sends a choice from older
+    options; the pickers' callbacks map it to the movie with that label, and an unknown or shared one to none."""
+    from recsys_core import EngineConfig, Explorer
+    from ui.format import printable
+    from ui.picker import as_row
+
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
+    ex = Explorer.open("ml-100k", EngineConfig(), train=False)
+    star_wars = ex.resolve("Star Wars (1977)")
+    assert as_row(ex, star_wars) == star_wars and as_row(ex, np.int64(star_wars)) == star_wars
+    assert as_row(ex, printable(ex.catalog.at[star_wars, "label"])) == star_wars
+    assert as_row(ex, "No Such Movie (1999)") is None and as_row(ex, ex.dataset.n_movies + 5) is None
+    assert as_row(ex, None) is None and as_row(ex, True) is None
