@@ -7,13 +7,16 @@ ratings) by a *fill* score:
 - ``blend 0.7`` / ``content``: the calibrated blend at content weight 0.7, or content alone;
 - ``co-raters``: how much the user's neighbours (cosine of rating rows) liked the movie, a user-kNN score, which
   is the seed sum of an item-item co-occurrence similarity weighted by each co-rater's activity;
-- ``co-raters + content/2``: both, each standardised per user.
+- ``co-raters + content/2``: both, each standardised per user;
+- ``co50`` / ``co100``: the same from the user's 50 or 100 most similar raters only (user-kNN as usually run);
+  ``iuf``: raters' similarity with inverse-user-frequency weights (a movie few people rated counts more);
+  ``+ blend/2``: plus half the standardised collaborative score.
 
 A *gate* gives the places only to users with some (``> 0``) or more than 5% (``> 0.05``) of their training ratings
 on thin movies, who are likelier to hold a thin movie out. A *quota* (``q1`` in the third argument) gives each user
 ``round(q * 20 * share)`` places (at most 10), ``share`` being the user's own share of ratings on thin movies:
-what ships, at ``q = 1``, with the ``co50 + content/2`` fill (``scoring/thin_places.py``). Spaces come from ``blend_research.py``'s cache (trained once on the evaluation's
-training part). Usage::
+what ships, at ``q = 1``, with the ``co50 + content/2`` fill (``scoring/thin_places.py``). Spaces come from
+``blend_research.py``'s cache (trained once on the evaluation's training part). Usage::
 
     python benchmarks/blend_research.py --data ../shared/datasets/ml-latest-small   # writes the cache
     python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.2 1,2
@@ -112,7 +115,8 @@ def main() -> None:
         coi = ui.masked_fill(ui < kth, 0.0) @ liked
         kth = torch.topk(ui, 20, dim=1).values[:, -1:]
         coi20 = ui.masked_fill(ui < kth, 0.0) @ liked
-        fills = {"co-raters + content/2": _standard(co) + 0.5 * _standard(sc),
+        fills = {"blend 0.7": blend(sc, sf, 0.7), "content": sc, "co-raters": co,
+                 "co-raters + content/2": _standard(co) + 0.5 * _standard(sc),
                  "co50 iuf + content/2": _standard(coi) + 0.5 * _standard(sc),
                  "co20 iuf + content/2": _standard(coi20) + 0.5 * _standard(sc),
                  "co50 iuf": coi,
