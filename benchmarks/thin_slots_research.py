@@ -14,13 +14,14 @@ ratings) by a *fill* score:
 
 A *gate* gives the places only to users with some (``> 0``) or more than 5% (``> 0.05``) of their training ratings
 on thin movies, who are likelier to hold a thin movie out. A *quota* (``q1`` in the third argument) gives each user
-``round(q * 20 * share)`` places (at most 10), ``share`` being the user's own share of ratings on thin movies:
+``round(q * 20 * share)`` places (at most 10), ``share`` being the user's own share of ratings on thin movies
+(with ``liked`` as the fourth argument: of the movies the user liked, what ships):
 what ships, at ``q = 1``, with the ``co50 + content/2`` fill (``scoring/thin_places.py``). Spaces come from
 ``blend_research.py``'s cache (trained once on the evaluation's training part). Usage::
 
     python benchmarks/blend_research.py --data ../shared/datasets/ml-latest-small   # writes the cache
     python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.2 1,2
-    python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.2 q0.5,q1,q1.5,q2
+    python benchmarks/thin_slots_research.py ../shared/datasets/ml-latest-small 0.2 q0.5,q1,q1.5,q2 [liked]
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def main() -> None:
     per_user = np.diff(rated_m.indptr)
     share = np.asarray(rated_m @ (proto.train_count <= THIN).astype(np.float32)).ravel() / np.maximum(per_user, 1)
     gates = {g: torch.from_numpy(share > g) for g in GATES}
+    if len(sys.argv) > 4 and sys.argv[4] == "liked":  # the share among the movies the user liked (what ships)
+        lk = (proto.liked != 0).astype(np.float32).tocsr()
+        on_thin = np.asarray(lk @ (proto.train_count <= THIN).astype(np.float32)).ravel()
+        share = on_thin / np.maximum(np.diff(lk.indptr), 1)
     share_t = torch.from_numpy(share.astype(np.float32))
     unit_rows = sp.diags(1.0 / np.sqrt(np.maximum(per_user, 1))) @ rated_m
     iuf = np.log(rated_m.shape[0] / (1.0 + np.asarray(rated_m.sum(0)).ravel())).clip(min=0.0)

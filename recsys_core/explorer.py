@@ -494,7 +494,8 @@ class Explorer:
                   thin_places: bool = True) -> pd.DataFrame:
         """Blended recommendations from a handful of ratings {movie row: rating}, with the movie that explains each;
         with ``thin_places`` (and the config's strength above 0) rarely rated movies get the share of the list they
-        have among the rated movies (``scoring/thin_places.py``), as the evaluation measures it."""
+        have among the movies rated above the scale's middle (``scoring/thin_places.py``), as the evaluation measures
+        it."""
         if not ratings:
             raise ConfigError("Rate at least one movie to get recommendations.")
         rows = np.array([int(r) for r in ratings], dtype=np.int64)
@@ -505,7 +506,8 @@ class Explorer:
         lo, hi = self.dataset.rating_scale
         vals = np.array([float(v) for v in ratings.values()], dtype=np.float32)
         w = vals - np.float32((lo + hi) / 2)
-        if not (w > 0).any():
+        liked = w > 0  # rated above the middle of the scale
+        if not liked.any():
             w = vals - np.float32(lo) + np.float32(0.5)  # only low ratings: still use them as (weak) seeds
         usable = self._index.has_content[rows] | self._index.has_collab[rows]
         sims = self._index.blended(rows, float(alpha))  # [n, m]
@@ -522,7 +524,7 @@ class Explorer:
         top = top_k(score, k, valid)
         placed = np.zeros(len(top), dtype=bool)
         if thin_places and self.config.collab.cold_start.thin_places > 0 and len(top):
-            top, placed = self._with_thin_places(rows, w, usable, score, valid, k, top)
+            top, placed = self._with_thin_places(rows, w, liked, usable, score, valid, k, top)
         best = contrib[top].argmax(axis=1) if len(top) else np.zeros(0, dtype=np.int64)
         labels = self.catalog["label"].to_numpy()
         why = [f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})" for t, b in zip(top, best, strict=True)]
@@ -545,18 +547,20 @@ class Explorer:
             }
         )
 
-    def _with_thin_places(self, rows: np.ndarray, w: np.ndarray, usable: np.ndarray, score: np.ndarray,
-                          valid: np.ndarray, k: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _with_thin_places(self, rows: np.ndarray, w: np.ndarray, liked: np.ndarray, usable: np.ndarray,
+                          score: np.ndarray, valid: np.ndarray, k: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The list with thin movies in their places, and which rows they are (unchanged when none are due)."""
         import scipy.sparse as sp
 
         n = self.dataset.n_movies
         thin_cfg = self.config.collab.cold_start
-        if not (self._index.n_ratings[rows] <= thin_cfg.cold_max_train).any():
+        if not (self._index.n_ratings[rows[liked]] <= thin_cfg.cold_max_train).any():
             return top, np.zeros(len(top), dtype=bool)
         th = self._thin_lists()
         query = sp.csr_matrix((np.ones(len(rows), np.float32), (np.zeros(len(rows), np.int64), rows)), shape=(1, n))
-        places = th.places_for(query, k)
+        fav = rows[liked]
+        places = th.places_for(sp.csr_matrix((np.ones(len(fav), np.float32), (np.zeros(len(fav), np.int64), fav)),
+                                             shape=(1, n)), k)
         if int(places[0]) == 0:
             return top, np.zeros(len(top), dtype=bool)
         c = self._index.blended(rows, 1.0)

@@ -1,13 +1,13 @@
-"""Thin places: a user's list gives thinly rated movies the share of places they hold in the user's own ratings.
+"""Thin places: a user's list gives thinly rated movies the share of places they hold among the movies the user liked.
 
 Seed-sum lists almost never reach a movie with a handful of ratings, however well it suits the user: its few
 ratings cannot outvote the hundreds behind a well-known film. Calibrated recommendations (Steck, RecSys 2018)
 make a list's mix follow the user's history; here over two groups, thin movies (at most ``cold_max_train``
-ratings) and the rest. A user with a share ``s`` of thin movies among their ratings gets ``round(strength * k *
-s)`` of the last places of a top-``k`` list (at most half of it) filled with the best thin movies by two kinds of
+ratings) and the rest. A user with a share ``s`` of thin movies among the movies they liked gets ``round(strength
+* k * s)`` of the last places of a top-``k`` list (at most half of it) filled with the best thin movies by two kinds of
 evidence, each standardised per user: how much the user's ``n`` nearest raters liked the movie (user-kNN over who
 rated what: a thin movie's few ratings speak directly) plus half its content score. A user who rates only
-well-known films keeps the plain list. Used by the evaluation (``evaluation.py``) and the taste lists
+well-known films (or only dislikes thin ones) keeps the plain list. Used by the evaluation (``evaluation.py``) and the taste lists
 (``explorer.recommend``), so both measure and show one rule; numpy only, so the server's pages never import torch.
 """
 
@@ -119,14 +119,14 @@ def place(base: np.ndarray, fill: np.ndarray, places: np.ndarray, k: int) -> np.
 
 
 class ThinLists:
-    """Everything a batch of lists needs to give thin movies their places: who rated what, which movies are thin,
-    and how many places each user's list gives them."""
+    """Everything a batch of lists needs to give thin movies their places: who rated and liked what, which movies are
+    thin, and how many places each user's list gives them (from the share of thin movies among their likes)."""
 
     def __init__(self, rated: sp.csr_matrix, liked: sp.csr_matrix, counts: np.ndarray, thin_max: int,
                  strength: float, n_neighbours: int, k: int) -> None:
         self.thin_np = np.asarray(counts) <= int(thin_max)
         self.strength, self.k = float(strength), int(k)
-        self.user_places = quota(thin_share(rated, self.thin_np), self.k, self.strength)
+        self.user_places = quota(thin_share(liked, self.thin_np), self.k, self.strength)
         self._sources = (rated, liked, int(n_neighbours))
         self._raters: RaterIndex | None = None
 
@@ -137,9 +137,10 @@ class ThinLists:
             self._raters = RaterIndex(*self._sources)
         return self._raters
 
-    def places_for(self, query: sp.csr_matrix, k: int | None = None) -> np.ndarray:
-        """Places in top-``k`` lists for rating rows that are not the index's own users (a visitor's ratings)."""
-        return quota(thin_share(query, self.thin_np), self.k if k is None else int(k), self.strength)
+    def places_for(self, liked: sp.csr_matrix, k: int | None = None) -> np.ndarray:
+        """Places in top-``k`` lists for users who are not the index's own (a visitor): ``liked`` holds the movies
+        each of them liked."""
+        return quota(thin_share(liked, self.thin_np), self.k if k is None else int(k), self.strength)
 
     def lists(self, query: sp.csr_matrix, places: np.ndarray, content: np.ndarray, allowed: np.ndarray,
               own_rows: np.ndarray | None = None, k: int | None = None) -> Callable[[np.ndarray], np.ndarray]:

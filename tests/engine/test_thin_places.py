@@ -147,9 +147,12 @@ def test_a_visitor_who_rates_rarely_rated_movies_is_shown_some_and_told_why(engi
     # filters hold for the thin places too
     drama = ex.recommend(ratings, alpha=0.2, filters=Filters(genres=("Drama",)))
     assert drama.genres.map(lambda g: "Drama" in g).all() and (drama.n_ratings <= 5).sum() >= 1
-    # a visitor who rates only well-known films keeps the plain list
+    # a visitor who rates only well-known films, or dislikes the rarely rated ones, keeps the plain list
     only = {int(r): 5.0 for r in popular}
     assert ex.recommend(only, alpha=0.2).movie.tolist() == ex.recommend(only, alpha=0.2, thin_places=False).movie.tolist()
+    disliked = {**only, **{int(r): 1.0 for r in thin_rows}}
+    assert (ex.recommend(disliked, alpha=0.2).movie.tolist()
+            == ex.recommend(disliked, alpha=0.2, thin_places=False).movie.tolist())
 
 
 def test_serving_a_taste_list_with_thin_places_never_imports_torch(engine_ml100k_explorer):
