@@ -87,7 +87,7 @@ def thin_places_line(m: dict[str, Any] | None, strength: float) -> str:
         return "Thin places: off (taste lists rank rarely rated movies like any other)."
     tp = (m or {}).get("thin_places") or {}
     head = (f"Thin places (strength {strength:g}): a taste list gives rarely rated movies the share they have "
-            "among the user's own ratings")
+            "among the movies the user liked")
     k = int((m or {}).get("k", 20))
     w, wo = tp.get("with") or {}, tp.get("without") or {}
     rk, ck = f"recall@{k}", f"cold_recall@{k}"
