@@ -76,14 +76,16 @@ def picks_from_view(v: dict[str, Any]) -> Picks | None:
     return pick_alphas(list(h.index), list(h[rec]), list(h["genre_coherence"]))
 
 
-def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[float], first: Sequence[float],
-                 reversed_x: bool = False, size: tuple[float, float] = (260.0, 240.0),
+def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[float], marked: Sequence[float],
+                 reversed_x: bool = False, size: tuple[float, float] = (150.0, 240.0),
                  gap_px: float = 3.0) -> tuple[list[str], list[str]]:
-    """The α labels one panel can show without touching, and where each goes: the ends and ``first`` (the picks)
-    are placed first, then the rest in α order, each only where its text keeps ``gap_px`` clear of the texts
-    already placed (at a panel of ``size`` pixels: the data's span in a 1,400 px window, on the small side); the
-    others show their α on hover (the α near the collaborative end sit close together). A label near the panel's
-    right edge goes on its point's left."""
+    """The α labels one panel can show without touching a marker or each other, and where each goes. The
+    ``marked`` points (the picks and the slider, drawn as big markers the legend names with their α) get no label,
+    and their markers keep the others' off; then the ends, then the rest in α order, each only where its text keeps
+    ``gap_px`` clear of what is already there (at a panel of ``size`` pixels: the data's span in a 1,024 px window,
+    the narrowest desktop one, where each panel is 149 px wide against 264 px at 1,400 px: labels clear there are
+    clear in any wider one); the others show their α on hover (the α near the collaborative end sit close
+    together). A label near the panel's right edge goes on its point's left."""
     def span(v: Sequence[float]) -> tuple[float, float]:
         fin = [float(x) for x in v if math.isfinite(float(x))]
         lo, hi = (min(fin), max(fin)) if fin else (0.0, 1.0)
@@ -93,16 +95,28 @@ def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[floa
         return a[2] + gap_px <= b[0] or b[2] + gap_px <= a[0] or a[3] + gap_px <= b[1] or b[3] + gap_px <= a[1]
 
     (x0, dx), (y0, dy) = span(xs), span(ys)
-    ends = {min(alphas, default=0.0), max(alphas, default=1.0), *first}
-    order = sorted(range(len(alphas)), key=lambda j: (alphas[j] not in ends, alphas[j]))
+
+    def at(j: int) -> tuple[float, float] | None:
+        if not (math.isfinite(float(xs[j])) and math.isfinite(float(ys[j]))):
+            return None
+        fx = (float(xs[j]) - x0) / dx
+        return (1.0 - fx if reversed_x else fx) * size[0], (float(ys[j]) - y0) / dy * size[1]
+
+    skip = {round(float(a), 6) for a in marked}
     placed: list[tuple[float, float, float, float]] = []
+    for j, a in enumerate(alphas):
+        p = at(j)
+        if p is not None and round(float(a), 6) in skip:
+            placed.append((p[0] - _MARKER_PX, p[1] - _MARKER_PX, p[0] + _MARKER_PX, p[1] + _MARKER_PX))
+    ends = {min(alphas, default=0.0), max(alphas, default=1.0)}
+    order = sorted(range(len(alphas)), key=lambda j: (alphas[j] not in ends, alphas[j]))
     out = [""] * len(alphas)
     where = ["top right"] * len(alphas)
     for j in order:
-        if not (math.isfinite(float(xs[j])) and math.isfinite(float(ys[j]))):
+        p = at(j)
+        if p is None or round(float(alphas[j]), 6) in skip:
             continue
-        fx = (float(xs[j]) - x0) / dx
-        px, py = (1.0 - fx if reversed_x else fx) * size[0], (float(ys[j]) - y0) / dy * size[1]
+        px, py = p
         text = format_alpha(alphas[j])
         w = _LABEL_CHAR_PX * len(text)  # the text's box at 9 px, beside and above its point
         if px > 0.8 * size[0]:
@@ -118,6 +132,7 @@ def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[floa
 
 _LABEL_CHAR_PX = 5.5  # the α labels' 9 px digits, a little wide
 _LABEL_HEIGHT_PX = 11.0
+_MARKER_PX = 11.0  # half the biggest marker (the slider's 22 px ring)
 
 
 def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
@@ -129,9 +144,11 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     fig = make_subplots(rows=1, cols=max(1, len(axes)), shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=[f"{metric_label(m, k)}<br>({better} is better)" for m, better in axes])
     alphas = [float(a) for a in h.index]
+    near = min(alphas, key=lambda a: abs(a - alpha))
+    marked = [*picks.named().values(), near]  # big markers, named with their α in the legend
     for i, (metric, _) in enumerate(axes, start=1):
         xs, ys = h[metric].astype(float).tolist(), h[rec].astype(float).tolist()
-        text, where = alpha_labels(xs, ys, alphas, list(picks.named().values()), reversed_x=metric == "popularity")
+        text, where = alpha_labels(xs, ys, alphas, marked, reversed_x=metric == "popularity")
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines+markers+text", text=text, textposition=where,
             textfont={"size": 9, "color": "#52606D"}, line={"color": "#9AA5B1", "width": 1},
@@ -152,7 +169,6 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
                 name=f"{name} (α = {format_alpha(a)})", legendgroup=name, showlegend=i == 1,
                 hovertemplate=f"{name}: α {format_alpha(a)}<extra></extra>",
             ), row=1, col=i)
-        near = min(alphas, key=lambda a: abs(a - alpha))
         fig.add_trace(go.Scatter(
             x=[float(h.at[near, metric])], y=[float(h.at[near, rec])], mode="markers",
             marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": NEIGHBOUR}},

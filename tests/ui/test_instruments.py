@@ -51,17 +51,22 @@ def test_frontier_labels_do_not_pile_up_where_the_alphas_crowd():
     alphas = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0]
     xs = [0.46, 0.47, 0.48, 0.50, 0.53, 0.65, 0.78, 0.82]
     ys = [0.407, 0.4098, 0.4112, 0.4114, 0.404, 0.389, 0.269, 0.063]
-    text, where = alpha_labels(xs, ys, alphas, first=[0.2])
+    text, where = alpha_labels(xs, ys, alphas, marked=[0.2])
     shown = [a for a, t in zip(alphas, text, strict=True) if t]
-    assert {0.0, 0.2, 1.0} <= set(shown)  # the ends and the pick always
-    assert 0.05 not in shown and 0.1 not in shown  # within a few pixels of 0.0 and 0.2
+    assert 0.2 not in shown  # a pick is a big marker the legend names with its α: no label of its own
+    assert 1.0 in shown and not {0.0, 0.05, 0.1} & set(shown)  # their texts would lie under the pick's marker
     assert {0.5, 0.8} <= set(shown)  # apart from the others: labelled
+    text, _ = alpha_labels(xs, ys, alphas, marked=[])
+    assert text[0] and not text[1], "with no marker there, the end is labelled first and its neighbour left out"
     assert where[-1] == "top left" and where[0] == "top right"  # the right edge's label goes inside
     # texts that would touch side by side on one level ("0.400.60" in a 36-movie set's popularity panel)
-    text, _ = alpha_labels([0.0, 0.5, 0.565, 1.0], [0.5, 0.5, 0.5, 0.5], [0.0, 0.4, 0.6, 1.0], first=[])
+    text, _ = alpha_labels([0.0, 0.5, 0.565, 1.0], [0.5, 0.5, 0.5, 0.5], [0.0, 0.4, 0.6, 1.0], marked=[])
     assert text[1] and not text[2], "the second of two abutting labels is left to the hover"
+    # a label whose text would lie under a pick's or the slider's marker is left to the hover
+    text, _ = alpha_labels([0.0, 0.5, 0.52, 1.0], [0.0, 0.5, 0.52, 1.0], [0.0, 0.4, 0.6, 1.0], marked=[0.6])
+    assert not text[1] and not text[2] and text[0] and text[3]
     # a reversed axis (popularity: lower is better) mirrors which side is the edge
-    _, where_rev = alpha_labels(xs, ys, alphas, first=[0.2], reversed_x=True)
+    _, where_rev = alpha_labels(xs, ys, alphas, marked=[0.2], reversed_x=True)
     assert where_rev[0] == "top left" and where_rev[-1] == "top right"
 
 
