@@ -188,11 +188,15 @@ def test_taste_lists_stay_well_formed_for_any_handful_of_ratings(engine_ml100k_e
                           rng.choice(ex.dataset.n_movies, size=int(rng.integers(1, 8)), replace=False))
         ratings = {int(r): float(rng.choice([0.5, 1.0, 3.0, 4.5, 5.0])) for r in rows}
         k = int(rng.choice([1, 3, 5, 20, 100]))
-        filt = Filters(genres=(str(rng.choice(genres)),)) if rng.random() < 0.3 else None
+        roll = rng.random()
+        filt = (Filters(genres=(str(rng.choice(genres)),)) if roll < 0.3
+                else Filters(min_ratings=10) if roll < 0.45 else None)  # no thin movie may show: places go back
         recs = ex.recommend(ratings, k=k, alpha=float(rng.choice([0.0, 0.2, 1.0])), filters=filt)
         assert len(recs) <= k and recs.movie.is_unique and not recs.movie.isin(list(ratings)).any()
+        if filt is not None and filt.min_ratings:
+            assert len(recs) == k and (recs.n_ratings >= 10).all()
         assert recs["rank"].tolist() == list(range(1, len(recs) + 1))
-        if filt is not None:
+        if filt is not None and filt.genres:
             assert recs.genres.map(lambda g, want=filt.genres[0]: want in g).all()
         thin = recs.why.str.startswith("rarely rated")
         assert (recs.n_ratings[thin] <= thin_max).all() and thin.sum() <= k // 2
