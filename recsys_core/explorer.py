@@ -487,7 +487,7 @@ class Explorer:
             r, cs, n = self.dataset.ratings, self.config.collab.cold_start, self.dataset.n_users
             rated = sp.csr_matrix((np.ones(len(r.user), np.float32), (r.user, r.movie)), shape=(n, self.dataset.n_movies))
             self._thin = ThinLists(rated, self._liked_matrix().tocsr(), self._index.n_ratings, cs.cold_max_train,
-                                   cs.thin_places, cs.thin_neighbours, 20)
+                                   cs.thin_places, cs.thin_neighbours, self.config.eval.k)
         return self._thin
 
     def recommend(self, ratings: dict[int, float], k: int = 20, alpha: float = 0.5, filters: Filters | None = None,
@@ -527,10 +527,10 @@ class Explorer:
             top, placed = self._with_thin_places(rows, w, liked, usable, score, valid, k, top)
         best = contrib[top].argmax(axis=1) if len(top) else np.zeros(0, dtype=np.int64)
         labels = self.catalog["label"].to_numpy()
-        why = [f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})" for t, b in zip(top, best, strict=True)]
         n_r = self._col["n_ratings"]
-        why = [f"rarely rated ({int(n_r[t])} ratings), like some you rated: {y}" if p else y
-               for t, p, y in zip(top, placed, why, strict=True)]
+        why = [(f"rarely rated ({int(n_r[t])} ratings), like some you rated: " if p else "")
+               + f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})"
+               for t, b, p in zip(top, best, placed, strict=True)]
         cat = self.catalog
         return pd.DataFrame(
             {
@@ -550,17 +550,14 @@ class Explorer:
     def _with_thin_places(self, rows: np.ndarray, w: np.ndarray, liked: np.ndarray, usable: np.ndarray,
                           score: np.ndarray, valid: np.ndarray, k: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The list with thin movies in their places, and which rows they are (unchanged when none are due)."""
-        import scipy.sparse as sp
+        from .scoring.thin_places import one_row
 
         n = self.dataset.n_movies
-        thin_cfg = self.config.collab.cold_start
-        if not (self._index.n_ratings[rows[liked]] <= thin_cfg.cold_max_train).any():
-            return top, np.zeros(len(top), dtype=bool)
+        if not (self._index.n_ratings[rows[liked]] <= self.config.collab.cold_start.cold_max_train).any():
+            return top, np.zeros(len(top), dtype=bool)  # no liked thin movie: no places, and no index to build
         th = self._thin_lists()
-        query = sp.csr_matrix((np.ones(len(rows), np.float32), (np.zeros(len(rows), np.int64), rows)), shape=(1, n))
-        fav = rows[liked]
-        places = th.places_for(sp.csr_matrix((np.ones(len(fav), np.float32), (np.zeros(len(fav), np.int64), fav)),
-                                             shape=(1, n)), k)
+        query = one_row(rows, n)
+        places = th.places_for(one_row(rows[liked], n), k)
         if int(places[0]) == 0:
             return top, np.zeros(len(top), dtype=bool)
         c = self._index.blended(rows, 1.0)

@@ -102,19 +102,18 @@ def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[floa
         fx = (float(xs[j]) - x0) / dx
         return (1.0 - fx if reversed_x else fx) * size[0], (float(ys[j]) - y0) / dy * size[1]
 
+    points = [at(j) for j in range(len(alphas))]
     skip = {round(float(a), 6) for a in marked}
-    placed: list[tuple[float, float, float, float]] = []
-    for j, a in enumerate(alphas):
-        p = at(j)
-        if p is not None and round(float(a), 6) in skip:
-            placed.append((p[0] - _MARKER_PX, p[1] - _MARKER_PX, p[0] + _MARKER_PX, p[1] + _MARKER_PX))
+    is_marked = [round(float(a), 6) in skip for a in alphas]
+    placed = [(p[0] - _MARKER_PX, p[1] - _MARKER_PX, p[0] + _MARKER_PX, p[1] + _MARKER_PX)
+              for p, m in zip(points, is_marked, strict=True) if p is not None and m]
     ends = {min(alphas, default=0.0), max(alphas, default=1.0)}
     order = sorted(range(len(alphas)), key=lambda j: (alphas[j] not in ends, alphas[j]))
     out = [""] * len(alphas)
     where = ["top right"] * len(alphas)
     for j in order:
-        p = at(j)
-        if p is None or round(float(alphas[j]), 6) in skip:
+        p = points[j]
+        if p is None or is_marked[j]:
             continue
         px, py = p
         text = format_alpha(alphas[j])
@@ -185,7 +184,7 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     fig.update_yaxes(title_text=metric_label(rec, k), row=1, col=1)
     layout(fig, 440, title={"text": "The trade-off: accuracy against what people see in the lists",
                             "font": {"size": 14}})
-    # two-line panel titles and the legend under the panels: on a 1,024 px window the three panels are ~170 px
+    # two-line panel titles and the legend under the panels: on a 1,024 px window the three panels are 149 px
     # wide, and one-line titles ran into each other and a legend above them wrapped over the chart's title
     fig.update_layout(margin={"l": 10, "r": 10, "t": 80, "b": 10},
                       legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"})

@@ -13,6 +13,7 @@ well-known films (or only dislikes thin ones) keeps the plain list. Used by the 
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -27,6 +28,13 @@ def thin_share(rated: sp.csr_matrix, thin: np.ndarray) -> np.ndarray:
     per_user = np.diff(r.indptr)
     on_thin = np.asarray((r != 0).astype(np.float32) @ np.asarray(thin, dtype=np.float32)).ravel()
     return (on_thin / np.maximum(per_user, 1)).astype(np.float32)
+
+
+def one_row(movies: np.ndarray, n_movies: int) -> sp.csr_matrix:
+    """One user's movies (a visitor's, who is not among the dataset's users) as a 1 x n_movies rating row."""
+    movies = np.asarray(movies, dtype=np.int64)
+    return sp.csr_matrix((np.ones(len(movies), np.float32), (np.zeros(len(movies), np.int64), movies)),
+                         shape=(1, n_movies))
 
 
 def quota(share: np.ndarray, k: int, strength: float) -> np.ndarray:
@@ -126,16 +134,17 @@ class ThinLists:
                  strength: float, n_neighbours: int, k: int) -> None:
         self.thin_np = np.asarray(counts) <= int(thin_max)
         self.strength, self.k = float(strength), int(k)
-        self.user_places = quota(thin_share(liked, self.thin_np), self.k, self.strength)
         self._sources = (rated, liked, int(n_neighbours))
-        self._raters: RaterIndex | None = None
 
-    @property
+    @functools.cached_property
     def raters(self) -> RaterIndex:
         """Who rated and liked what, built when a list first needs it (a catalogue without thin movies never does)."""
-        if self._raters is None:
-            self._raters = RaterIndex(*self._sources)
-        return self._raters
+        return RaterIndex(*self._sources)
+
+    @functools.cached_property
+    def user_places(self) -> np.ndarray:
+        """Places in each of the index's own users' lists (the evaluation's; a visitor's come from places_for)."""
+        return quota(thin_share(self._sources[1], self.thin_np), self.k, self.strength)
 
     def places_for(self, liked: sp.csr_matrix, k: int | None = None) -> np.ndarray:
         """Places in top-``k`` lists for users who are not the index's own (a visitor): ``liked`` holds the movies
