@@ -103,7 +103,7 @@ def main() -> None:
         target = proto.test_liked[users].toarray() > 0
         raters = tp.RaterIndex(proto.train, proto.liked, cs.thin_neighbours).scores(proto.train[users], users)
 
-        def z(x: np.ndarray) -> np.ndarray:
+        def z(x: np.ndarray, allowed: np.ndarray = allowed) -> np.ndarray:
             return tp._standard(x, allowed)
 
         own_thin = np.where((thin_seeds.numpy().sum(1) > 0)[:, None], z(sc_thin), z(sc))
