@@ -96,6 +96,10 @@ def _bare(title: str) -> str:
     return " ".join(t.split())
 
 
+def _ratings_text(n: int) -> str:
+    """A movie's rating count as a reason reads it: "no ratings", "1 rating", "3 ratings"."""
+    return "no ratings" if n == 0 else f"{n:,} rating" + ("" if n == 1 else "s")
+
 class Explorer:
     """A dataset's trained content and collaborative spaces, and every question the pages ask of them."""
 
@@ -528,7 +532,7 @@ class Explorer:
         best = contrib[top].argmax(axis=1) if len(top) else np.zeros(0, dtype=np.int64)
         labels = self.catalog["label"].to_numpy()
         n_r = self._col["n_ratings"]
-        why = [(f"rarely rated ({int(n_r[t])} ratings), like some you rated: " if p else "")
+        why = [(f"rarely rated ({_ratings_text(int(n_r[t]))}), like some you rated: " if p else "")
                + f"because you rated {labels[rows[b]]} {vals[b]:g} (similarity {sims[t, b]:.2f})"
                for t, b, p in zip(top, best, placed, strict=True)]
         cat = self.catalog

@@ -135,22 +135,28 @@ def recommend(ex: Explorer, rated: dict[int, float], alpha: float, filt: Filters
 
 
 def recs_table(recs: pd.DataFrame) -> None:
-    """Recommendations as a table: rank, title (year), genres, score, ratings, why (plain text cells)."""
+    """Recommendations as a table: rank, title (year), why, then score, ratings, mean and genres (plain text cells).
+
+    The reason comes right after the title: in a laptop window the table is about 530 px wide, and a last column
+    (where it was) sat off-screen behind a sideways scroll, so "rarely rated" places read as unexplained."""
     titles = (movie_labels(list(recs["title"]), list(recs["year"])) if "year" in recs
               else [str(t) for t in recs["title"]])
     df = pd.DataFrame({
         "#": recs["rank"].astype(int).to_numpy() if "rank" in recs else np.arange(1, len(recs) + 1),
         "Title": [printable(t) for t in titles],
+        "Why": [printable(w) for w in recs["why"]] if "why" in recs else "",
         "Score": recs["score"].astype(float).round(3).to_numpy(),
-        "Genres": [printable(genres_text(g)) for g in recs["genres"]],
         "Ratings": recs["n_ratings"].astype(int).to_numpy() if "n_ratings" in recs else None,
         "Mean": recs["mean_rating"].astype(float).round(2).to_numpy() if "mean_rating" in recs else None,
-        "Why": [printable(w) for w in recs["why"]] if "why" in recs else "",
+        "Genres": [printable(genres_text(g)) for g in recs["genres"]],
     })
     st.dataframe(df, hide_index=True, key="tbl_recs", height=737, row_height=35, column_config={
-        "#": st.column_config.NumberColumn("#", width="small"),
+        "#": st.column_config.NumberColumn("#", width=36),
         "Title": st.column_config.TextColumn("Title", width="medium"),
+        "Why": st.column_config.TextColumn("Why", width="large",
+                                           help="What in your ratings brought this movie here; widen the column "
+                                                "or hover a cell to read it whole."),
         "Score": st.column_config.NumberColumn("Score", format="%.3f", width="small"),
+        "Ratings": st.column_config.NumberColumn("Ratings", width="small"),
         "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width="small"),
-        "Why": st.column_config.TextColumn("Why", width="large"),
     })

@@ -143,6 +143,8 @@ def test_a_visitor_who_rates_rarely_rated_movies_is_shown_some_and_told_why(engi
     tail = got.iloc[20 - places:]
     assert (tail.n_ratings <= 5).all() and tail.why.str.startswith("rarely rated").all(), tail[["n_ratings", "why"]]
     assert not got.why.iloc[: 20 - places].str.startswith("rarely rated").any()
+    said = [w.split("(", 1)[1].split(")", 1)[0] for w in tail.why]  # "1 rating", "3 ratings", "no ratings"
+    assert said == [{0: "no ratings", 1: "1 rating"}.get(n, f"{n} ratings") for n in tail.n_ratings], said
     assert not got.movie.isin(list(ratings)).any() and got.movie.is_unique
     # filters hold for the thin places too
     drama = ex.recommend(ratings, alpha=0.2, filters=Filters(genres=("Drama",)))
