@@ -100,6 +100,7 @@ def _ratings_text(n: int) -> str:
     """A movie's rating count as a reason reads it: "no ratings", "1 rating", "3 ratings"."""
     return "no ratings" if n == 0 else f"{n:,} rating" + ("" if n == 1 else "s")
 
+
 class Explorer:
     """A dataset's trained content and collaborative spaces, and every question the pages ask of them."""
 

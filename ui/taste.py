@@ -154,8 +154,8 @@ def recs_table(recs: pd.DataFrame) -> None:
         "#": st.column_config.NumberColumn("#", width=36),
         "Title": st.column_config.TextColumn("Title", width="medium"),
         "Why": st.column_config.TextColumn("Why", width="large",
-                                           help="What in your ratings brought this movie here; widen the column "
-                                                "or hover a cell to read it whole."),
+                                           help="What in your ratings brought this movie here; drag the column's "
+                                                "right edge to read long reasons whole."),
         "Score": st.column_config.NumberColumn("Score", format="%.3f", width="small"),
         "Ratings": st.column_config.NumberColumn("Ratings", width="small"),
         "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width="small"),
