@@ -11,9 +11,15 @@ list may show:
 - ``collab + thin seeds``: plus the content score from the user's liked thin movies only (all liked where none);
 - ``raters/2 + collab + thin seeds/2``.
 
-The same table for several seeds says how far a fill's cold figure moves with the split alone. Usage::
+The same table for several seeds says how far a fill's cold figure moves with the split alone. With
+``--learned`` (two or more seeds) each split also gets fills *learned* on the other splits' held-out thin likes
+(a logistic regression over the standardised raters' and content scores and the log training count, then also
+an indicator for "no training ratings"), at strength 1. With ``--inner`` each split also fits the content
+score's weight the way the issue asks a strength to be chosen, inside its own training part: a per-user 20%
+validation split of the training ratings, raters and likes from the rest, a logistic regression of the held-out
+thin likes on the two standardised scores; the weight is the ratio of their coefficients. Usage::
 
-    python benchmarks/thin_fill_research.py --data ../shared/datasets/ml-latest-small --seeds 42,1,2
+    python benchmarks/thin_fill_research.py --data ../shared/datasets/ml-latest-small --seeds 42,1,2 --learned --inner
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--seeds", default="42")
     ap.add_argument("--strength", default="1,1.5,2")
+    ap.add_argument("--learned", action="store_true", help="also fills learned on the other seeds' splits")
+    ap.add_argument("--inner", action="store_true", help="also the content weight fitted inside each training part")
     args = ap.parse_args()
     base_cfg = EngineConfig()
     dev = resolve_device(base_cfg.device).device
@@ -80,6 +88,7 @@ def main() -> None:
     k, cs = base_cfg.eval.k, base_cfg.collab.cold_start
     print(f"{ds.name}\n\n| seed | fill | strength | places per user | Recall@20 | cold Recall@20 | cold hits |\n"
           "|---|---|---|---|---|---|---|")
+    kept: dict[int, dict[str, Any]] = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         cfg = replace(base_cfg, eval=replace(base_cfg.eval, seed=seed))
         (ec, hc, ef, hf, ef_cand, cal), proto, alpha = _captured(ds, content, cfg, dev)
@@ -107,9 +116,18 @@ def main() -> None:
             return tp._standard(x, allowed)
 
         own_thin = np.where((thin_seeds.numpy().sum(1) > 0)[:, None], z(sc_thin), z(sc))
-        fills = {"shipped": z(raters) + tp.CONTENT_WEIGHT * z(sc), "collab": z(sf),
+        fills = {"shipped": z(raters) + cs.thin_content_weight * z(sc), "collab": z(sf),
                  "collab + nearest/2": z(sf) + 0.5 * z(nearest), "collab + thin seeds": z(sf) + own_thin,
                  "raters/2 + collab + thin seeds/2": 0.5 * z(raters) + z(sf) + 0.5 * own_thin}
+        count = np.broadcast_to(proto.train_count[None, :].astype(np.float32), base.shape)
+        kept[seed] = {"base": base, "target": target, "cold": proto.cold, "cand": allowed & thin[None, :],
+                      "places": tp.quota(tp.thin_share(proto.liked, thin), k, 1.0)[users],
+                      "features": {"raters": z(raters), "content": z(sc), "log count": np.log1p(count),
+                                   "no training ratings": (count == 0).astype(np.float32)}}
+        if args.inner:
+            w = _inner_content_weight(proto, users, (ec, ci, cm), ~(hc | hf).numpy(), cs, seed)
+            kept[seed]["inner"] = w
+            fills[f"raters + content x {w:.2f} (fitted inside the training part)"] = z(raters) + w * z(sc)
         r = _metrics(base, target, proto.cold, k)
         print(f"| {seed} | none (α {alpha:g}) | – | 0 | {r[0]:.4f} | {r[1]:.4f} ± {r[2]:.4f} | {r[3]} |", flush=True)
         for strength in [float(s) for s in args.strength.split(",")]:
@@ -119,6 +137,65 @@ def main() -> None:
                 r = _metrics(tp.place(base, f, places, k), target, proto.cold, k)
                 print(f"| {seed} | {name} | {strength:g} | {places.mean():.2f} | {r[0]:.4f} | "
                       f"{r[1]:.4f} ± {r[2]:.4f} | {r[3]} |", flush=True)
+
+    if args.learned and len(kept) > 1:
+        _learned(kept, k)
+
+
+def _inner_content_weight(proto: ev.Protocol, users: np.ndarray, content: tuple, unlisted: np.ndarray, cs: Any,
+                          seed: int) -> float:
+    """The content score's weight next to the raters', fitted on a validation split inside the training part."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    ec, ci, cm = content
+    t = proto.train.tocoo()
+    rng = np.random.default_rng(seed)
+    hold = rng.random(t.nnz) < cs.val_holdout
+    fit = sp.csr_matrix((t.data[~hold], (t.row[~hold], t.col[~hold])), shape=t.shape)
+    val = sp.csr_matrix((t.data[hold], (t.row[hold], t.col[hold])), shape=t.shape)
+    fit_liked = (fit >= cs.like_threshold).astype(np.float32).tocsr()
+    val_liked = (val >= cs.like_threshold).astype(np.float32).tocsr()
+    thin = np.bincount(fit.indices, minlength=t.shape[1]) <= cs.cold_max_train
+    has_thin_val = np.asarray((val_liked @ sp.diags(thin.astype(np.float32))).sum(1)).ravel() > 0
+    vu = np.flatnonzero((np.diff(fit_liked.indptr) > 0) & has_thin_val)
+    allowed = (fit[vu].toarray() == 0) & ~unlisted[None, :]
+    with torch.no_grad():
+        seeds = torch.from_numpy(fit_liked[vu].toarray())
+        sc = (((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]).numpy()
+    raters = tp.RaterIndex(fit, fit_liked, cs.thin_neighbours).scores(fit[vu], vu)
+    cand = allowed & thin[None, :]
+    y = ((val_liked[vu].toarray() > 0) & cand)[cand]
+    x = np.column_stack([tp._standard(raters, allowed)[cand], tp._standard(sc, allowed)[cand]]).astype(np.float32)
+    keep = y | (rng.random(len(y)) < 0.05)
+    coef = LogisticRegression(max_iter=1000).fit(x[keep], y[keep]).coef_[0]
+    return float(coef[1] / coef[0])
+
+
+def _learned(kept: dict[int, dict[str, Any]], k: int) -> None:
+    """Each split's thin places filled by a logistic regression fitted on the other splits' held-out thin likes."""
+    from sklearn.linear_model import LogisticRegression
+
+    sets = (("raters", "content", "log count"), ("raters", "content", "log count", "no training ratings"))
+    for names in sets:
+        for seed, d in kept.items():
+            xs, ys = [], []
+            for other, o in kept.items():
+                if other == seed:
+                    continue
+                y = (o["target"] & o["cand"])[o["cand"]]
+                x = np.column_stack([np.asarray(o["features"][n])[o["cand"]] for n in names]).astype(np.float32)
+                keep = y | (np.random.default_rng(other).random(len(y)) < 0.05)  # every positive, 5% of the rest
+                xs.append(x[keep])
+                ys.append(y[keep])
+            fit = LogisticRegression(max_iter=1000).fit(np.concatenate(xs), np.concatenate(ys))
+            w = fit.coef_[0]
+            fill = np.full(d["base"].shape, -np.inf, np.float32)
+            fill[d["cand"]] = sum(wi * np.asarray(d["features"][n])[d["cand"]] for wi, n in zip(w, names, strict=True))
+            r = _metrics(tp.place(d["base"], fill, d["places"], k), d["target"], d["cold"], k)
+            label = " + ".join(f"{wi:.2f} {n}" for wi, n in zip(w, names, strict=True))
+            print(f"| {seed} | learned on the other splits: {label} | 1 | {d['places'].mean():.2f} | {r[0]:.4f} | "
+                  f"{r[1]:.4f} ± {r[2]:.4f} | {r[3]} |", flush=True)
 
 
 if __name__ == "__main__":

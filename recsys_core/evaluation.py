@@ -426,7 +426,7 @@ def _thin_report(res: dict, cfg: EvalConfig, best: int, thin: tuple[Protocol, Th
     k, a = cfg.k, cfg.alphas[best]
     names = (f"recall@{k}", f"ndcg@{k}", f"cold_recall@{k}", f"cold_recall@{k}_se", "cold_users", "popularity",
              "coverage")
-    return {"enabled": True, "strength": thin[1].strength, "alpha": float(a),
+    return {"enabled": True, "strength": thin[1].strength, "content_weight": thin[1].content_weight, "alpha": float(a),
             "users_with_places": int((thin[1].user_places[proto.users] > 0).sum()), "n_users": int(len(proto.users)),
             "with": {n: res[_thin_key(a)][n] for n in names}, "without": {n: res[_alpha_key(a)][n] for n in names},
             "curve": {n: [res[_thin_key(x)][n] for x in cfg.alphas] for n in names}}
@@ -484,7 +484,7 @@ def evaluate(ds: Dataset, content_vectors: np.ndarray, content_mask: np.ndarray,
     spaces = (ec, hc, ef, hf, ef_cand, cal)
     cs = collab_cfg.cold_start
     thin = (proto, ThinLists(proto.train, proto.liked, proto.train_count, cs.cold_max_train, cs.thin_places,
-                             cs.thin_neighbours, k)) if cs.thin_places > 0 else None
+                             cs.thin_neighbours, k, cs.thin_content_weight)) if cs.thin_places > 0 else None
     res = rank_users(proto, _space_scorer(*spaces, cfg.alphas, thin), progress)
     coh = coherences(proto, _neighbours(*spaces, tuple(cfg.alphas)))
     for name in ("content", "collab", *map(_alpha_key, cfg.alphas)):

@@ -492,7 +492,7 @@ class Explorer:
             r, cs, n = self.dataset.ratings, self.config.collab.cold_start, self.dataset.n_users
             rated = sp.csr_matrix((np.ones(len(r.user), np.float32), (r.user, r.movie)), shape=(n, self.dataset.n_movies))
             self._thin = ThinLists(rated, self._liked_matrix().tocsr(), self._index.n_ratings, cs.cold_max_train,
-                                   cs.thin_places, cs.thin_neighbours, self.config.eval.k)
+                                   cs.thin_places, cs.thin_neighbours, self.config.eval.k, cs.thin_content_weight)
         return self._thin
 
     def recommend(self, ratings: dict[int, float], k: int = 20, alpha: float = 0.5, filters: Filters | None = None,

@@ -91,6 +91,8 @@ def thin_places_line(m: dict[str, Any] | None, strength: float) -> str:
     k = int((m or {}).get("k", 20))
     w, wo = tp.get("with") or {}, tp.get("without") or {}
     rk, ck = f"recall@{k}", f"cold_recall@{k}"
+    if isinstance(tp.get("content_weight"), (int, float)):
+        head += f", filled by what their nearest raters liked plus content x {float(tp['content_weight']):.2f}"
     if not tp.get("enabled") or not all(isinstance(d.get(x), (int, float)) for d in (w, wo) for x in (rk, ck)):
         return head + "."
     return (head + f"; measured at α = {float(tp.get('alpha', 0)):g} on {int(tp.get('users_with_places', 0)):,} of "

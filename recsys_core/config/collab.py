@@ -39,6 +39,10 @@ class ColdStartConfig:
     # round(thin_places * k * the user's own share of them) of its places; 0 switches them off
     thin_places: float = 1.0
     thin_neighbours: int = 50  # raters whose likes rank a thin movie for a user (user-kNN)
+    # a thin movie's place score: the raters' standardised score + this x the content score's; the ratio of a
+    # logistic regression's coefficients on held-out thin likes of a validation split inside the evaluation's
+    # training part of ml-latest-small (benchmarks/thin_fill_research.py --inner: 0.66; 0.5 by hand before)
+    thin_content_weight: float = 0.66
 
     def validate(self) -> None:
         """Refuse strengths and splits that cannot be fitted or measured."""
@@ -55,6 +59,9 @@ class ColdStartConfig:
         if not (0.0 <= self.thin_places <= 5.0) or not math.isfinite(self.thin_places):
             raise ConfigError(f"cold_start thin_places must be in [0, 5] (1 = the user's own share; 0 = off), "
                               f"got {self.thin_places}.")
+        if not (0.0 <= self.thin_content_weight <= 10.0) or not math.isfinite(self.thin_content_weight):
+            raise ConfigError(f"cold_start thin_content_weight must be in [0, 10] (0 = the raters alone), "
+                              f"got {self.thin_content_weight}.")
         if not 1 <= self.thin_neighbours <= 10_000:
             raise ConfigError(f"cold_start thin_neighbours must be between 1 and 10000, got {self.thin_neighbours}.")
 

@@ -6,7 +6,8 @@ make a list's mix follow the user's history; here over two groups, thin movies (
 ratings) and the rest. A user with a share ``s`` of thin movies among the movies they liked gets ``round(strength
 * k * s)`` of the last places of a top-``k`` list (at most half of it) filled with the best thin movies by two kinds of
 evidence, each standardised per user: how much the user's ``n`` nearest raters liked the movie (user-kNN over who
-rated what: a thin movie's few ratings speak directly) plus half its content score. A user who rates only
+rated what: a thin movie's few ratings speak directly) plus its content score at a fitted weight
+(``ColdStartConfig.thin_content_weight``). A user who rates only
 well-known films (or only dislikes thin ones) keeps the plain list. Used by the evaluation (``evaluation.py``) and the taste lists
 (``explorer.recommend``), so both measure and show one rule; numpy only, so the server's pages never import torch.
 """
@@ -18,8 +19,6 @@ from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
-
-CONTENT_WEIGHT = 0.5  # the content score's weight next to the neighbours' in a thin movie's fill score
 
 
 def thin_share(rated: sp.csr_matrix, thin: np.ndarray) -> np.ndarray:
@@ -80,13 +79,14 @@ def _standard(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return (x - mean) / np.maximum(np.sqrt(var), 1e-6)
 
 
-def fill_scores(neighbours: np.ndarray, content: np.ndarray, allowed: np.ndarray, thin: np.ndarray) -> np.ndarray:
-    """A thin movie's place score: the neighbours' likes plus half its content score, each standardised over what
-    the list may show (``allowed``: listable, not rated by the user, passing any filter); -inf but for allowed thin
-    movies."""
+def fill_scores(neighbours: np.ndarray, content: np.ndarray, allowed: np.ndarray, thin: np.ndarray,
+                content_weight: float) -> np.ndarray:
+    """A thin movie's place score: the neighbours' likes plus ``content_weight`` x its content score, each
+    standardised over what the list may show (``allowed``: listable, not rated by the user, passing any filter);
+    -inf but for allowed thin movies."""
     fin = np.isfinite(content) & allowed
     c = np.where(fin, content, 0.0)
-    s = _standard(neighbours, allowed) + CONTENT_WEIGHT * _standard(c, fin)
+    s = _standard(neighbours, allowed) + float(content_weight) * _standard(c, fin)
     return np.where(allowed & thin, s, -np.inf).astype(np.float32)
 
 
@@ -131,9 +131,9 @@ class ThinLists:
     thin, and how many places each user's list gives them (from the share of thin movies among their likes)."""
 
     def __init__(self, rated: sp.csr_matrix, liked: sp.csr_matrix, counts: np.ndarray, thin_max: int,
-                 strength: float, n_neighbours: int, k: int) -> None:
+                 strength: float, n_neighbours: int, k: int, content_weight: float) -> None:
         self.thin_np = np.asarray(counts) <= int(thin_max)
-        self.strength, self.k = float(strength), int(k)
+        self.strength, self.k, self.content_weight = float(strength), int(k), float(content_weight)
         self._sources = (rated, liked, int(n_neighbours))
 
     @functools.cached_property
@@ -161,7 +161,7 @@ class ThinLists:
         if len(sel) == 0:
             return lambda base: base
         nb = self.raters.scores(query[sel], None if own_rows is None else own_rows[sel])
-        fill = fill_scores(nb, content[sel], allowed[sel], self.thin_np[None, :])
+        fill = fill_scores(nb, content[sel], allowed[sel], self.thin_np[None, :], self.content_weight)
         kk = self.k if k is None else int(k)
 
         def apply(base: np.ndarray) -> np.ndarray:

@@ -123,7 +123,8 @@ def test_the_evaluation_shows_thin_places_finding_held_out_niche_movies_for_thei
 
 
 @pytest.mark.parametrize("bad", [dict(thin_places=-1.0), dict(thin_places=math.nan), dict(thin_places=6.0),
-                                 dict(thin_neighbours=0)])
+                                 dict(thin_neighbours=0), dict(thin_content_weight=-0.1),
+                                 dict(thin_content_weight=math.inf)])
 def test_bad_thin_place_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="thin_"):
         ColdStartConfig(**bad).validate()

@@ -355,6 +355,7 @@ def test_data_page_shows_the_dataset_and_the_model(app):
     assert "Ratings histogram" in titles_ and any("log scale" in t for t in titles_)
     thin = [c.value for c in at.caption if c.value.startswith("Thin places")]
     assert thin and "strength 1" in thin[0] and "cold-start recall@20 0.000 → 0.019" in thin[0], thin
+    assert "plus content x 0.66" in thin[0], thin  # the fill's fitted weight, as stored with the evaluation
 
 
 def test_the_thin_content_note_says_who_can_get_a_richer_release(app, monkeypatch):
