@@ -5,7 +5,7 @@ keeps the spaces and the protocol it built, then re-ranks every user's α list w
 (the rule the product ships) under other fill scores and strengths. Fills, each standardised per user over what the
 list may show:
 
-- ``shipped``: the 50 nearest raters' likes + content/2;
+- ``shipped``: the 50 nearest raters' likes + content x ``cold_start.thin_content_weight``;
 - ``collab``: the cold-start collaborative score alone (thin movies placed by content-predicted vectors);
 - ``collab + nearest/2``: plus half the content cosine to the nearest liked movie;
 - ``collab + thin seeds``: plus the content score from the user's liked thin movies only (all liked where none);

@@ -16,7 +16,8 @@ A *gate* gives the places only to users with some (``> 0``) or more than 5% (``>
 on thin movies, who are likelier to hold a thin movie out. A *quota* (``q1`` in the third argument) gives each user
 ``round(q * 20 * share)`` places (at most 10), ``share`` being the user's own share of ratings on thin movies
 (with ``liked`` as the fourth argument: of the movies the user liked, what ships):
-what ships, at ``q = 1``, with the ``co50 + content/2`` fill (``scoring/thin_places.py``). Spaces come from
+what shipped first, at ``q = 1``, with the ``co50 + content/2`` fill (``scoring/thin_places.py``; its content weight is now
+fitted, ``thin_fill_research.py``). Spaces come from
 ``blend_research.py``'s cache (trained once on the evaluation's training part). Usage::
 
     python benchmarks/blend_research.py --data ../shared/datasets/ml-latest-small   # writes the cache
