@@ -21,7 +21,7 @@ from recsys_core.data.dataset import Dataset, Ratings
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import EvalConfig, evaluate, genre_matrix
 from recsys_core.scoring.similarity import Filters
-from recsys_core.scoring.thin_places import RaterIndex, place, quota, thin_share
+from recsys_core.scoring.thin_places import RaterIndex, fill_scores, place, quota, thin_share
 
 CPU = torch.device("cpu")
 INF = math.inf
@@ -46,6 +46,18 @@ def test_places_thin_movies_cannot_fill_go_back_to_the_base_list():
     fill = np.array([[-INF, -INF, -INF, -INF, -INF, 1.0]], np.float32)  # one thin movie can be listed
     ranked = place(base, fill, np.array([3]), 4)
     assert _order(ranked, 6) == [[0, 5, 1, 2]]
+
+
+def test_the_content_weight_decides_between_what_near_raters_liked_and_what_the_movie_is():
+    # thin movies 2, 3 and 4: the raters favour 2, content favours 4; movie 1 is not thin and 0 is not allowed
+    neighbours = np.array([[9.0, 0, 3, 1, 0, 0]], np.float32)
+    content = np.array([[0.0, 0.9, 0.1, 0.3, 0.8, 0.2]], np.float32)
+    allowed = np.array([[False, True, True, True, True, True]])
+    thin = np.array([[False, False, True, True, True, False]])
+    best = [int(np.argmax(fill_scores(neighbours, content, allowed, thin, w))) for w in (0.0, 0.66, 5.0)]
+    assert best == [2, 2, 4]
+    s = fill_scores(neighbours, content, allowed, thin, 0.66)
+    assert np.isneginf(s[0, [0, 1, 5]]).all() and np.isfinite(s[0, [2, 3, 4]]).all()
 
 
 def test_quota_follows_the_users_own_share_and_never_takes_more_than_half():
