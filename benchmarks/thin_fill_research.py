@@ -5,7 +5,8 @@ keeps the spaces and the protocol it built, then re-ranks every user's α list w
 (the rule the product ships) under other fill scores and strengths. Fills, each standardised per user over what the
 list may show:
 
-- ``shipped``: the 50 nearest raters' likes + content x ``cold_start.thin_content_weight``;
+- ``shipped``: the 50 nearest raters' likes + content x ``cold_start.thin_content_weight`` (and x 0.5, its first
+  hand-set value);
 - ``collab``: the cold-start collaborative score alone (thin movies placed by content-predicted vectors);
 - ``collab + nearest/2``: plus half the content cosine to the nearest liked movie;
 - ``collab + thin seeds``: plus the content score from the user's liked thin movies only (all liked where none);
@@ -98,10 +99,10 @@ def main() -> None:
         seeds = torch.from_numpy(liked_rows)
         rated = torch.from_numpy(proto.train[users].toarray() != 0)
         with torch.no_grad():
-            sc = (((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]).numpy()
-            sf = (((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]).numpy()
+            sc = ev.seed_sum(seeds, ec, ec, cm, ci).numpy()
+            sf = ev.seed_sum(seeds, ef, ef_cand, km, ki).numpy()
             thin_seeds = torch.from_numpy(liked_rows * (proto.train_count <= cs.cold_max_train)[None, :])
-            sc_thin = (((thin_seeds * ci) @ ec) @ ec.T - (thin_seeds @ (cm * ci))[:, None]).numpy()
+            sc_thin = ev.seed_sum(thin_seeds, ec, ec, cm, ci).numpy()
             unit = ec / ec.norm(dim=1, keepdim=True).clamp(min=1e-9)
             nearest = np.stack([(unit[torch.from_numpy(row > 0)] @ unit.T).max(0).values.numpy() if row.any()
                                 else np.zeros(len(unit), np.float32) for row in liked_rows])
@@ -116,22 +117,23 @@ def main() -> None:
             return tp._standard(x, allowed)
 
         own_thin = np.where((thin_seeds.numpy().sum(1) > 0)[:, None], z(sc_thin), z(sc))
-        fills = {"shipped": z(raters) + cs.thin_content_weight * z(sc), "collab": z(sf),
+        fills = {f"shipped: raters + content x {cs.thin_content_weight:g}": z(raters) + cs.thin_content_weight * z(sc),
+                 "raters + content x 0.5 (set by hand before)": z(raters) + 0.5 * z(sc), "collab": z(sf),
                  "collab + nearest/2": z(sf) + 0.5 * z(nearest), "collab + thin seeds": z(sf) + own_thin,
                  "raters/2 + collab + thin seeds/2": 0.5 * z(raters) + z(sf) + 0.5 * own_thin}
         count = np.broadcast_to(proto.train_count[None, :].astype(np.float32), base.shape)
+        share = tp.thin_share(proto.liked, thin)[users]  # each user's share of thin movies among their likes
         kept[seed] = {"base": base, "target": target, "cold": proto.cold, "cand": allowed & thin[None, :],
-                      "places": tp.quota(tp.thin_share(proto.liked, thin), k, 1.0)[users],
+                      "places": tp.quota(share, k, 1.0),
                       "features": {"raters": z(raters), "content": z(sc), "log count": np.log1p(count),
                                    "no training ratings": (count == 0).astype(np.float32)}}
         if args.inner:
-            w = _inner_content_weight(proto, users, (ec, ci, cm), ~(hc | hf).numpy(), cs, seed)
-            kept[seed]["inner"] = w
+            w = _inner_content_weight(proto, (ec, ci, cm), ~(hc | hf).numpy(), cs, seed)
             fills[f"raters + content x {w:.2f} (fitted inside the training part)"] = z(raters) + w * z(sc)
         r = _metrics(base, target, proto.cold, k)
         print(f"| {seed} | none (α {alpha:g}) | – | 0 | {r[0]:.4f} | {r[1]:.4f} ± {r[2]:.4f} | {r[3]} |", flush=True)
         for strength in [float(s) for s in args.strength.split(",")]:
-            places = tp.quota(tp.thin_share(proto.liked, thin), k, strength)[users]
+            places = tp.quota(share, k, strength)
             for name, fill in fills.items():
                 f = np.where(allowed & thin[None, :], fill, -np.inf).astype(np.float32)
                 r = _metrics(tp.place(base, f, places, k), target, proto.cold, k)
@@ -142,8 +144,7 @@ def main() -> None:
         _learned(kept, k)
 
 
-def _inner_content_weight(proto: ev.Protocol, users: np.ndarray, content: tuple, unlisted: np.ndarray, cs: Any,
-                          seed: int) -> float:
+def _inner_content_weight(proto: ev.Protocol, content: tuple, unlisted: np.ndarray, cs: Any, seed: int) -> float:
     """The content score's weight next to the raters', fitted on a validation split inside the training part."""
     import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
@@ -162,7 +163,7 @@ def _inner_content_weight(proto: ev.Protocol, users: np.ndarray, content: tuple,
     allowed = (fit[vu].toarray() == 0) & ~unlisted[None, :]
     with torch.no_grad():
         seeds = torch.from_numpy(fit_liked[vu].toarray())
-        sc = (((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]).numpy()
+        sc = ev.seed_sum(seeds, ec, ec, cm, ci).numpy()
     raters = tp.RaterIndex(fit, fit_liked, cs.thin_neighbours).scores(fit[vu], vu)
     cand = allowed & thin[None, :]
     y = ((val_liked[vu].toarray() > 0) & cand)[cand]

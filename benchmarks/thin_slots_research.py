@@ -108,8 +108,8 @@ def main() -> None:
     liked = torch.from_numpy(proto.liked.toarray().astype(np.float32))
 
     def scorer(ub: np.ndarray, seeds: torch.Tensor, rated: torch.Tensor):  # (each list already leaves rated out)
-        sc = ((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]
-        sf = ((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]
+        sc = ev.seed_sum(seeds, ec, ec, cm, ci)
+        sf = ev.seed_sum(seeds, ef, ef_cand, km, ki)
         co = user_sim[torch.from_numpy(ub)] @ liked
         us = user_sim[torch.from_numpy(ub)]
         kth = torch.topk(us, 50, dim=1).values[:, -1:]

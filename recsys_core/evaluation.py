@@ -242,6 +242,13 @@ def _thin_key(a: float) -> str:
     return f"alpha={a:g}+thin"
 
 
+def seed_sum(seeds: torch.Tensor, unit: torch.Tensor, cand: torch.Tensor, mean: torch.Tensor,
+             inv_std: torch.Tensor) -> torch.Tensor:
+    """Per user row: the sum over its seeds of each seed's calibrated similarity to every candidate
+    (``scoring.blend.calibration``'s per-seed mean and 1/std; linear, so two matrix products)."""
+    return ((seeds * inv_std) @ unit) @ cand.T - (seeds @ (mean * inv_std))[:, None]
+
+
 def _space_scorer(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torch.Tensor, ef_cand: torch.Tensor,
                   cal: tuple[torch.Tensor, ...], alphas: tuple[float, ...], thin: tuple[Protocol, ThinLists] | None = None,
                   ) -> Scorer:
@@ -255,8 +262,8 @@ def _space_scorer(ec: torch.Tensor, hc: torch.Tensor, ef: torch.Tensor, hf: torc
     cm, ci, km, ki = cal
 
     def score(ub: np.ndarray, seeds: torch.Tensor, rated: torch.Tensor) -> Iterator[tuple[str, torch.Tensor]]:
-        sc = ((seeds * ci) @ ec) @ ec.T - (seeds @ (cm * ci))[:, None]
-        sf = ((seeds * ki) @ ef) @ ef_cand.T - (seeds @ (km * ki))[:, None]
+        sc = seed_sum(seeds, ec, ec, cm, ci)
+        sf = seed_sum(seeds, ef, ef_cand, km, ki)
         yield "content", sc.masked_fill(rated | ~hc, -math.inf)
         yield "collab", sf.masked_fill(rated | ~hf, -math.inf)
         off = rated | ~(hc | hf)
