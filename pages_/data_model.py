@@ -38,7 +38,8 @@ if ex is not None:
     st.caption(f"Thin movies lean on content: k = {float(cold.get('k', 0)):g} (rated share n / (n + k), chosen on a "
                "validation split of the training ratings)" if cold.get("enabled") and cold.get("k")
                else "Thin movies lean on content: off (collaborative vectors from ratings alone).")
-    st.caption(metrics.thin_places_line(ex.metrics, ex.config.collab.cold_start.thin_places))
+    cs = ex.config.collab.cold_start
+    st.caption(metrics.thin_places_line(ex.metrics, cs.thin_places, cs.thin_content_weight))
     with st.expander("Training curves", expanded=True):
         settings.loss_curves(ex)
     with st.expander("Quality next to the baselines", expanded=False):

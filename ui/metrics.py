@@ -81,18 +81,17 @@ def metric_tables(v: dict[str, Any]) -> None:
         st.caption(f"Rating model: {md_text(r['skipped'], 300)}.")
 
 
-def thin_places_line(m: dict[str, Any] | None, strength: float) -> str:
-    """What thin places did to the evaluated taste lists, in one sentence (or that they are off)."""
+def thin_places_line(m: dict[str, Any] | None, strength: float, content_weight: float) -> str:
+    """What thin places do to taste lists (the settings'), and did to the evaluated ones, in one sentence."""
     if strength <= 0:
         return "Thin places: off (taste lists rank rarely rated movies like any other)."
     tp = (m or {}).get("thin_places") or {}
     head = (f"Thin places (strength {strength:g}): a taste list gives rarely rated movies the share they have "
-            "among the movies the user liked")
+            f"among the movies the user liked, filled by what their nearest raters liked plus content x "
+            f"{content_weight:.2f}")
     k = int((m or {}).get("k", 20))
     w, wo = tp.get("with") or {}, tp.get("without") or {}
     rk, ck = f"recall@{k}", f"cold_recall@{k}"
-    if isinstance(tp.get("content_weight"), (int, float)):
-        head += f", filled by what their nearest raters liked plus content x {float(tp['content_weight']):.2f}"
     if not tp.get("enabled") or not all(isinstance(d.get(x), (int, float)) for d in (w, wo) for x in (rk, ck)):
         return head + "."
     return (head + f"; measured at α = {float(tp.get('alpha', 0)):g} on {int(tp.get('users_with_places', 0)):,} of "
