@@ -41,16 +41,8 @@ K_CHECK = 5  # the first blended titles compared with the engine's answer
 JS_TITLES = """(name) => {
   const root = document.querySelector('.st-key-list_' + name);
   if (!root) return null;
-  const rows = {};
-  for (const c of root.querySelectorAll('[data-testid^="glide-cell-"]')) {
-    const m = c.getAttribute('data-testid').match(/glide-cell-(\\d+)-(\\d+)/);
-    if (m) (rows[+m[2]] = rows[+m[2]] || {})[+m[1]] = c.textContent.trim();
-  }
-  const list = Object.keys(rows).sort((a, b) => a - b).map(r => rows[r]);
-  if (!list.length) return [];
-  const cols = Object.keys(list[0]).map(Number).sort((a, b) => a - b);
-  const col = cols.find(c => list.slice(0, 5).every(r => /\\(\\d{4}\\)$/.test(r[c] || '')));
-  return col === undefined ? [] : list.map(r => (r[col] || '').replace(/^◆ /, ''));
+  return Array.from(root.querySelectorAll('table.rs-list tbody tr'))
+    .map(tr => (tr.cells[1] ? tr.cells[1].textContent.trim() : '').replace(/^◆ /, ''));
 }"""
 JS_IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
            " && !document.querySelector('[data-stale=\"true\"]')")

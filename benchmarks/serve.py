@@ -19,7 +19,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 # the three Explore lists drawn with rows
 LISTS_DRAWN = ("() => ['content','collab','hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k);"
-               " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })")
+               " return r && r.querySelector('table.rs-list tbody tr'); })")
 
 
 def free_port() -> int:

@@ -50,8 +50,7 @@ for col, name in zip(cols, ("content", "collab", "hybrid"), strict=True):
             st.warning("Nothing left after the filters; loosen them to see this list.")
         else:
             with st.container(key=f"list_{name}"):
-                lists.list_table(lists.table_frame(df, name, others, moves if name == "hybrid" else None),
-                                 name, key=f"tbl_{name}")
+                lists.list_table(lists.table_frame(df, name, others, moves if name == "hybrid" else None), name)
         st.caption(("◆ = in both the content and the collaborative top-20"
                     + (f" · {removed} removed by the filters" if removed else "")))
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import html
 
 import pandas as pd
 import streamlit as st
 
-from ui.format import genres_text, movement, movie_labels, printable
+from ui.format import TITLE_CHARS, genres_text, movement, movie_labels, printable
 from ui.state import K
 
 LIST_NAMES = {"content": "Content", "collab": "Collaborative", "hybrid": "Blended"}
@@ -57,40 +57,79 @@ def _rank_text(ranks: pd.Series) -> list[str]:
     return [str(int(r)) if pd.notna(r) else "–" for r in ranks]
 
 
-def list_table(frame: pd.DataFrame, name: str, key: str) -> None:
-    """One top-20 list as a compact, readable table (rows both signals agree on are tinted)."""
-    cfg: dict[str, Any] = {
-        "#": st.column_config.NumberColumn("#", width=34),
-        "Title": st.column_config.TextColumn("Title", width=186,
-                                             help="◆ = in both the content and the collaborative top-20"),
-        "Similarity": st.column_config.NumberColumn("Cosine", format="%.3f", width=64,
-                                                    help="Cosine similarity in this space"),
-        "Also in": st.column_config.TextColumn("Also in", width=110, help="The other lists showing this movie"),
-        "Ratings": st.column_config.NumberColumn("Ratings", format="%d", width=70),
-        "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width=56, help="Mean rating"),
-        "Genres": st.column_config.TextColumn("Genres", width=180),
-        "Why": st.column_config.TextColumn("Why", width=320),
-    }
-    if name == "hybrid":
-        cfg["Similarity"] = st.column_config.NumberColumn(
-            "Score", format="%.2f", width=64,
-            help="α·content + (1−α)·collab on the common scale: standard deviations above this movie's typical "
-                 "neighbour (the raw cosines are in the Content and Collab columns)")
-        cfg["Move"] = st.column_config.TextColumn("Move", width=56,
-                                                  help="Change since the last blend: ▲ rose, ▼ fell, new")
-        cfg["Content"] = st.column_config.NumberColumn("Content", format="%.3f", width=70,
-                                                       help="Content cosine similarity")
-        cfg["Collab"] = st.column_config.NumberColumn("Collab", format="%.3f", width=70,
-                                                      help="Collaborative cosine similarity")
-        cfg["Rank in content"] = st.column_config.TextColumn("Rank C", width=60, help="Rank in the content list")
-        cfg["Rank in collab"] = st.column_config.TextColumn("Rank CF", width=64,
-                                                            help="Rank in the collaborative list")
-    styled = frame.style.apply(
-        lambda r: ["background-color: rgba(228, 87, 46, 0.10)" if str(r["Title"]).startswith("◆") else ""
-                   for _ in r], axis=1
-    )
-    st.dataframe(styled, hide_index=True, column_config=cfg, key=key, height=737,
-                 width="stretch", row_height=35)
+# One column of a list table: its header, how its values are written, and the header's tooltip.
+_NUM, _TEXT, _TITLE, _LONG = "n", "x", "t", "w"
+COLUMNS: dict[str, tuple[str, str, str, str]] = {  # frame column: (header, kind, number format, help)
+    "#": ("#", _NUM, "{:d}", ""),
+    "Title": ("Title", _TITLE, "", "◆ = in both the content and the collaborative top-20"),
+    "Similarity": ("Cosine", _NUM, "{:.3f}", "Cosine similarity in this space"),
+    "Also in": ("Also in", _TEXT, "", "The other lists showing this movie"),
+    "Ratings": ("Ratings", _NUM, "{:,d}", "How many people rated it"),
+    "Mean": ("Mean", _NUM, "{:.2f}", "Mean rating"),
+    "Genres": ("Genres", _LONG, "", ""),
+    "Why": ("Why", _LONG, "", "What this movie shares with the picked one"),
+    "Move": ("Move", _TEXT, "", "Change since the last blend: ▲ rose, ▼ fell, new"),
+    "Content": ("Content", _NUM, "{:.3f}", "Content cosine similarity"),
+    "Collab": ("Collab", _NUM, "{:.3f}", "Collaborative cosine similarity"),
+    "Rank in content": ("Rank C", _TEXT, "", "Rank in the content list (– = not in its top 20)"),
+    "Rank in collab": ("Rank CF", _TEXT, "", "Rank in the collaborative list (– = not in its top 20)"),
+}
+BLEND_SCORE = ("Score", _NUM, "{:.2f}",
+               "α·content + (1−α)·collab on the common scale: standard deviations above this movie's typical "
+               "neighbour (the raw cosines are in the Content and Collab columns)")
+# Scoped to the lists' own class; colours are translucent so the light and the dark theme both read them.
+LIST_CSS = (
+    "<style>"
+    ".rs-list-wrap{overflow-x:auto;border:1px solid rgba(128,128,128,.28);border-radius:.5rem}"
+    ".rs-list{border-collapse:collapse;font-size:.84rem;line-height:1.3;width:max-content;min-width:100%}"
+    ".rs-list th,.rs-list td{padding:.32rem .5rem;border-bottom:1px solid rgba(128,128,128,.16);"
+    "text-align:left;vertical-align:top;white-space:nowrap}"
+    ".rs-list thead th{font-weight:600;background:rgba(128,128,128,.07);cursor:default}"
+    ".rs-list .n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".rs-list td.t{white-space:normal;overflow-wrap:anywhere;min-width:10.5rem;max-width:14rem}"
+    ".rs-list td.w{max-width:22rem;overflow:hidden;text-overflow:ellipsis}"
+    ".rs-list tr.agree td{background:rgba(228,87,46,.10)}"
+    ".rs-list tbody tr:last-child td{border-bottom:0}"
+    "</style>"
+)
+
+
+def _cell(value: object, kind: str, fmt: str) -> str:
+    """One escaped cell; a missing number reads "–", a long text is cut to one line with the rest in its tooltip."""
+    if kind == _NUM:
+        text = "–" if value is None or pd.isna(value) else fmt.format(value)
+    else:
+        text = printable(value, TITLE_CHARS if kind == _TITLE else None)
+    if kind == _LONG:  # cut to one line; the whole text is the cell's tooltip
+        return f'<td class="{kind}" title="{html.escape(text, quote=True)}">{html.escape(text)}</td>'
+    return f'<td class="{kind}">{html.escape(text)}</td>'
+
+
+def _header(label: str, kind: str, tip: str) -> str:
+    """One column header, its help as the browser's tooltip."""
+    cls = ' class="n"' if kind == _NUM else ""
+    title = f' title="{html.escape(tip, quote=True)}"' if tip else ""
+    return f'<th scope="col"{cls}{title}>{html.escape(label)}</th>'
+
+
+def list_html(frame: pd.DataFrame, name: str) -> str:
+    """A top-20 list as a plain HTML table: it draws with the page, where a data grid loads its own code first."""
+    spec = {c: (BLEND_SCORE if (c == "Similarity" and name == "hybrid") else COLUMNS[c]) for c in frame.columns}
+    head = "".join(_header(label, kind, tip) for label, kind, _, tip in spec.values())
+    at_title = list(frame.columns).index("Title")
+    body = []
+    for rec in frame.itertuples(index=False):
+        cells = "".join(_cell(v, kind, fmt) for v, (_, kind, fmt, _) in zip(rec, spec.values(), strict=True))
+        agree = ' class="agree"' if str(rec[at_title]).startswith("◆") else ""
+        body.append(f"<tr{agree}>{cells}</tr>")
+    label = html.escape(LIST_NAMES[name], quote=True)
+    return (f'{LIST_CSS}<div class="rs-list-wrap"><table class="rs-list" aria-label="{label} top-20">'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def list_table(frame: pd.DataFrame, name: str) -> None:
+    """One top-20 list on the page (rows both signals agree on are tinted)."""
+    st.html(list_html(frame, name))
 
 
 def lists_csv(lists: dict[str, pd.DataFrame]) -> bytes:

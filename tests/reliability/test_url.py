@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from tests.ui.html_lists import explore_lists
+
 STAR_WARS = 50  # ml-100k's most-rated movie: the default pick
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(1)">'
@@ -45,11 +47,11 @@ RAW_SCRIPT = re.compile(r"(?<!\\)<\s*script", re.I)  # the app draws its own inl
 def _texts(at) -> list[tuple[str, str, bool]]:
     """(element type, text, HTML allowed) for every text-bearing element of the page."""
     out = []
-    for kind in ("markdown", "caption", "warning", "error", "info", "success", "title", "header",
+    for kind in ("html", "markdown", "caption", "warning", "error", "info", "success", "title", "header",
                  "subheader", "text", "code", "latex", "exception", "toast"):
         for el in getattr(at, kind, []):
             proto = getattr(el, "proto", None)
-            allow = bool(getattr(proto, "allow_html", False)) if proto is not None else False
+            allow = kind == "html" or (bool(getattr(proto, "allow_html", False)) if proto is not None else False)
             out.append((kind, str(getattr(el, "value", "") or getattr(el, "body", "")), allow))
     return out
 
@@ -71,8 +73,7 @@ def test_hostile_link_gives_a_notice_and_the_default_view(app, name):
         assert not RAW_SCRIPT.search(text), f"a raw <script> in a {kind}: {text[:200]!r}"
         assert not any(p in text for p in payloads), f"the link's HTML reached a {kind} unescaped"
         assert not (allow_html and ("alert(1)" in text or "passwd" in text)), f"link text in an HTML {kind}"
-    hybrid = [d.value for d in at.dataframe if "Title" in getattr(d.value, "columns", [])]
-    assert hybrid and len(hybrid[-1]) == 20, "the default lists are shown"
+    assert len(explore_lists(at).get("hybrid", [])) == 20, "the default lists are shown"
 
 
 def test_repeated_parameters_take_the_last_and_survive(app):

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from benchmarks.serve import LISTS_DRAWN
 from tests.ui.conftest import ROOT, cut_labels, screenshot
 
 pytestmark = pytest.mark.browser
@@ -16,14 +17,8 @@ SHOTS = ROOT / "docs" / "screenshots"
 JS_TABLE = """(key) => {
   const root = document.querySelector('.st-key-list_' + key.replace('tbl_', ''));
   if (!root) return null;
-  const cells = root.querySelectorAll('[data-testid^="glide-cell-"]');
-  const rows = {};
-  for (const c of cells) {
-    const m = c.getAttribute('data-testid').match(/glide-cell-(\\d+)-(\\d+)/);
-    if (!m) continue;
-    (rows[+m[2]] = rows[+m[2]] || {})[+m[1]] = c.textContent.trim();
-  }
-  return Object.keys(rows).sort((a, b) => a - b).map(r => rows[r]);
+  return Array.from(root.querySelectorAll('table.rs-list tbody tr'))
+    .map(tr => Object.fromEntries(Array.from(tr.cells).map((c, i) => [i, c.textContent.trim()])));
 }"""
 
 JS_POINTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => ({
@@ -45,7 +40,7 @@ def wait_idle(pg) -> None:
 
 
 def table_rows(pg, key: str) -> list[dict]:
-    """Rows of a keyed st.dataframe, read from the grid's accessibility table."""
+    """Rows of one of Explore's list tables, as drawn."""
     return pg.evaluate(JS_TABLE, key) or []
 
 
@@ -73,11 +68,7 @@ def wait_changed(pg, key: str, before: list[str], timeout_s: float = 15.0) -> li
 
 def wait_lists(pg, timeout_s: float = 60.0) -> None:
     """Wait until the three Explore lists are drawn with rows."""
-    pg.wait_for_function(
-        "() => ['tbl_content','tbl_collab','tbl_hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k.replace('tbl_', ''));"
-        " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })",
-        timeout=timeout_s * 1000,
-    )
+    pg.wait_for_function(LISTS_DRAWN, timeout=timeout_s * 1000)
 
 
 def open_explore(pg, server: str, query: str = "") -> None:

@@ -27,6 +27,26 @@ def test_escaping_leaves_no_tag_and_no_link(title):
     assert "http://" not in md and "www." not in md, "bare URLs are broken up so markdown cannot autolink them"
 
 
+def test_a_list_table_writes_hostile_titles_and_reasons_as_text():
+    """Explore's lists are HTML tables: every data text in them is escaped, the long ones' tooltips too."""
+    import pandas as pd
+
+    from tests.ui.html_lists import html_tables
+    from ui.lists import list_html, table_frame
+
+    df = pd.DataFrame({"movie": [1, 2], "rank": [1, 2], "title": EVIL_TITLES[:2], "year": [1996, None],
+                       "score": [0.9, 0.8], "n_ratings": [12, 3], "mean_rating": [4.0, float("nan")],
+                       "genres": [["<b>Drama</b>"], ["Comedy"]], "why": ['both "<i>x</i>" & y', "also ' z"]})
+    body = list_html(table_frame(df, "content", {"collab": {1}, "hybrid": set()}), "content")
+    for t in ("<b>", "<i>", "<a ", "<img", "<script"):
+        assert t not in body.split("</style>", 1)[1].lower()
+    [back] = html_tables(body)
+    assert list(back.columns) == ["#", "Title", "Cosine", "Also in", "Ratings", "Mean", "Genres", "Why"]
+    assert back["Title"][0] == f"◆ {EVIL_TITLES[0]} (1996)" and back["Why"][0] == 'both "<i>x</i>" & y'
+    assert back["Mean"][1] == "–", "a missing number reads as a dash"
+    assert back.attrs["agree"] == [True, False], "the row both signals agree on is tinted"
+
+
 def test_a_job_panel_line_is_escaped_once():
     """A running job's line reads as the numbers it carries (a double escape showed "loss 5\\.521")."""
     from recsys_core.events import Progress
@@ -218,7 +238,7 @@ def test_hostile_titles_render_as_text_on_every_page(hpage, hostile_server):
 
     pg.goto(f"{hostile_server}/{q}")  # Explore: picker, facts line, three lists, SVG scatter
     pg.get_by_role("heading", name="Explore similar movies").wait_for()
-    pg.wait_for_selector('.st-key-list_hybrid [data-testid^="glide-cell-"]', state="attached")
+    pg.wait_for_selector(".st-key-list_hybrid table.rs-list tbody tr", state="attached")
     _settle(pg)
     found = _check_clean(pg, dialogs, "Explore")
     assert '<a href="http://evil.example">x</a> (1996)' in found["bodyText"], "the title is shown as text"

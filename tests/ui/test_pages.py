@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.ui.html_lists import explore_lists
 from ui.state import Catalogue, View, parse_dataset, parse_view
 
 PAGES = ["pages_/explore.py", "pages_/latent_space.py", "pages_/tune.py", "pages_/your_taste.py",
@@ -25,10 +26,7 @@ TOY_STORY = 1
 
 def tables(at) -> dict[str, pd.DataFrame]:
     """The three list tables of Explore, in page order: content, collaborative, blended."""
-    frames = [d.value for d in at.dataframe]
-    frames = [f.data if hasattr(f, "data") else f for f in frames]
-    lists = [f for f in frames if {"Title", "Why", "Similarity"} <= set(f.columns)]
-    return dict(zip(("content", "collab", "hybrid"), lists[:3], strict=False))
+    return explore_lists(at)
 
 
 def titles(df: pd.DataFrame) -> list[str]:
@@ -64,9 +62,13 @@ def test_explore_opens_on_a_popular_movie_with_three_full_lists(app):
     for name, df in t.items():
         assert len(df) == 20, name
         assert "Star Wars (1977)" not in titles(df), f"{name} lists the movie itself"
-    assert {"Content", "Collab", "Rank in content", "Rank in collab", "Move"} <= set(t["hybrid"].columns)
-    # movies in more than one list are marked
+    assert {"Score", "Content", "Collab", "Rank C", "Rank CF", "Move"} <= set(t["hybrid"].columns)
+    assert "Cosine" in t["content"] and "Cosine" in t["collab"]
+    # movies in more than one list are marked, and the rows both signals agree on are tinted
     assert any(t["hybrid"]["Also in"]) and any(t["collab"]["Also in"])
+    for df in t.values():
+        assert df.attrs["agree"] == [s.startswith("◆") for s in df["Title"]]
+    assert any(t["hybrid"].attrs["agree"])
 
 
 def test_blend_slider_changes_the_hybrid_list(app):
