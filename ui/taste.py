@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import cached
+from ui import cached, tables
 from ui.engine import Explorer, Filters, RecsysError
 from ui.format import TITLE_CHARS, error_markdown, genres_text, md_text, movie_labels, printable
 from ui.picker import as_row, search
@@ -134,29 +134,37 @@ def recommend(ex: Explorer, rated: dict[int, float], alpha: float, filt: Filters
         return None
 
 
-def recs_table(recs: pd.DataFrame) -> None:
-    """Recommendations as a table: rank, title (year), why, then score, ratings, mean and genres (plain text cells).
+RECS_COLUMNS: dict[str, tables.Column] = {
+    "#": tables.Column("#", tables.NUM, "{:d}"),
+    "Title": tables.Column("Title", tables.TITLE),
+    "Why": tables.Column("Why", tables.NOTE, help="What in your ratings brought this movie here"),
+    "Score": tables.Column("Score", tables.NUM, "{:.3f}", "The blended score the list is ranked by"),
+    "Ratings": tables.Column("Ratings", tables.NUM, "{:,d}", "How many people rated it"),
+    "Mean": tables.Column("Mean", tables.NUM, "{:.2f}", "Mean rating"),
+    "Genres": tables.Column("Genres", tables.LONG),
+}
+
+
+def recs_frame(recs: pd.DataFrame) -> pd.DataFrame:
+    """The shown columns: rank, title (year), why, then score, ratings, mean and genres.
 
     The reason comes right after the title: in a laptop window the table is about 530 px wide, and a last column
     (where it was) sat off-screen behind a sideways scroll, so "rarely rated" places read as unexplained."""
     titles = (movie_labels(list(recs["title"]), list(recs["year"])) if "year" in recs
               else [str(t) for t in recs["title"]])
-    df = pd.DataFrame({
-        "#": recs["rank"].astype(int).to_numpy() if "rank" in recs else np.arange(1, len(recs) + 1),
+    n = len(recs)
+    return pd.DataFrame({
+        "#": recs["rank"].astype(int).to_numpy() if "rank" in recs else np.arange(1, n + 1),
         "Title": [printable(t) for t in titles],
-        "Why": [printable(w) for w in recs["why"]] if "why" in recs else "",
-        "Score": recs["score"].astype(float).round(3).to_numpy(),
-        "Ratings": recs["n_ratings"].astype(int).to_numpy() if "n_ratings" in recs else None,
-        "Mean": recs["mean_rating"].astype(float).round(2).to_numpy() if "mean_rating" in recs else None,
+        "Why": [printable(w) for w in recs["why"]] if "why" in recs else [""] * n,
+        "Score": recs["score"].astype(float).to_numpy(),
+        "Ratings": recs["n_ratings"].astype(int).to_numpy() if "n_ratings" in recs else [None] * n,
+        "Mean": recs["mean_rating"].astype(float).to_numpy() if "mean_rating" in recs else [None] * n,
         "Genres": [printable(genres_text(g)) for g in recs["genres"]],
     })
-    st.dataframe(df, hide_index=True, key="tbl_recs", height=737, row_height=35, column_config={
-        "#": st.column_config.NumberColumn("#", width=36),
-        "Title": st.column_config.TextColumn("Title", width="medium"),
-        "Why": st.column_config.TextColumn("Why", width="large",
-                                           help="What in your ratings brought this movie here; drag the column's "
-                                                "right edge to read long reasons whole."),
-        "Score": st.column_config.NumberColumn("Score", format="%.3f", width="small"),
-        "Ratings": st.column_config.NumberColumn("Ratings", width="small"),
-        "Mean": st.column_config.NumberColumn("Mean", format="%.2f", width="small"),
-    })
+
+
+def recs_table(recs: pd.DataFrame) -> None:
+    """Recommendations as a table, the reason wrapping beside the title."""
+    with st.container(key="taste_recs"):
+        tables.show(recs_frame(recs), RECS_COLUMNS, "Recommended for you")

@@ -62,3 +62,9 @@ def explore_lists(at) -> dict[str, pd.DataFrame]:
     """Explore's three lists in page order: content, collaborative, blended (fewer when a list is empty)."""
     frames = [df for el in at.html for df in html_tables(el.value)]
     return dict(zip(("content", "collab", "hybrid"), frames, strict=False))
+
+
+def taste_recs(at) -> pd.DataFrame | None:
+    """Your taste's recommendations table, if the page shows one."""
+    frames = [df for el in at.html for df in html_tables(el.value) if "Why" in df and "Score" in df]
+    return frames[0] if frames else None

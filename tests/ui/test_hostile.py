@@ -13,6 +13,7 @@ import pytest
 
 from tests.ui.conftest import require_browser
 from tests.ui.hostile import EVIL_TITLES, LONG_ID, LONG_TITLE, NAME, train_hostile
+from tests.ui.html_lists import taste_recs
 from ui.format import html_text, md_text, plot_text, public_message
 
 # --- pure escaping (no Streamlit) -----------------------------------------------------------------
@@ -108,7 +109,7 @@ def test_taste_ratings_stay_with_their_dataset(app, hostile_data, trained_artifa
     assert not at.exception, [e.value for e in at.exception]
     text = " ".join(m.value for m in at.markdown)
     assert "Your ratings" not in text and "Star Wars" not in text
-    assert not [d for d in at.dataframe if "Why" in d.value.columns], "no recommendations from another dataset"
+    assert taste_recs(at) is None, "no recommendations from another dataset"
     assert at.session_state["taste_ratings"][k100] == {50: 4, 172: 4}, "the other dataset's ratings are kept"
 
     taste = dict(at.session_state["taste_ratings"])
@@ -118,8 +119,8 @@ def test_taste_ratings_stay_with_their_dataset(app, hostile_data, trained_artifa
     text = " ".join(m.value for m in at.markdown)
     listed = " ".join(m.value for m in at.markdown if "★" in m.value)
     assert "Your ratings (1)" in text and "Toy Story" not in listed and "evil" in listed
-    recs = [d.value for d in at.dataframe if "Why" in d.value.columns]
-    assert recs and not recs[0]["Why"].str.contains("Star Wars").any()
+    recs = taste_recs(at)
+    assert recs is not None and not recs["Why"].str.contains("Star Wars").any()
 
     at.selectbox(key="w_dataset").set_value("ml-100k").run()  # and back: the ml-100k ratings again
     text = " ".join(m.value for m in at.markdown)
@@ -264,7 +265,7 @@ def test_hostile_titles_render_as_text_on_every_page(hpage, hostile_server):
     pg.get_by_role("heading", name="Your taste").wait_for()
     _settle(pg)
     pg.locator('[data-testid="stFeedback"]').first.get_by_role("radio", name="5 out of 5 stars").click()
-    pg.wait_for_selector('[data-testid="stDataFrame"] [data-testid^="glide-cell-"]', state="attached")
+    pg.wait_for_selector(".st-key-taste_recs table.rs-list tbody tr", state="attached")
     _settle(pg)
     found = _check_clean(pg, dialogs, "Your taste")
     assert "Your ratings (1)" in found["bodyText"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ui.html_lists import explore_lists
+from tests.ui.html_lists import explore_lists, taste_recs
 from ui.state import Catalogue, View, parse_dataset, parse_view
 
 PAGES = ["pages_/explore.py", "pages_/latent_space.py", "pages_/tune.py", "pages_/your_taste.py",
@@ -340,11 +340,12 @@ def test_your_taste_recommends_from_a_few_stars(app):
     at.session_state["taste_ratings"] = {key: {50: 4, 172: 4, 181: 3}}  # ratings are kept per dataset
     at.run()
     no_errors(at)
-    recs = [d.value for d in at.dataframe if "Why" in d.value.columns and "Score" in d.value.columns]
-    assert recs and len(recs[0]) == 20
-    assert recs[0]["Why"].str.startswith("because you rated").all()
+    recs = taste_recs(at)
+    assert recs is not None and len(recs) == 20
+    assert list(recs.columns[:3]) == ["#", "Title", "Why"], "the reason sits beside the title"
+    assert recs["Why"].str.startswith("because you rated").all()
     rated = {"Star Wars (1977)", "Return of the Jedi (1983)", "Empire Strikes Back, The (1980)"}
-    assert not rated & set(recs[0]["Title"]), "movies already rated are not recommended"
+    assert not rated & set(recs["Title"]), "movies already rated are not recommended"
     assert "Your ratings (3)" in " ".join(m.value for m in at.markdown)
 
 
