@@ -2,7 +2,8 @@
 
 Serves two bare apps from a temporary folder with the same Streamlit, server settings (`benchmarks/serve.py`, as
 `make run`) and headless Chromium as `bench_ui.py`: a title alone; Explore's skeleton (a sidebar with a select box,
-a slider and an expander, a title, three 20-row tables); and a title over three plotly scatter charts of 1,700
+a slider and an expander, a title, three 20-row tables, as ``st.dataframe`` grids and as the HTML tables Explore
+draws); and a title over three plotly scatter charts of 1,700
 points each (WebGL, as our maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts
 drawn, fresh and warm browser.
 
@@ -25,18 +26,22 @@ from benchmarks.serve import CHROMIUM, CHROMIUM_ARGS, LISTS_DRAWN, start_server,
 APP = '''
 import numpy as np, pandas as pd, plotly.graph_objects as go, streamlit as st
 charts = st.query_params.get("charts", "none")
-if charts == "lists":  # Explore's skeleton: a sidebar of widgets, a title, three 20-row tables
+if charts in ("lists", "html"):  # Explore's skeleton: a sidebar of widgets, a title, three 20-row tables
     st.sidebar.selectbox("Dataset", ["ml-100k", "other"])
     st.sidebar.select_slider("Blend", options=[round(i / 20, 2) for i in range(21)], value=0.2)
     with st.sidebar.expander("Saved views"):
         st.text_input("Name")
 st.title("Floor " + charts)
-if charts == "lists":
+if charts in ("lists", "html"):
     rng = np.random.default_rng(0)
     for k, col in zip(("content", "collab", "hybrid"), st.columns(3)):
         df = pd.DataFrame({"rank": range(1, 21), "title": [f"Movie {i} (1999)" for i in range(20)],
                            "score": rng.random(20), "genres": ["Drama|Comedy"] * 20, "n": rng.integers(1, 500, 20)})
-        col.container(key=f"list_{k}").dataframe(df, hide_index=True)
+        box = col.container(key=f"list_{k}")
+        if charts == "lists":  # as a data grid
+            box.dataframe(df, hide_index=True)
+        else:  # as the plain HTML table Explore draws now
+            box.html(df.to_html(index=False, classes="rs-list"))
 elif charts != "none":
     rng = np.random.default_rng(0)
     for i, col in enumerate([*st.columns(2), st.container()]):
@@ -46,6 +51,8 @@ elif charts != "none":
         col.plotly_chart(fig.update_layout(height=460), key=f"m{i}", on_select="rerun",
                          selection_mode=("points", "box", "lasso"))
 '''
+GRIDS_DRAWN = ("() => ['content','collab','hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k);"
+               " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })")
 DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(gd => gd._fullLayout"
          " && gd.querySelector('.main-svg') && (gd._fullData || []).some(t => t.x && t.x.length)).length >= 3")
 
@@ -67,7 +74,7 @@ def main() -> int:
     url += "/"
     rows: dict[str, list[float]] = {}
     try:
-        kinds = ["none", "lists", "webgl"] + (["svg"] if args.svg else [])
+        kinds = ["none", "lists", "html", "webgl"] + (["svg"] if args.svg else [])
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -80,8 +87,11 @@ def main() -> int:
                         t = time.perf_counter()
                         page.goto(f"{url}?charts={kind}")
                         page.get_by_role("heading", name=f"Floor {kind}").wait_for(timeout=60_000)
-                        what = {"none": "title", "lists": "sidebar, title, three tables"}.get(kind, f"three {kind} charts")
+                        what = {"none": "title", "lists": "sidebar, title, three st.dataframe tables",
+                                "html": "sidebar, title, three HTML tables"}.get(kind, f"three {kind} charts")
                         if kind == "lists":
+                            page.wait_for_function(GRIDS_DRAWN, timeout=60_000)
+                        elif kind == "html":
                             page.wait_for_function(LISTS_DRAWN, timeout=60_000)
                         elif kind != "none":
                             page.wait_for_function(DRAWN, timeout=60_000)
