@@ -1,8 +1,8 @@
 """Ranked lists as plain HTML tables (Explore's three lists, Your taste's picks).
 
 A 20-row list does not need a data grid: ``st.dataframe`` loads and starts its own code in the browser before
-it draws, which made a page load of Explore about 40% slower (`benchmarks/bench_ui.py`). Every data text is
-escaped here; the page adds one style block, scoped to the tables' own class.
+it draws a row, and Explore's lists came 17-28% later in a page load with it (`benchmarks/bench_ui.py`, README
+"Page speed"). Every data text is escaped here; each table carries one style block, scoped to its own class.
 """
 
 from __future__ import annotations
