@@ -1,4 +1,4 @@
-"""Explore's three lists read back from the HTML the page sends (AppTest sees st.html bodies, not a grid)."""
+"""The list tables (Explore's three, Your taste's) read back from the HTML a page sends, as AppTest sees it."""
 
 from __future__ import annotations
 

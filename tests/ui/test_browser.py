@@ -161,7 +161,8 @@ JS_RECS_HEADERS = """() => { const wrap = document.querySelector('.st-key-taste_
   const edge = Math.min(wrap.getBoundingClientRect().right, window.innerWidth);
   return Array.from(wrap.querySelectorAll('th')).filter(h => h.getBoundingClientRect().right <= edge + 1)
     .map(h => h.textContent.trim()); }"""
-JS_GRID = """() => Array.from(document.querySelectorAll('.st-key-taste_recs table.rs-list td')).map(c => c.textContent.trim())"""
+JS_RECS_CELLS = """() => Array.from(document.querySelectorAll('.st-key-taste_recs table.rs-list td')).map(c => c.textContent.trim())"""
+
 
 def test_rating_one_search_after_another_rates_each_and_rarely_rated_picks_bring_rarely_rated_movies(page, server):
     """Your taste, as a visitor uses it: search, star, search the next one. The search's select box used to keep
@@ -187,8 +188,8 @@ def test_rating_one_search_after_another_rates_each_and_rarely_rated_picks_bring
     assert "Your ratings (3)" in body, body[body.find("Your ratings"):][:300]
     for title in ("Maya Lin", "Brother Minister", "Star Wars (1977)"):
         assert f"★★★★★ {title}" in body, body[-800:]
-    page.wait_for_function(f"() => ({JS_GRID})().some(t => t.startsWith('rarely rated'))", timeout=30_000)
-    cells = page.evaluate(JS_GRID)
+    page.wait_for_function(f"() => ({JS_RECS_CELLS})().some(t => t.startsWith('rarely rated'))", timeout=30_000)
+    cells = page.evaluate(JS_RECS_CELLS)
     assert sum(t.startswith("rarely rated") for t in cells) == 10  # 2 of 3 rated are thin: half the list, its cap
     # in a laptop window the reasons are on screen, not in a column behind a sideways scroll ("Why" was the last of
     # seven columns once, off the table's right edge at 1,400 px)
