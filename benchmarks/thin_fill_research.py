@@ -16,8 +16,8 @@ The same table for several seeds says how far a fill's cold figure moves with th
 ``--learned`` (two or more seeds) each split also gets fills *learned* on the other splits' held-out thin likes
 (a logistic regression over the standardised raters' and content scores and the log training count, then also
 an indicator for "no training ratings"), at strength 1. With ``--inner`` each split also fits the content
-score's weight the way the issue asks a strength to be chosen, inside its own training part: a per-user 20%
-validation split of the training ratings, raters and likes from the rest, a logistic regression of the held-out
+score's weight the way the issue asks a strength to be chosen, inside its own training part: 20% of the
+training ratings held out at random (``cold_start.val_holdout``), raters and likes from the rest, a logistic regression of the held-out
 thin likes on the two standardised scores; the weight is the ratio of their coefficients. Usage::
 
     python benchmarks/thin_fill_research.py --data ../shared/datasets/ml-latest-small --seeds 42,1,2 --learned --inner
@@ -144,6 +144,11 @@ def main() -> None:
         _learned(kept, k)
 
 
+def _subsample(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rows a fit keeps: every positive and 5% of the rest (the negatives outnumber them by thousands)."""
+    return y | (rng.random(len(y)) < 0.05)
+
+
 def _inner_content_weight(proto: ev.Protocol, content: tuple, unlisted: np.ndarray, cs: Any, seed: int) -> float:
     """The content score's weight next to the raters', fitted on a validation split inside the training part."""
     import scipy.sparse as sp
@@ -168,7 +173,7 @@ def _inner_content_weight(proto: ev.Protocol, content: tuple, unlisted: np.ndarr
     cand = allowed & thin[None, :]
     y = ((val_liked[vu].toarray() > 0) & cand)[cand]
     x = np.column_stack([tp._standard(raters, allowed)[cand], tp._standard(sc, allowed)[cand]]).astype(np.float32)
-    keep = y | (rng.random(len(y)) < 0.05)
+    keep = _subsample(y, rng)
     coef = LogisticRegression(max_iter=1000).fit(x[keep], y[keep]).coef_[0]
     return float(coef[1] / coef[0])
 
@@ -186,7 +191,7 @@ def _learned(kept: dict[int, dict[str, Any]], k: int) -> None:
                     continue
                 y = (o["target"] & o["cand"])[o["cand"]]
                 x = np.column_stack([np.asarray(o["features"][n])[o["cand"]] for n in names]).astype(np.float32)
-                keep = y | (np.random.default_rng(other).random(len(y)) < 0.05)  # every positive, 5% of the rest
+                keep = _subsample(y, np.random.default_rng(other))
                 xs.append(x[keep])
                 ys.append(y[keep])
             fit = LogisticRegression(max_iter=1000).fit(np.concatenate(xs), np.concatenate(ys))

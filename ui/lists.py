@@ -34,18 +34,18 @@ def table_frame(df: pd.DataFrame, name: str, others: dict[str, set[int]],
         {
             "#": df["rank"].astype(int).to_numpy(),
             "Title": title,
-            "Similarity": df["score"].astype(float).round(3).to_numpy(),
+            "Similarity": df["score"].astype(float).to_numpy(),
             "Also in": also,
             "Ratings": df["n_ratings"].astype(int).to_numpy(),
-            "Mean": df["mean_rating"].astype(float).round(2).to_numpy(),
+            "Mean": df["mean_rating"].astype(float).to_numpy(),
             "Genres": [printable(genres_text(g)) for g in df["genres"]],
             "Why": [printable(w) for w in df["why"]],
         }
     )
     if name == "hybrid":
         out.insert(3, "Move", moves if moves is not None else [""] * len(df))
-        out.insert(4, "Content", df["content_score"].astype(float).round(3).to_numpy())
-        out.insert(5, "Collab", df["collab_score"].astype(float).round(3).to_numpy())
+        out.insert(4, "Content", df["content_score"].astype(float).to_numpy())
+        out.insert(5, "Collab", df["collab_score"].astype(float).to_numpy())
         out.insert(6, "Rank in content", _rank_text(df["content_rank"]))
         out.insert(7, "Rank in collab", _rank_text(df["collab_rank"]))
     return out

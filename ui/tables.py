@@ -54,10 +54,9 @@ def _cell(value: object, col: Column) -> str:
         text = "–" if value is None or pd.isna(value) else col.fmt.format(value)
     else:
         text = printable(value, TITLE_CHARS if col.kind == TITLE else None)
-    shown = html.escape(text)
-    if col.kind == LONG:
-        return f'<td class="{col.kind}" title="{html.escape(text, quote=True)}">{shown}</td>'
-    return f'<td class="{col.kind}">{shown}</td>'
+    cls = "" if col.kind == TEXT else f' class="{col.kind}"'  # short text has no style of its own
+    tip = f' title="{html.escape(text, quote=True)}"' if col.kind == LONG else ""
+    return f"<td{cls}{tip}>{html.escape(text)}</td>"
 
 
 def _header(col: Column) -> str:
