@@ -4,10 +4,11 @@ Serves two bare apps from a temporary folder with the same Streamlit, server set
 `make run`) and headless Chromium as `bench_ui.py`: a title alone; Explore's skeleton (a sidebar with a select box,
 a slider and an expander, a title, three 20-row tables, as ``st.dataframe`` grids and as the HTML tables Explore
 draws); and a title over three plotly scatter charts of 1,700
-points each (WebGL, as our maps; ``--svg`` adds SVG charts). Times navigation -> title and -> three charts
-drawn, fresh and warm browser.
+points each (WebGL, as our maps; ``--svg`` adds SVG charts, ``--echarts`` the same points as Streamlit's own
+``st.echarts_chart`` canvas charts with a box/lasso brush). Times navigation -> title and -> three charts drawn,
+fresh and warm browser.
 
-    python benchmarks/bench_floor.py [--runs 5] [--svg]
+    python benchmarks/bench_floor.py [--runs 5] [--svg] [--echarts]
 """
 
 from __future__ import annotations
@@ -42,6 +43,18 @@ if charts in ("lists", "html"):
             box.dataframe(df, hide_index=True)
         else:  # as the plain HTML table Explore draws now
             box.html(df.to_html(index=False, classes="rs-list"))
+elif charts == "echarts":  # the same points on Streamlit's bundled ECharts (canvas), brush and zoom on
+    rng = np.random.default_rng(0)
+    for i, col in enumerate([*st.columns(2), st.container()]):
+        df = pd.DataFrame({"x": rng.normal(size=1700), "y": rng.normal(size=1700), "g": np.arange(1700) % 8})
+        col.echarts_chart({
+            "animation": False, "dataset": {"source": df}, "tooltip": {}, "dataZoom": [{"type": "inside"}],
+            "xAxis": {"type": "value", "show": False, "scale": True}, "yAxis": {"type": "value", "show": False, "scale": True},
+            "brush": {"xAxisIndex": "all", "toolbox": ["rect", "polygon", "clear"]},
+            "toolbox": {"feature": {"brush": {"type": ["rect", "polygon", "clear"]}}},
+            "visualMap": {"show": False, "dimension": 2, "min": 0, "max": 7},
+            "series": [{"type": "scatter", "symbolSize": 5, "encode": {"x": "x", "y": "y"}}],
+        }, height=460, key=f"e{i}", on_select="rerun")
 elif charts != "none":
     rng = np.random.default_rng(0)
     for i, col in enumerate([*st.columns(2), st.container()]):
@@ -53,6 +66,8 @@ elif charts != "none":
 '''
 GRIDS_DRAWN = ("() => ['content','collab','hybrid'].every(k => { const r = document.querySelector('.st-key-list_' + k);"
                " return r && r.querySelector('[data-testid^=\"glide-cell-\"]'); })")
+CANVASES_DRAWN = ("() => { const c = Array.from(document.querySelectorAll('canvas'));"
+                  " return c.length >= 3 && c.every(e => e.width > 0); }")
 DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(gd => gd._fullLayout"
          " && gd.querySelector('.main-svg') && (gd._fullData || []).some(t => t.x && t.x.length)).length >= 3")
 
@@ -62,6 +77,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--svg", action="store_true", help="also time the charts drawn as SVG")
+    ap.add_argument("--echarts", action="store_true", help="also time them as st.echarts_chart canvas charts")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print("chromium not found: apt-get install chromium to run this benchmark", file=sys.stderr)
@@ -74,7 +90,7 @@ def main() -> int:
     url += "/"
     rows: dict[str, list[float]] = {}
     try:
-        kinds = ["none", "lists", "html", "webgl"] + (["svg"] if args.svg else [])
+        kinds = ["none", "lists", "html", "webgl"] + (["svg"] if args.svg else []) + (["echarts"] if args.echarts else [])
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -93,6 +109,8 @@ def main() -> int:
                             page.wait_for_function(GRIDS_DRAWN, timeout=60_000)
                         elif kind == "html":
                             page.wait_for_function(LISTS_DRAWN, timeout=60_000)
+                        elif kind == "echarts":
+                            page.wait_for_function(CANVASES_DRAWN, timeout=60_000)
                         elif kind != "none":
                             page.wait_for_function(DRAWN, timeout=60_000)
                         rows.setdefault(f"navigation -> {what} ({label} browser)", []).append(time.perf_counter() - t)

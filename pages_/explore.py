@@ -25,7 +25,7 @@ alpha = float(ss[K.ALPHA])
 
 with st.expander("Filters", expanded=filters.any_set()):
     filters.filter_controls(cat)
-filt = filters.current()
+filt = filters.current(ex.catalog)
 
 res = cached.similar_lists(key, ex, row, alpha, filt)
 for note in res["notes"]:

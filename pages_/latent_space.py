@@ -44,7 +44,7 @@ with st.container(horizontal=True, gap="large"):
     lines = st.toggle("Links", value=False, key="w_map_lines",
                       help="Join the selected movie to its top-20 neighbours by lines.")
 
-filt = filters.current()
+filt = filters.current(ex.catalog)
 res = cached.similar_lists(key, ex, row, alpha, filt)
 overlap = cached.agreement_frame(key, ex).set_index("movie")["overlap"] if colour == "Agreement" else None
 found = None

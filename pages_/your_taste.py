@@ -35,7 +35,7 @@ with right:
         st.info("Rate at least one movie (three or more work best) to see recommendations. "
                 "Ratings are kept per dataset: each dataset in the sidebar has its own.")
     else:
-        recs = taste.recommend(ex, rated, alpha, cached.filters_from(*filters.current()))
+        recs = taste.recommend(ex, rated, alpha, cached.filters_from(*filters.current(ex.catalog)))
         if recs is not None and len(recs):
             taste.recs_table(recs)
             st.caption("Scores blend content and collaborative similarity to the movies you rated, "

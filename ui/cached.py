@@ -209,11 +209,12 @@ def popular_rows(key: str, _ex: Explorer, n: int = 30) -> list[int]:
 
 
 def filters_from(min_ratings: int, genres: tuple[str, ...], years: tuple[int, int] | None,
-                 max_ratings: int | None) -> Filters | None:
+                 max_ratings: int | None, rows: tuple[int, ...] | None = None) -> Filters | None:
     """The facade's Filters, or None when nothing is filtered."""
-    if not min_ratings and not genres and years is None and max_ratings is None:
+    if not min_ratings and not genres and years is None and max_ratings is None and rows is None:
         return None
-    return Filters(min_ratings=min_ratings, genres=tuple(genres), year_range=years, max_ratings=max_ratings)
+    return Filters(min_ratings=min_ratings, genres=tuple(genres), year_range=years, max_ratings=max_ratings,
+                   rows=rows)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

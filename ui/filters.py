@@ -1,22 +1,33 @@
-"""The list filters (minimum ratings, genres, years, blockbuster cap), seeded from and writing to the view."""
+"""The list filters (minimum ratings, genres, years, blockbuster cap, the map selection), seeded from and
+writing to the view."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from ui.selection import rows_for
 from ui.state import Catalogue, K
 
 
-def current() -> tuple:
-    """The session's filters as a hashable tuple (a cache key): min ratings, genres, years, cap."""
+def only_selection() -> bool:
+    """Whether the lists keep only the movies selected on a map (the filter is on and there is a selection)."""
     ss = st.session_state
-    return (int(ss[K.MIN_RATINGS]), tuple(ss[K.GENRES]), ss[K.YEARS], ss[K.MAX_RATINGS])
+    return bool(ss.get(K.ONLY_SELECTION)) and bool(ss.get(K.SELECTION))
+
+
+def current(catalog: pd.DataFrame) -> tuple:
+    """The session's filters as a hashable tuple (a cache key): min ratings, genres, years, cap, and the
+    catalogue rows of the map selection when the lists keep only it (else None)."""
+    ss = st.session_state
+    rows = tuple(int(r) for r in rows_for(catalog, ss[K.SELECTION])) if only_selection() else None
+    return (int(ss[K.MIN_RATINGS]), tuple(ss[K.GENRES]), ss[K.YEARS], ss[K.MAX_RATINGS], rows)
 
 
 def any_set() -> bool:
     """Whether any filter is on (the expander opens by itself then)."""
     ss = st.session_state
-    return bool(ss[K.MIN_RATINGS] or ss[K.GENRES] or ss[K.YEARS] or ss[K.MAX_RATINGS])
+    return bool(ss[K.MIN_RATINGS] or ss[K.GENRES] or ss[K.YEARS] or ss[K.MAX_RATINGS] or only_selection())
 
 
 def _copy(widget_key: str, view_key: str) -> None:
@@ -37,9 +48,21 @@ def _cap_changed(default_cap: int) -> None:
     ss[K.MAX_RATINGS] = int(ss.get(K.W_MAX_RATINGS) or default_cap) if ss[K.W_CAP_ON] else None
 
 
+def _only_changed() -> None:
+    """Callback: the map-selection filter toggled."""
+    st.session_state[K.ONLY_SELECTION] = bool(st.session_state[K.W_ONLY_SELECTION])
+
+
 def filter_controls(cat: Catalogue) -> None:
-    """Minimum ratings, genres, year range and a blockbuster cap, seeded from (and writing to) the view."""
+    """Minimum ratings, genres, year range, a blockbuster cap and, once movies are selected on a map, a toggle
+    that keeps the lists to them; seeded from (and writing to) the view."""
     ss = st.session_state
+    n_sel = len(ss[K.SELECTION] or ())
+    if n_sel:
+        ss[K.W_ONLY_SELECTION] = only_selection()
+        st.toggle(f"Only the {n_sel:,} movie{'s' if n_sel != 1 else ''} selected on the map", key=K.W_ONLY_SELECTION,
+                  on_change=_only_changed,
+                  help="The lists show only movies of the map selection (Latent space: drag a box or lasso).")
     lo, hi = cat.year_bounds
     default_cap = max(1, int(cat.max_count * 0.3))
     ss[K.W_MIN_RATINGS] = int(ss[K.MIN_RATINGS])

@@ -140,7 +140,12 @@ def apply_event(ex: Explorer, chart_key: str, event: Any) -> bool:
     return True
 
 
-def _use_as_filter(genres: tuple[str, ...], years: tuple[int, int] | None) -> None:
+def _use_as_filter(on: bool) -> None:
+    """Callback: the lists keep only the selected movies (on), or every movie again (off)."""
+    st.session_state[K.ONLY_SELECTION] = on
+
+
+def _use_traits_as_filter(genres: tuple[str, ...], years: tuple[int, int] | None) -> None:
     """Callback: the selection's genres and years become the list filters (the widgets re-seed from them)."""
     ss = st.session_state
     ss[K.GENRES] = genres
@@ -148,8 +153,9 @@ def _use_as_filter(genres: tuple[str, ...], years: tuple[int, int] | None) -> No
 
 
 def _clear() -> None:
-    """Callback: drop the selection."""
+    """Callback: drop the selection (and the filter made from it)."""
     st.session_state[K.SELECTION] = ()
+    st.session_state[K.ONLY_SELECTION] = False
 
 
 def selection_panel(ex: Explorer, key: str) -> None:
@@ -175,7 +181,16 @@ def selection_panel(ex: Explorer, key: str) -> None:
         buttons = st.container(horizontal=True)  # side by side where they fit, wrapped where not (never cut)
         what = " or ".join(md_text(g) for g in genres) or "any genre"
         when = f", {years[0]}–{years[1]}" if years else ""
-        buttons.button("Use as filter for the lists", key="btn_sel_filter", icon="🧪", on_click=_use_as_filter,
+        only = bool(st.session_state.get(K.ONLY_SELECTION))
+        n = f"{len(rows):,} movie{'s' if len(rows) != 1 else ''}"
+        if only:
+            buttons.button("Stop filtering the lists", key="btn_sel_filter", icon="🧪", on_click=_use_as_filter,
+                           args=(False,), help="The lists show every movie again; the selection stays.")
+        else:
+            buttons.button("Use as filter for the lists", key="btn_sel_filter", icon="🧪", type="primary",
+                           on_click=_use_as_filter, args=(True,),
+                           help=f"Every list (here, on Explore and on Your taste) shows only these {n}.")
+        buttons.button("Filter by their genres and years", key="btn_sel_traits", on_click=_use_traits_as_filter,
                        args=(genres, years), help=f"Lists keep movies like these: {what}{when}.")
         buttons.download_button("Download the selection (CSV)", table.to_csv(index=False).encode("utf-8"),
                                 file_name=f"map-selection-{len(table)}-movies.csv", mime="text/csv", icon="⬇️",
@@ -184,4 +199,5 @@ def selection_panel(ex: Explorer, key: str) -> None:
         share = ("The address bar holds this selection: copy it to share." if selection_fits_link(ids) else
                  "Too many movies to spell out in a link: the address bar holds a reference to this selection, "
                  "which the server keeps for whoever opens it; copy it to share.")
-        st.caption(f"Filter: {what}{when}. {share}")
+        kept = f"The lists show only these {n}." if only else f"As a filter: only these {n}, or {what}{when}."
+        st.caption(f"{kept} {share}")

@@ -36,6 +36,7 @@ class K:
     YEARS = "view_years"  # tuple[int, int] | None
     MAX_RATINGS = "view_max_ratings"  # int | None (blockbuster cap)
     SELECTION = "view_selection"  # tuple[int, ...]: MovieLens ids picked on a map (box or lasso)
+    ONLY_SELECTION = "view_only_selection"  # bool: the lists keep only the selected movies
 
     URL_APPLIED = "url_applied"  # the URL was read once for this session
     URL_PENDING = "url_pending"  # raw params waiting for the explorer to validate them
@@ -58,6 +59,7 @@ class K:
     W_GENRES = "w_genres"
     W_YEARS = "w_years"
     W_CAP_ON = "w_cap_on"
+    W_ONLY_SELECTION = "w_only_selection"
     W_MAX_RATINGS = "w_max_ratings"
     W_VIEW_NAME = "w_view_name"
 
@@ -74,8 +76,9 @@ class Q:
     MAX_RATINGS = "max_ratings"
     SELECTION = "sel"
     SELECTION_REF = "selref"  # a selection too long for the link, kept on the server (ui/shared_selections.py)
+    ONLY = "only"  # "selection": the lists keep only the map selection's movies
 
-    ALL = (DATASET, MOVIE, ALPHA, MIN_RATINGS, GENRES, YEARS, MAX_RATINGS, SELECTION, SELECTION_REF)
+    ALL = (DATASET, MOVIE, ALPHA, MIN_RATINGS, GENRES, YEARS, MAX_RATINGS, SELECTION, SELECTION_REF, ONLY)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class View:
     years: tuple[int, int] | None = None
     max_ratings: int | None = None
     selection: tuple[int, ...] = ()  # movies picked on a map; in the link while it fits, else by reference
+    only_selection: bool = False  # the lists keep only the selection's movies (a filter made from it)
 
     def to_query(self) -> dict[str, str]:
         """The query parameters of this view; filters only when set, so links stay short."""
@@ -110,6 +114,8 @@ class View:
             q[Q.SELECTION] = ",".join(str(m) for m in self.selection)
         elif self.selection:  # the server keeps it under this id (``write_url`` stores it)
             q[Q.SELECTION_REF] = shared_selections.ref_for(self.dataset, self.selection)
+        if self.selection and self.only_selection:
+            q[Q.ONLY] = "selection"
         return q
 
     def link(self, url_path: str = "") -> str:
@@ -322,6 +328,15 @@ def parse_view(raw: Mapping[str, object], cat: Catalogue, find_selection: Select
         if known:
             v["selection"] = known
 
+    text = _first(raw, Q.ONLY)
+    if text and not too_long(Q.ONLY, text):
+        if text.strip().lower() != "selection":
+            out.notices.append(f"The link's `only` value {shown(text)} is not `selection`; ignored it.")
+        elif "selection" not in v:
+            out.notices.append("The link keeps the lists to a map selection it does not carry; showing every movie.")
+        else:
+            v["only_selection"] = True
+
     mr, cap = v.get("min_ratings", 0), v.get("max_ratings")
     if cap is not None and cap < mr:
         out.notices.append(
@@ -375,6 +390,7 @@ def init_session() -> None:
         K.YEARS: None,
         K.MAX_RATINGS: None,
         K.SELECTION: (),
+        K.ONLY_SELECTION: False,
         K.URL_APPLIED: False,
         K.URL_PENDING: None,
         K.NOTICES: ([], None),
@@ -403,6 +419,7 @@ def current_view() -> View:
         years=ss[K.YEARS],
         max_ratings=ss[K.MAX_RATINGS],
         selection=tuple(ss.get(K.SELECTION) or ()),
+        only_selection=bool(ss.get(K.ONLY_SELECTION)) and bool(ss.get(K.SELECTION)),
     )
 
 
@@ -418,6 +435,7 @@ def apply_view(view: View) -> None:
     ss[K.YEARS] = view.years
     ss[K.MAX_RATINGS] = view.max_ratings
     ss[K.SELECTION] = view.selection
+    ss[K.ONLY_SELECTION] = view.only_selection and bool(view.selection)
     ss[K.PREV_HYBRID] = None
     # Every other widget is re-seeded from the view on each run; the search text is the person's own.
     ss.pop(K.W_SEARCH, None)

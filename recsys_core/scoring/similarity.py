@@ -37,9 +37,12 @@ class Filters:
     genres: tuple[str, ...] = ()  # keep movies having ANY of these genres
     year_range: tuple[int, int] | None = None  # inclusive; movies without a year are dropped when set
     max_ratings: int | None = None  # hides blockbusters
+    rows: tuple[int, ...] | None = None  # keep only these catalogue rows (a map selection); None = any row
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "genres", tuple(self.genres))
+        if self.rows is not None:
+            object.__setattr__(self, "rows", tuple(int(r) for r in self.rows))
         if self.year_range is not None:
             object.__setattr__(self, "year_range", tuple(int(y) for y in self.year_range))
 
@@ -56,7 +59,8 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return bool(self.min_ratings > 0 or self.genres or self.year_range is not None or self.max_ratings is not None)
+        return bool(self.min_ratings > 0 or self.genres or self.year_range is not None or self.max_ratings is not None
+                    or self.rows is not None)
 
 
 def unit_rows(x: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +160,14 @@ class SimilarityIndex:
         if filters.genres:
             cols = [self._genre_col[g.lower()] for g in filters.genres if g.lower() in self._genre_col]
             ok &= self.genre_matrix[:, cols].any(axis=1) if cols else False
+        if filters.rows is not None:
+            rows = np.asarray(filters.rows, dtype=np.int64)
+            if len(rows) and (rows.min() < 0 or rows.max() >= len(ok)):
+                raise ConfigError(f"A filter row is outside this catalogue's rows 0-{len(ok) - 1}; "
+                                  "pick the movies from this dataset.")
+            keep = np.zeros(len(ok), dtype=bool)
+            keep[rows] = True
+            ok &= keep
         return ok
 
     def check_query(self, row: int, k: int, alpha: float) -> None:

@@ -116,8 +116,8 @@ def test_hybrid_recall_holds_across_alpha(exact, ann, sample_rows):
 @pytest.mark.parametrize(
     "filters",
     [Filters(min_ratings=50), Filters(year_range=(1990, 1995)), Filters(genres=("Film-Noir",)),
-     Filters(genres=("Documentary",), min_ratings=5)],
-    ids=["min_ratings", "years", "rare-genre", "narrow"],
+     Filters(genres=("Documentary",), min_ratings=5), Filters(rows=tuple(range(0, 1682, 9)))],
+    ids=["min_ratings", "years", "rare-genre", "narrow", "map-selection"],
 )
 def test_filters_still_fill_lists_that_satisfy_them(exact, ann, sample_rows, filters):
     ok = ann.allowed(filters)

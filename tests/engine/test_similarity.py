@@ -81,6 +81,20 @@ def test_filters_refill_to_k_and_count_removed():
         idx.query(3, filters=Filters(min_ratings=10, max_ratings=5))
 
 
+def test_a_map_selection_filter_keeps_only_its_rows_and_refuses_rows_outside_the_catalogue():
+    idx, _, _ = _index()
+    picked = tuple(range(0, 500, 25))  # 20 rows, the query (row 25) among them
+    res = idx.query(25, k=20, alpha=0.5, filters=Filters(rows=picked))
+    for lst in (res.content, res.collab, res.hybrid):
+        assert sorted(lst.rows.tolist()) == sorted(set(picked) - {25}), "every other selected row, nothing else"
+    both = idx.query(25, k=20, alpha=0.5, filters=Filters(rows=picked, min_ratings=200))
+    assert set(both.hybrid.rows.tolist()) == {r for r in picked if r >= 200}, "combines with the other filters"
+    assert len(idx.query(25, k=20, filters=Filters(rows=())).hybrid.rows) == 0, "an empty selection keeps nothing"
+    for bad in ((500,), (-1, 3)):
+        with pytest.raises(ConfigError, match="outside this catalogue"):
+            idx.query(25, filters=Filters(rows=bad))
+
+
 def test_missing_embedding_uses_the_other_and_says_so():
     idx, c, k = _index(drop_content=[7], drop_collab=[8])
     res = idx.query(7, k=5, alpha=0.5)

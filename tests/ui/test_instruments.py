@@ -138,6 +138,20 @@ def test_a_selection_travels_in_the_link_while_it_fits():
     assert big.to_query()["selref"] == shared_selections.ref_for("ml-100k", reversed(big.selection))
 
 
+def test_a_link_keeps_the_lists_to_its_selection_only_when_it_carries_one():
+    cat = Catalogue(frozenset({10, 20, 30, 40}), ("Comedy", "Sci-Fi"), (1977, 1983), 500)
+    q = View(selection=(10, 30), only_selection=True).to_query()
+    assert q["sel"] == "10,30" and q["only"] == "selection"
+    assert "only" not in View(only_selection=True).to_query(), "no selection, nothing to keep to"
+    parsed = parse_view(q, cat)
+    assert parsed.values["only_selection"] is True and parsed.values["selection"] == (10, 30) and not parsed.notices
+    for raw, says in (({"only": "selection"}, "does not carry"), ({"sel": "10", "only": "<b>all</b>"}, "not `selection`"),
+                      ({"sel": "999", "only": "selection"}, "aren't in this dataset")):
+        got = parse_view(raw, cat)
+        assert "only_selection" not in got.values and any(says in n for n in got.notices), (raw, got.notices)
+        assert all("<b>" not in n for n in got.notices), "hostile text is escaped"
+
+
 def test_a_big_selection_is_kept_on_the_server_and_its_link_brings_it_back(tmp_path, monkeypatch):
     ids = tuple(range(1, 301))
     ref = shared_selections.keep("ml-100k", ids, root=tmp_path)
@@ -226,9 +240,19 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     assert "sel" in at.query_params and str(at.query_params["sel"]).strip("[]'") == "1,50,172"
     text = " ".join(m.value for m in at.markdown)
     assert "3 movies" in text and "Sci" in text
+    listed = list(at.dataframe(key="tbl_map_list").value["Title"])
+    assert len(listed) == 20
     at.button(key="btn_sel_filter").click().run()
     assert not at.exception
+    assert at.session_state["view_only_selection"] is True
+    assert str(at.query_params["only"]).strip("[]'") == "selection"
+    kept = list(at.dataframe(key="tbl_map_list").value["Title"])
+    picked = {"Toy Story (1995)", "Star Wars (1977)", "Empire Strikes Back, The (1980)"}
+    assert kept and set(kept) <= picked and kept != listed, "the lists keep only the selected movies"
+    at.button(key="btn_sel_traits").click().run()  # the broader filter: the selection's genres and years
     assert at.session_state["view_genres"] and at.session_state["view_years"] == (1977, 1995)
+    at.button(key="btn_sel_filter").click().run()  # "Stop filtering the lists"
+    assert at.session_state["view_only_selection"] is False and "only" not in at.query_params
     at.toggle(key="w_map_labels").set_value(False).run()
     content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
     assert not _regions(content)
@@ -366,7 +390,7 @@ def _list_titles(pg) -> list[str]:
 
 
 @pytest.mark.browser
-def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server):
+def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server, trained_artifacts, monkeypatch):
     from playwright.sync_api import expect
 
     m = _open_latent(page, server)
@@ -404,9 +428,16 @@ def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server)
     page.set_viewport_size({"width": 1600, "height": 1000})
     page.get_by_role("button", name="Use as filter for the lists").click()
     _idle(page)
-    expect(page).to_have_url(re.compile(r"genres="))
+    expect(page).to_have_url(re.compile(r"only=selection"))
     page.wait_for_function(f"(b) => {{ const t = ({JS_LIST})(); return t.length > 0 && "
                            "JSON.stringify(t) !== JSON.stringify(b); }", arg=before, timeout=30_000)
+    from recsys_core import EngineConfig, Explorer
+
+    monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
+    labels = Explorer.open("ml-100k", EngineConfig(), train=False).catalog["label"]
+    in_box = {str(labels.iloc[r]) for r in inside}
+    kept = [t for t in _list_titles(page) if not t.isdigit()]
+    assert kept and set(kept) <= in_box, f"the blended list keeps only movies inside the box: {set(kept) - in_box}"
     assert not page.locator('[data-testid="stException"]').count()
     page.locator(".st-key-sel_panel").scroll_into_view_if_needed()
     page.wait_for_timeout(800)

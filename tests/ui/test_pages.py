@@ -218,6 +218,31 @@ def test_switching_pages_keeps_the_selection(app):
     assert "Toy Story" in at.selectbox(key="w_pick").format_func(at.selectbox(key="w_pick").value)
 
 
+def test_a_link_that_keeps_the_lists_to_a_map_selection_does_so_on_every_page_until_turned_off(app):
+    """Star Wars, Empire, Return of the Jedi, Toy Story, Raiders: lists hold only the other four, on Explore and on
+    Your taste; the Filters toggle turns that off and the link drops it."""
+    picked = {"Empire Strikes Back, The (1980)", "Return of the Jedi (1983)", "Toy Story (1995)",
+              "Raiders of the Lost Ark (1981)"}
+    at = app(query={"movie": str(STAR_WARS), "sel": "1,50,172,174,181", "only": "selection"})
+    no_errors(at)
+    for name, df in tables(at).items():
+        assert set(titles(df)) == picked, name
+    assert at.toggle(key="w_only_selection").value is True
+    from recsys_core import EngineConfig, Explorer
+
+    key = Explorer.open("ml-100k", EngineConfig(), train=False).dataset_id
+    at.session_state["taste_ratings"] = {key: {50: 4}}
+    at.switch_page("pages_/your_taste.py").run()
+    no_errors(at)
+    recs = taste_recs(at)
+    assert recs is not None and set(recs["Title"]) == picked
+    at.switch_page("pages_/explore.py").run()
+    at.toggle(key="w_only_selection").set_value(False).run()
+    no_errors(at)
+    assert "only" not in at.query_params and str(at.query_params["sel"]).strip("[]'") == "1,50,172,174,181"
+    assert all(len(df) == 20 for df in tables(at).values()), "every movie again"
+
+
 def test_saved_views_tour_steps_through_views(app):
     at = app()
     at.text_input(key="w_view_name").input("Star Wars default").run()
