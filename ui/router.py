@@ -21,8 +21,10 @@ _log = logging.getLogger("recsys_app")
 # The pages live in pages_/, not pages/: with a pages/ folder Streamlit's legacy discovery handles each server
 # process's first run before st.navigation exists, and answers any address other than "/" with a "Page not
 # found" dialog (the first visitor after a restart who opens a shared link). The default page is served at "/"
-# and Streamlit does not answer its url_path, so Explore's own address "/similar" is a hidden second entry.
+# and Streamlit does not answer its url_path, so Explore's own address "/similar" is a hidden second entry, and
+# so is "/explore", the address a person types from the menu's name.
 EXPLORE_PATH = "similar"
+EXPLORE_ALIAS = "explore"
 
 
 def site() -> tuple[list[Any], dict[str, Any]]:
@@ -35,6 +37,7 @@ def site() -> tuple[list[Any], dict[str, Any]]:
         st.Page("pages_/your_taste.py", title="Your taste", icon="⭐", url_path="your-taste"),
         st.Page("pages_/data_model.py", title="Data & model", icon="🧠", url_path="data-model"),
         st.Page("pages_/explore.py", title="Explore", icon="🔎", url_path=EXPLORE_PATH, visibility="hidden"),
+        st.Page("pages_/explore.py", title="Explore", icon="🔎", url_path=EXPLORE_ALIAS, visibility="hidden"),
     ]
     return pages, {p.url_path: p for p in pages}
 

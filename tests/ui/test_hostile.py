@@ -280,7 +280,7 @@ def test_hostile_titles_render_as_text_on_every_page(hpage, hostile_server):
 
 # --- every page's address opens that page --------------------------------------------------------
 
-ADDRESSES = [("", "Explore similar movies"), ("similar", "Explore similar movies"),
+ADDRESSES = [("", "Explore similar movies"), ("similar", "Explore similar movies"), ("explore", "Explore similar movies"),
              ("latent-space", "Latent space"), ("tune-blend", "Tune the blend"),
              ("your-taste", "Your taste"), ("data-model", "Data & model")]
 
