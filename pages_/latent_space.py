@@ -124,7 +124,8 @@ with blend_col:
         st.info(f"The blended map at {shown_as} has not been computed yet. Moving the slider never "
                 "starts a UMAP run by itself; press the button to compute this one once.")
 with list_col:
-    st.markdown(f"**Blended top-20 · α = {format_alpha(alpha)}**")
+    st.markdown(f"**Blended top-20 · α = {format_alpha(alpha)}**"
+                + (" · *only the map selection*" if filters.only_selection() else ""))
     st.dataframe(
         pd.DataFrame({"#": hybrid_list["rank"].to_numpy(),
                       "Title": [printable(t) for t in movie_labels(list(hybrid_list["title"]), list(hybrid_list["year"]))]}),
