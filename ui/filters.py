@@ -86,4 +86,5 @@ def filter_controls(cat: Catalogue) -> None:
         if ss[K.W_CAP_ON]:
             st.number_input("…with more ratings than", min_value=1, max_value=max(cat.max_count, 1),
                             step=10, key=K.W_MAX_RATINGS, on_change=_cap_changed, args=(default_cap,))
-    st.caption("Filtered lists refill to 20 from further down the ranking.")
+    st.caption("Filtered lists refill to 20 from further down the ranking"
+               + (", within the map selection." if only_selection() else "."))
