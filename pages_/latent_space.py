@@ -125,7 +125,7 @@ with blend_col:
                 "starts a UMAP run by itself; press the button to compute this one once.")
 with list_col:
     st.markdown(f"**Blended top-20 · α = {format_alpha(alpha)}**"
-                + (" · *only the map selection*" if filters.only_selection() else ""))
+                + (" · *only the map selection*" if state.only_selection() else ""))
     st.dataframe(
         pd.DataFrame({"#": hybrid_list["rank"].to_numpy(),
                       "Title": [printable(t) for t in movie_labels(list(hybrid_list["title"]), list(hybrid_list["year"]))]}),

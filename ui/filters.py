@@ -7,13 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.selection import rows_for
-from ui.state import Catalogue, K
-
-
-def only_selection() -> bool:
-    """Whether the lists keep only the movies selected on a map (the filter is on and there is a selection)."""
-    ss = st.session_state
-    return bool(ss.get(K.ONLY_SELECTION)) and bool(ss.get(K.SELECTION))
+from ui.state import Catalogue, K, only_selection
 
 
 def current(catalog: pd.DataFrame) -> tuple:

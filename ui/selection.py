@@ -18,7 +18,7 @@ import streamlit as st
 from ui import engine
 from ui.engine import Explorer
 from ui.format import genres_text, md_text, printable
-from ui.state import K, selection_fits_link
+from ui.state import K, only_selection, selection_fits_link
 
 FILTER_COVER = 0.8  # "use as filter" keeps the fewest top genres that cover this share of the selection
 MAX_FILTER_GENRES = 3
@@ -181,7 +181,7 @@ def selection_panel(ex: Explorer, key: str) -> None:
         buttons = st.container(horizontal=True)  # side by side where they fit, wrapped where not (never cut)
         what = " or ".join(md_text(g) for g in genres) or "any genre"
         when = f", {years[0]}–{years[1]}" if years else ""
-        only = bool(st.session_state.get(K.ONLY_SELECTION))
+        only = only_selection()
         n = f"{len(rows):,} movie{'s' if len(rows) != 1 else ''}"
         if only:
             buttons.button("Stop filtering the lists", key="btn_sel_filter", icon="🧪", on_click=_use_as_filter,

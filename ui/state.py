@@ -407,6 +407,12 @@ def init_session() -> None:
             ss[key] = value
 
 
+def only_selection() -> bool:
+    """Whether the lists keep only the movies selected on a map (the filter is on and there is a selection)."""
+    ss = st.session_state
+    return bool(ss.get(K.ONLY_SELECTION)) and bool(ss.get(K.SELECTION))
+
+
 def current_view() -> View:
     """The canonical view held in session state."""
     ss = st.session_state
@@ -419,7 +425,7 @@ def current_view() -> View:
         years=ss[K.YEARS],
         max_ratings=ss[K.MAX_RATINGS],
         selection=tuple(ss.get(K.SELECTION) or ()),
-        only_selection=bool(ss.get(K.ONLY_SELECTION)) and bool(ss.get(K.SELECTION)),
+        only_selection=only_selection(),
     )
 
 
