@@ -55,6 +55,15 @@ elif charts == "echarts":  # the same points on Streamlit's bundled ECharts (can
             "visualMap": {"show": False, "dimension": 2, "min": 0, "max": 7},
             "series": [{"type": "scatter", "symbolSize": 5, "encode": {"x": "x", "y": "y"}}],
         }, height=460, key=f"e{i}", on_select="rerun")
+elif charts == "subplots":  # the same three WebGL scatters as subplots of one figure (one plot, one GL context)
+    from plotly.subplots import make_subplots
+    rng = np.random.default_rng(0)
+    fig = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], row_heights=[0.45, 0.55])
+    for i, (r, c) in enumerate(((1, 1), (1, 2), (2, 1))):
+        x, y = rng.normal(size=1700), rng.normal(size=1700)
+        for j in range(8):
+            fig.add_trace(go.Scattergl(x=x[j::8], y=y[j::8], mode="markers", name=str(j), showlegend=i == 0), row=r, col=c)
+    st.plotly_chart(fig.update_layout(height=1020), key="sub", on_select="rerun", selection_mode=("points", "box", "lasso"))
 elif charts != "none":
     rng = np.random.default_rng(0)
     for i, col in enumerate([*st.columns(2), st.container()]):
@@ -71,6 +80,9 @@ CANVASES_DRAWN = ("() => { const c = Array.from(document.querySelectorAll('canva
 DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(gd => gd._fullLayout"
          " && gd.querySelector('.main-svg') && (gd._fullData || []).some(t => t.x && t.x.length)).length >= 3")
 
+SUBPLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(gd => gd._fullLayout"
+                  " && gd.querySelector('.main-svg') && (gd._fullData || []).filter(t => t.x && t.x.length).length >= 24)")
+
 
 def main() -> int:
     """Measure and print the table."""
@@ -78,6 +90,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--svg", action="store_true", help="also time the charts drawn as SVG")
     ap.add_argument("--echarts", action="store_true", help="also time them as st.echarts_chart canvas charts")
+    ap.add_argument("--subplots", action="store_true", help="also time them as three subplots of one plotly figure")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print("chromium not found: apt-get install chromium to run this benchmark", file=sys.stderr)
@@ -90,7 +103,7 @@ def main() -> int:
     url += "/"
     rows: dict[str, list[float]] = {}
     try:
-        kinds = ["none", "lists", "html", "webgl"] + (["svg"] if args.svg else []) + (["echarts"] if args.echarts else [])
+        kinds = ["none", "lists", "html", "webgl"] + (["svg"] if args.svg else []) + (["echarts"] if args.echarts else []) + (["subplots"] if args.subplots else [])
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -111,6 +124,8 @@ def main() -> int:
                             page.wait_for_function(LISTS_DRAWN, timeout=60_000)
                         elif kind == "echarts":
                             page.wait_for_function(CANVASES_DRAWN, timeout=60_000)
+                        elif kind == "subplots":
+                            page.wait_for_function(SUBPLOTS_DRAWN, timeout=60_000)
                         elif kind != "none":
                             page.wait_for_function(DRAWN, timeout=60_000)
                         rows.setdefault(f"navigation -> {what} ({label} browser)", []).append(time.perf_counter() - t)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import cached, engine, filters, jobs, layout, maps, picker, selection, state
+from ui.map_chart import map_chart
 from ui.format import format_alpha, map_alpha_note, md_text, movie_labels, printable
 from ui.state import K
 
@@ -88,8 +89,7 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
     neighbours = [int(m) for m in res[list_name]["movie"]]
     fig = maps.map_figure(df, colour, title, row, neighbours, height=height, legend=legend, regions=regions,
                           width_px=width_px, density=density, chosen=chosen_rows, highlight=found, lines=lines)
-    event = st.plotly_chart(fig, config=maps.MAP_CONFIG, key=f"map_{space}", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"))
+    event = map_chart(fig, maps.MAP_CONFIG, key=f"map_{space}")
     if selection.apply_event(ex, f"map_{space}", event):
         st.rerun()
     maps.apply_map_click(ex, f"map_{space}", event)
