@@ -14,7 +14,7 @@ DATA ?=
 # Tests keep trained fixtures and numba's compiled code here between runs (keyed by content; safe to delete).
 TEST_CACHE ?= .test-cache
 
-.PHONY: run test test-fast lint setup setup-test setup-dev bench clean-cache clean-test-cache
+.PHONY: run test test-fast lint setup setup-test setup-dev bench map-bundle clean-cache clean-test-cache
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ lint: setup-dev  ## ruff (pyproject.toml [tool.ruff]), mypy over recsys_core ([t
 bench: setup  ## the benchmark tables quoted in the README
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_ui.py
+
+map-bundle:  ## rebuild static/plotly-maps.min.js, the maps' plotly.js (needs node and npm; versions pinned in frontend/map_bundle)
+	cd frontend/map_bundle && npm ci --no-audit --no-fund && node build.js
 
 clean-cache:  ## drop trained artifacts and parsed-data caches
 	find artifacts -mindepth 1 ! -name .gitkeep ! -name README.md -exec rm -rf {} +

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui import cached, engine, filters, jobs, layout, maps, picker, selection, state
-from ui.map_chart import map_chart
+from ui import cached, engine, filters, jobs, layout, map_chart, maps, picker, selection, state
 from ui.format import format_alpha, map_alpha_note, md_text, movie_labels, printable
 from ui.state import K
 
@@ -89,7 +88,7 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
     neighbours = [int(m) for m in res[list_name]["movie"]]
     fig = maps.map_figure(df, colour, title, row, neighbours, height=height, legend=legend, regions=regions,
                           width_px=width_px, density=density, chosen=chosen_rows, highlight=found, lines=lines)
-    event = map_chart(fig, maps.MAP_CONFIG, key=f"map_{space}")
+    event = map_chart.draw(fig, maps.MAP_CONFIG, key=f"map_{space}")
     if selection.apply_event(ex, f"map_{space}", event):
         st.rerun()
     maps.apply_map_click(ex, f"map_{space}", event)

@@ -19,11 +19,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 BUNDLE = Path(__file__).resolve().parents[1] / "static" / "plotly-maps.min.js"
+COMPONENT = "recsys_map"
 
 _JS = r"""
-const loads = {};
 function plotlyFrom(src) {
-  // one <script> per tab, however many maps ask for it
+  // one <script> per tab, however many maps (or evaluations of this module) ask for it
+  const loads = (window.RecsysPlotlyLoads = window.RecsysPlotlyLoads || {});
   if (!loads[src]) {
     loads[src] = new Promise((resolve, reject) => {
       const s = document.createElement("script");
@@ -63,20 +64,27 @@ export default function (component) {
   }
   gd.rsSetState = setStateValue;  // the newest one: events below always report through it
   const fig = JSON.parse(data.figure);
-  gd.style.width = "100%";
+  fig.layout.font = Object.assign({ family: getComputedStyle(parentElement).fontFamily }, fig.layout.font || {});
   gd.style.height = (fig.layout.height || 450) + "px";
   plotlyFrom(data.src).then((Plotly) => {
-    const drawn = Plotly.react(gd, fig.data, fig.layout, data.config);
-    return Promise.resolve(drawn).then(() => {
+    // react, not newPlot: the visitor's zoom and pan survive reruns (layout.uirevision)
+    return Promise.resolve(Plotly.react(gd, fig.data, fig.layout, data.config)).then(() => {
       if (gd.rsBound) return;
       gd.rsBound = true;
       gd.on("plotly_selected", (ev) => { if (ev) gd.rsSetState("selection", selectionOf(ev)); });
       gd.on("plotly_deselect", () => gd.rsSetState("selection", selectionOf(null)));
-      new ResizeObserver(() => { if (gd.isConnected && gd._fullLayout) Plotly.Plots.resize(gd); }).observe(gd);
+      gd.rsResize = new ResizeObserver(() => { if (gd._fullLayout) Plotly.Plots.resize(gd); });
+      gd.rsResize.observe(gd);
     });
   }).catch((err) => {
-    gd.textContent = "The map could not be drawn: " + err.message + ". Reload the page.";
+    gd.textContent = "The map could not be drawn (" + err.message + "). Reload the page.";
   });
+  return () => {
+    // unmounted: free the WebGL contexts now rather than whenever the page is collected
+    if (gd.rsResize) gd.rsResize.disconnect();
+    if (window.RecsysPlotly && gd._fullLayout) window.RecsysPlotly.purge(gd);
+    gd.rsBound = false;
+  };
 }
 """
 
@@ -94,15 +102,25 @@ def _bundle_url() -> str:
 @cache
 def _component() -> Any:
     """Registered once per process: Streamlit keeps components by name."""
-    return st.components.v2.component("recsys_map", html="", css=_CSS, js=_JS, isolate_styles=False)
+    return st.components.v2.component(COMPONENT, html="", css=_CSS, js=_JS, isolate_styles=False)
 
 
 def _no_op() -> None:
     """The selection is read from the element's result on the rerun it triggers; nothing else to do."""
 
 
-def map_chart(fig: go.Figure, config: dict[str, Any], key: str) -> dict[str, Any]:
-    """Draw ``fig`` and return its selection event (``{"selection": {points, box, lasso, ...}}``), as plotly_chart."""
+def served() -> bool:
+    """Whether the bundle can reach the browser: ``server.enableStaticServing`` comes from the folder's
+    ``.streamlit/config.toml``, which a server started from another folder does not read."""
+    return bool(st.get_option("server.enableStaticServing")) and BUNDLE.is_file()
+
+
+def draw(fig: go.Figure, config: dict[str, Any], key: str) -> Any:
+    """Draw ``fig`` and return its selection event (``{"selection": {points, box, lasso, ...}}``), as plotly_chart.
+
+    Without the bundle being served the map is ``st.plotly_chart`` itself: slower to load, the same map."""
+    if not served():
+        return st.plotly_chart(fig, config=config, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"))
     result = _component()(
         key=key, data={"figure": fig.to_json(), "config": config, "src": _bundle_url()},
         default={"selection": None}, on_selection_change=_no_op,

@@ -17,6 +17,8 @@ from tests.conftest import skip_or_fail, train_bundled  # noqa: E402
 
 ARTIFACTS_OUT = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
+# A drawn chart's element: Streamlit's plotly chart, or the Latent space maps' own (ui/map_chart.py).
+CHARTS = '[data-testid="stPlotlyChart"], [data-testid="stMapChart"]'
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 

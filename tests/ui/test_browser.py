@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from benchmarks.serve import LISTS_DRAWN
-from tests.ui.conftest import ROOT, cut_labels, screenshot
+from tests.ui.conftest import CHARTS, ROOT, cut_labels, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +34,7 @@ def wait_idle(pg) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " && !document.querySelector('[data-stale=\"true\"]')"
         " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
-        " && Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
+        f" && Array.from(document.querySelectorAll('{CHARTS}'))"
         "      .every(c => c.querySelector('.main-svg'))"
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import require_browser
+from tests.ui.conftest import CHARTS, require_browser
 from tests.ui.hostile import EVIL_TITLES, LONG_ID, LONG_TITLE, NAME, train_hostile
 from tests.ui.html_lists import taste_recs
 from ui.format import html_text, md_text, plot_text, public_message
@@ -166,7 +166,7 @@ INJECTED = """() => ({
   scripts: Array.from(document.querySelectorAll('script')).filter(s => /__pwned/.test(s.textContent)).length,
   styled: document.querySelectorAll('b[style], [style*="color:red"], [style*="fill:red"]').length,
   pwned: typeof window.__pwned !== 'undefined',
-  plotText: Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] svg text'))
+  plotText: Array.from(document.querySelectorAll('.js-plotly-plot svg text'))
               .map(t => t.textContent).join('\\n'),
   bodyText: document.body.innerText.replace(/\\u200d/g, ''),
 })"""
@@ -205,7 +205,7 @@ def _settle(pg) -> None:
     pg.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " && !document.querySelector('[data-stale=\"true\"]')"
-        " && Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
+        f" && Array.from(document.querySelectorAll('{CHARTS}'))"
         "      .every(c => c.querySelector('.main-svg'))", timeout=60_000)
     pg.wait_for_timeout(800)
 
@@ -224,7 +224,7 @@ def _check_clean(pg, dialogs: list[str], where: str) -> dict:
 
 def _hover_first_point(pg, layer: str = ".scatterlayer .point") -> None:
     """Move the mouse over a drawn (SVG) point so plotly renders its hover label into the DOM."""
-    pts = pg.locator(f'[data-testid="stPlotlyChart"] {layer}')
+    pts = pg.locator(f'.js-plotly-plot {layer}')
     if pts.count():
         box = pts.first.bounding_box()
         if box:
@@ -246,7 +246,7 @@ def test_hostile_titles_render_as_text_on_every_page(hpage, hostile_server):
 
     pg.goto(f"{hostile_server}/latent-space{q}")  # maps: labels, legend (genres), hover
     pg.get_by_role("heading", name="Latent space").wait_for()
-    pg.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 3")
+    pg.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3")
     _settle(pg)
     _hover_first_point(pg)
     found = _check_clean(pg, dialogs, "Latent space")

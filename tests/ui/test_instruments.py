@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.ui.map_specs import figure_specs, map_elements
 from ui import shared_selections
 from ui.frontier import KEEP_RECALL, alpha_labels, pick_alphas
 from ui.regions import overlaps, place_labels, place_point_labels, text_box
@@ -212,18 +213,40 @@ def test_regions_are_named_by_what_sets_them_apart(explorer):
 # --- AppTest: the pages ------------------------------------------------------------------------------
 
 
-def _maps(at) -> dict[str, dict]:
-    out = {}
-    for c in at.get("plotly_chart"):
-        spec = json.loads(c.proto.spec)
-        out[re.sub(r"<[^>]+>", "", spec["layout"].get("title", {}).get("text", ""))] = spec
-    return out
+
+
+def test_maps_load_their_own_small_plotly_and_fall_back_to_streamlits_when_it_is_not_served(app):
+    """`make run` serves static/ (the maps' 1.5 MB plotly); a server started from another folder does not read
+    .streamlit/config.toml, and the maps are then Streamlit's own plotly charts, selections and all."""
+    from streamlit import config
+
+    from ui.map_chart import BUNDLE
+
+    at = app(page="pages_/latent_space.py")
+    assert len(map_elements(at)) == 3 and not at.get("plotly_chart")
+    src = json.loads(map_elements(at)[0].proto.json)["src"]
+    assert src.startswith("/app/static/plotly-maps.min.js?v=")
+    assert BUNDLE.stat().st_size < 2_000_000 and b"scattergl" in BUNDLE.read_bytes()
+    assert config.get_option("server.enableStaticServing")
+    config.set_option("server.enableStaticServing", False)
+    try:
+        at = app(page="pages_/latent_space.py")
+        assert not at.exception and not map_elements(at)
+        assert {k.split(" (")[0] for k in figure_specs(at)} >= {"Content space", "Collaborative space"}
+        at.session_state["map_collab"] = {"selection": {
+            "points": [{"customdata": [r, 1, 1], "point_index": i, "curve_number": 0, "x": 0.0, "y": 0.0}
+                       for i, r in enumerate([0, 49])],
+            "point_indices": [0, 1], "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}
+        at.run()
+        assert not at.exception and at.session_state["view_selection"] == (1, 50)
+    finally:
+        config.set_option("server.enableStaticServing", True)
 
 
 def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     at = app(page="pages_/latent_space.py")
     assert not at.exception
-    content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
+    content = next(v for k, v in figure_specs(at).items() if k.startswith("Content space"))
     assert _regions(content), "region labels drawn"
     points = [a["text"] for a in content["layout"]["annotations"] if a.get("name") == "point"]
     assert points and points[0].startswith("<b>"), "the selected movie's title, beside its star"
@@ -254,7 +277,7 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     at.button(key="btn_sel_filter").click().run()  # "Stop filtering the lists"
     assert at.session_state["view_only_selection"] is False and "only" not in at.query_params
     at.toggle(key="w_map_labels").set_value(False).run()
-    content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
+    content = next(v for k, v in figure_specs(at).items() if k.startswith("Content space"))
     assert not _regions(content)
 
 
@@ -288,7 +311,7 @@ def test_finding_a_title_rings_and_centres_it(app):
     at = app(page="pages_/latent_space.py")
     at.text_input(key="w_map_find").set_value("empire strikes back").run()
     assert not at.exception
-    content = next(v for k, v in _maps(at).items() if k.startswith("Content space"))
+    content = next(v for k, v in figure_specs(at).items() if k.startswith("Content space"))
     found = [t for t in content["data"] if t.get("name") == "Found"]
     assert found and "Empire Strikes Back" in found[0]["text"][0]
     xr = content["layout"]["xaxis"]["range"]
@@ -312,7 +335,7 @@ def test_tune_marks_both_picks_and_the_operator_keeps_one(app, trained_artifacts
     original = ex.default_alpha
     at = app(page="pages_/tune.py")
     assert not at.exception
-    frontier = next(v for k, v in _maps(at).items() if k.startswith("The trade-off"))
+    frontier = next(v for k, v in figure_specs(at).items() if k.startswith("The trade-off"))
     names = {t.get("name", "") for t in frontier["data"]}
     assert any(n.startswith("most accurate") for n in names) and any(n.startswith("balanced") for n in names)
     text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)

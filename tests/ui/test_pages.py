@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.ui.html_lists import explore_lists, taste_recs
+from tests.ui.map_specs import figure_specs, map_elements
 from ui.state import Catalogue, View, parse_dataset, parse_view
 
 PAGES = ["pages_/explore.py", "pages_/latent_space.py", "pages_/tune.py", "pages_/your_taste.py",
@@ -131,7 +132,7 @@ def test_csv_download_and_blend_chart_are_there(app):
     assert chart.count("<circle") == 20 and "Content similarity" in chart and "Collaborative similarity" in chart
     assert "<script" not in chart
     assert at.get("download_button"), "CSV download of the three lists"
-    assert not at.get("plotly_chart"), "the landing page stays free of plotly (its charts load on demand)"
+    assert not at.get("plotly_chart") and not map_elements(at), "the landing page stays free of plotly (its charts load on demand)"
 
 
 # --- links --------------------------------------------------------------------------------------
@@ -262,19 +263,12 @@ def test_saved_views_tour_steps_through_views(app):
 # --- Latent space -------------------------------------------------------------------------------
 
 
-def _maps(at) -> dict[str, dict]:
-    """Plotly specs of the maps, by title prefix."""
-    out = {}
-    for c in at.get("plotly_chart"):
-        spec = json.loads(c.proto.spec)
-        out[spec["layout"]["title"]["text"]] = spec
-    return out
 
 
 def test_latent_space_draws_every_movie_and_highlights_the_pick(app):
     at = app(page="pages_/latent_space.py")
     no_errors(at)
-    maps = _maps(at)
+    maps = figure_specs(at)
     assert any(k.startswith("Content space") for k in maps)
     assert any(k.startswith("Collaborative space") for k in maps)
     assert any(k.startswith("Blended space") for k in maps)
