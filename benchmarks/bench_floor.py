@@ -3,12 +3,12 @@
 Serves two bare apps from a temporary folder with the same Streamlit, server settings (`benchmarks/serve.py`, as
 `make run`) and headless Chromium as `bench_ui.py`: a title alone; Explore's skeleton (a sidebar with a select box,
 a slider and an expander, a title, three 20-row tables, as ``st.dataframe`` grids and as the HTML tables Explore
-draws); and a title over three plotly scatter charts of 1,700
-points each (WebGL, as our maps; ``--svg`` adds SVG charts, ``--echarts`` the same points as Streamlit's own
-``st.echarts_chart`` canvas charts with a box/lasso brush). Times navigation -> title and -> three charts drawn,
-fresh and warm browser.
+draws); and a title over three plotly scatter charts of 1,700 points each (WebGL, as our maps; ``--svg`` adds
+SVG charts, ``--echarts`` the same points as Streamlit's own ``st.echarts_chart`` canvas charts with a box/lasso
+brush, ``--subplots`` as three subplots of one plotly figure). Times navigation -> title and -> three charts
+drawn, fresh and warm browser.
 
-    python benchmarks/bench_floor.py [--runs 5] [--svg] [--echarts]
+    python benchmarks/bench_floor.py [--runs 5] [--svg] [--echarts] [--subplots]
 """
 
 from __future__ import annotations

@@ -226,7 +226,13 @@ def test_maps_load_their_own_small_plotly_and_fall_back_to_streamlits_when_it_is
     assert len(map_elements(at)) == 3 and not at.get("plotly_chart")
     src = json.loads(map_elements(at)[0].proto.json)["src"]
     assert src.startswith("/app/static/plotly-maps.min.js?v=")
-    assert BUNDLE.stat().st_size < 2_000_000 and b"scattergl" in BUNDLE.read_bytes()
+    at.toggle(key="w_map_density").set_value(True).run()
+    at.toggle(key="w_map_lines").set_value(True).run()
+    drawn = {t.get("type", "scatter") for f in figure_specs(at).values() for t in f["data"]}
+    registered = set(re.findall(rb'moduleType:"trace",name:"(\w+)"', BUNDLE.read_bytes()))
+    assert drawn >= {"scattergl", "histogram2dcontour", "scatter"}
+    assert {t.encode() for t in drawn} <= registered, "every trace the maps draw is in their plotly bundle"
+    assert BUNDLE.stat().st_size < 2_000_000
     assert config.get_option("server.enableStaticServing")
     config.set_option("server.enableStaticServing", False)
     try:
