@@ -81,6 +81,9 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
         if not ex.map_stored(space, a):
             st.error(" ".join(jobs.failures([job])) or "This map could not be computed.", icon="⚠️")
             return
+    prior = ss.get(f"map_{space}")  # the map's last event, as the browser left it
+    if selection.apply_event(ex, f"map_{space}", prior):
+        st.rerun()  # a new box or lasso: draw every map with the selection it made
     df = cached.projection_frame(key, ex, space, a)
     if overlap is not None:
         df = df.assign(overlap=overlap.reindex(df["movie"]).to_numpy())
@@ -88,9 +91,7 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
     neighbours = [int(m) for m in res[list_name]["movie"]]
     fig = maps.map_figure(df, colour, title, row, neighbours, height=height, legend=legend, regions=regions,
                           width_px=width_px, density=density, chosen=chosen_rows, highlight=found, lines=lines)
-    event = map_chart.draw(fig, maps.MAP_CONFIG, key=f"map_{space}")
-    if selection.apply_event(ex, f"map_{space}", event):
-        st.rerun()
+    event = map_chart.draw(fig, maps.MAP_CONFIG, key=f"map_{space}", clear=selection.stale_area(ex, prior))
     maps.apply_map_click(ex, f"map_{space}", event)
     missing = len(ex.catalog) - len(df)
     if missing:

@@ -69,12 +69,18 @@ export default function (component) {
   plotlyFrom(data.src).then((Plotly) => {
     // react, not newPlot: the visitor's zoom and pan survive reruns (layout.uirevision)
     return Promise.resolve(Plotly.react(gd, fig.data, fig.layout, data.config)).then(() => {
-      if (gd.rsBound) return;
+      if (gd.rsBound) return null;
       gd.rsBound = true;
       gd.on("plotly_selected", (ev) => { if (ev) gd.rsSetState("selection", selectionOf(ev)); });
       gd.on("plotly_deselect", () => gd.rsSetState("selection", selectionOf(null)));
       gd.rsResize = new ResizeObserver(() => { if (gd._fullLayout) Plotly.Plots.resize(gd); });
       gd.rsResize.observe(gd);
+    }).then(() => {
+      if (!data.clear) return;
+      // the area drawn here is no longer the selection in use: drop its outline and dimming, then the event
+      return Promise.resolve(Plotly.relayout(gd, { selections: [] }))
+        .then(() => Plotly.restyle(gd, { selectedpoints: [null] }))
+        .then(() => gd.rsSetState("selection", selectionOf(null)));
     });
   }).catch((err) => {
     gd.textContent = "The map could not be drawn (" + err.message + "). Reload the page.";
@@ -115,14 +121,16 @@ def served() -> bool:
     return bool(st.get_option("server.enableStaticServing")) and BUNDLE.is_file()
 
 
-def draw(fig: go.Figure, config: dict[str, Any], key: str) -> Any:
-    """Draw ``fig`` and return its selection event (``{"selection": {points, box, lasso, ...}}``), as plotly_chart.
+def draw(fig: go.Figure, config: dict[str, Any], key: str, clear: bool = False) -> Any:
+    """Draw ``fig`` and return its selection event (``{"selection": {points, box, lasso, ...}}``), as plotly_chart;
+    ``clear`` drops the box or lasso the visitor drew on it (and the event) once that is no longer the selection.
 
-    Without the bundle being served the map is ``st.plotly_chart`` itself: slower to load, the same map."""
+    Without the bundle being served the map is ``st.plotly_chart`` itself: slower to load, the same map (its old
+    box stays drawn until the visitor double-clicks it)."""
     if not served():
         return st.plotly_chart(fig, config=config, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"))
     result = _component()(
-        key=key, data={"figure": fig.to_json(), "config": config, "src": _bundle_url()},
+        key=key, data={"figure": fig.to_json(), "config": config, "src": _bundle_url(), "clear": clear},
         default={"selection": None}, on_selection_change=_no_op,
     )
     sel = getattr(result, "selection", None)

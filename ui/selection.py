@@ -140,6 +140,17 @@ def apply_event(ex: Explorer, chart_key: str, event: Any) -> bool:
     return True
 
 
+def stale_area(ex: Explorer, event: Any) -> bool:
+    """A box or lasso still drawn on a map whose movies are no longer the view's selection (cleared, or replaced
+    from another map or a link): the map should drop it rather than show a selection that is not the one in use."""
+    try:
+        sel = event["selection"] if event is not None else {}
+        points, area = sel.get("points") or [], (sel.get("box") or sel.get("lasso"))
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return bool(area) and ids_from_event(ex.catalog, points) != tuple(st.session_state.get(K.SELECTION) or ())
+
+
 def _use_as_filter(on: bool) -> None:
     """Callback: the lists keep only the selected movies (on), or every movie again (off)."""
     st.session_state[K.ONLY_SELECTION] = on

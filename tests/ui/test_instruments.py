@@ -285,6 +285,11 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     at.toggle(key="w_map_labels").set_value(False).run()
     content = next(v for k, v in figure_specs(at).items() if k.startswith("Content space"))
     assert not _regions(content)
+    assert not any(json.loads(e.proto.json)["clear"] for e in map_elements(at)), "the box is the selection in use"
+    at.button(key="btn_sel_clear").click().run()
+    assert not at.exception and at.session_state["view_selection"] == ()
+    clear = [json.loads(e.proto.json)["clear"] for e in map_elements(at)]
+    assert clear[0] and not any(clear[1:]), "the content map drops the box that no longer selects anything"
 
 
 def test_a_selection_too_big_for_the_address_bar_is_shared_by_reference(app):
@@ -373,6 +378,13 @@ JS_MAP = """(prefix) => {
           labels: (gd.layout.annotations || []).filter(a => a.name === 'region').length,
           drawn: gd.querySelectorAll('g.annotation').length,
           traces: (gd._fullData || []).map(t => t.name)};
+}"""
+
+
+JS_AREA = """(prefix) => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(g => g.layout && g.layout.title && String(g.layout.title.text).replace(/<[^>]+>/g, '').startsWith(prefix));
+  return gd ? (gd.layout.selections || []).length : -1;
 }"""
 
 
@@ -475,6 +487,14 @@ def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server,
     shot = screenshot(page, "latent_space_selection")
     (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
     (ROOT / "docs" / "screenshots" / "latent_space_selection.png").write_bytes(shot.read_bytes())
+    assert page.evaluate(JS_AREA, "Content space") == 1, "the box stays drawn while it is the selection"
+    page.get_by_role("button", name="Clear").click()
+    panel.wait_for(state="detached", timeout=30_000)
+    _idle(page)
+    page.wait_for_function(f"() => ({JS_AREA})('Content space') === 0", timeout=30_000)
+    page.wait_for_timeout(1500)  # the map's reset event has come and gone: nothing selects the box again
+    _idle(page)
+    assert not panel.count() and "sel=" not in page.url and "selref=" not in page.url
 
 
 @pytest.mark.browser
