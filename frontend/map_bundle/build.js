@@ -9,7 +9,7 @@ const version = require('plotly.js/package.json').version;
 esbuild.build({
   entryPoints: [path.join(__dirname, 'entry.js')],
   outfile: path.join(__dirname, '..', '..', 'static', 'plotly-maps.min.js'),
-  format: 'iife', globalName: 'RecsysPlotly', bundle: true, minify: true, sourcemap: false, legalComments: 'none',
+  format: 'iife', globalName: 'RecsysPlotly', bundle: true, minify: true, sourcemap: false, legalComments: 'eof',
   banner: { js: `/* plotly.js v${version} (core, scattergl, histogram2dcontour); Copyright Plotly, Inc.; MIT licence */` },
   plugins: [InlineCSSPlugin(), glsl({ minify: true }), environmentPlugin({ NODE_DEBUG: false })],
   alias: { regl: '@plotly/regl', stream: 'stream-browserify' },
