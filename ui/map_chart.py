@@ -1,4 +1,4 @@
-"""The maps' chart element: a plotly figure drawn by a 1.5 MB plotly.js bundle instead of Streamlit's 4.7 MB one.
+"""The maps' chart element: a plotly figure drawn by a 1.6 MB plotly.js bundle instead of Streamlit's 4.7 MB one.
 
 Streamlit's ``st.plotly_chart`` loads the whole of plotly.js (every trace type, maps and 3-D included); evaluating
 it took about 2 s of a Latent space page load in headless Chromium, more than drawing the three maps. This element
