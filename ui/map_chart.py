@@ -71,15 +71,18 @@ export default function (component) {
     return Promise.resolve(Plotly.react(gd, fig.data, fig.layout, data.config)).then(() => {
       if (gd.rsBound) return null;
       gd.rsBound = true;
-      gd.on("plotly_selected", (ev) => { if (ev) gd.rsSetState("selection", selectionOf(ev)); });
-      gd.on("plotly_deselect", () => gd.rsSetState("selection", selectionOf(null)));
+      gd.on("plotly_selected", (ev) => { if (ev && !gd.rsClearing) gd.rsSetState("selection", selectionOf(ev)); });
+      gd.on("plotly_deselect", () => { if (!gd.rsClearing) gd.rsSetState("selection", selectionOf(null)); });
       gd.rsResize = new ResizeObserver(() => { if (gd._fullLayout) Plotly.Plots.resize(gd); });
       gd.rsResize.observe(gd);
     }).then(() => {
-      if (!data.clear) return;
-      // the area drawn here is no longer the selection in use: drop its outline and dimming, then the event
+      if (!data.clear) return null;
+      // the area drawn here is no longer the selection in use: drop its outline and dimming (the events plotly
+      // fires meanwhile are ours, not the visitor's), then report the map as holding no selection, once
+      gd.rsClearing = true;
       return Promise.resolve(Plotly.relayout(gd, { selections: [] }))
         .then(() => Plotly.restyle(gd, { selectedpoints: [null] }))
+        .finally(() => { gd.rsClearing = false; })
         .then(() => gd.rsSetState("selection", selectionOf(null)));
     });
   }).catch((err) => {
