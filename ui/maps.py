@@ -174,8 +174,8 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
             hx, hy = float(hit["x"].iloc[0]), float(hit["y"].iloc[0])
             wx, wy = (x_full[1] - x_full[0]) * 0.2, (y_full[1] - y_full[0]) * 0.2
             x_range, y_range = (hx - wx, hx + wx), (hy - wy, hy + wy)  # centred, zoomed in
-    fig.update_xaxes(showticklabels=False, title_text="", zeroline=False, showgrid=False, range=list(x_range))
-    fig.update_yaxes(showticklabels=False, title_text="", zeroline=False, showgrid=False, range=list(y_range))
+    fig.update_xaxes(showticklabels=False, ticks="", title_text="", zeroline=False, showgrid=False, range=list(x_range))
+    fig.update_yaxes(showticklabels=False, ticks="", title_text="", zeroline=False, showgrid=False, range=list(y_range))
     plot_w = max(width_px - 20, 100)
     plot_h = max(height - 46 - (40 if legend else 0), 100)
     placed = place_point_labels(point_labels, x_range, y_range, plot_w, plot_h, POINT_FONT_PX)

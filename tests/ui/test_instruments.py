@@ -231,6 +231,8 @@ def test_maps_load_their_own_small_plotly_and_fall_back_to_streamlits_when_it_is
     drawn = {t.get("type", "scatter") for f in figure_specs(at).values() for t in f["data"]}
     registered = set(re.findall(rb'moduleType:"trace",name:"(\w+)"', BUNDLE.read_bytes()))
     assert drawn >= {"scattergl", "histogram2dcontour", "scatter"}
+    assert all(f["layout"][ax]["ticks"] == "" for f in figure_specs(at).values() for ax in ("xaxis", "yaxis")), \
+        "no tick marks (plotly gives contour plots outside ticks by default)"
     assert {t.encode() for t in drawn} <= registered, "every trace the maps draw is in their plotly bundle"
     assert BUNDLE.stat().st_size < 2_000_000
     assert config.get_option("server.enableStaticServing")
