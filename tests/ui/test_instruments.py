@@ -213,10 +213,8 @@ def test_regions_are_named_by_what_sets_them_apart(explorer):
 # --- AppTest: the pages ------------------------------------------------------------------------------
 
 
-
-
 def test_maps_load_their_own_small_plotly_and_fall_back_to_streamlits_when_it_is_not_served(app):
-    """`make run` serves static/ (the maps' 1.5 MB plotly); a server started from another folder does not read
+    """`make run` serves static/ (the maps' 1.6 MB plotly); a server started from another folder does not read
     .streamlit/config.toml, and the maps are then Streamlit's own plotly charts, selections and all."""
     from streamlit import config
 
