@@ -5,7 +5,6 @@ neighbours; click a film to select it."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from ui import cached, engine, filters, jobs, layout, map_chart, maps, picker, selection, state
@@ -53,14 +52,12 @@ if (find or "").strip():
     found = hits[0] if hits else None
     if found is None:
         st.caption(f"No title matches “{md_text(find, 60)}”.")
-list_pick = st.session_state.get("tbl_map_list")
-try:
-    picked_rows = list_pick["selection"]["rows"] if list_pick else []
-except (KeyError, TypeError):
-    picked_rows = []
 hybrid_list = res["hybrid"]
-if picked_rows and picked_rows[0] < len(hybrid_list):
-    found = int(hybrid_list["movie"].iloc[picked_rows[0]])  # a row picked in the list below
+picked = map_chart.picked_in_list("tbl_map_list")
+if picked is not None and picked not in set(hybrid_list["movie"].astype(int)):
+    picked = None  # the list has moved on (slider, filters): its old pick no longer rings anything
+if picked is not None:
+    found = picked  # a row picked in the list below
 chosen_rows = selection.rows_for(ex.catalog, ss[K.SELECTION]).tolist()
 
 
@@ -126,13 +123,11 @@ with blend_col:
 with list_col:
     st.markdown(f"**Blended top-20 · α = {format_alpha(alpha)}**"
                 + (" · *only the map selection*" if state.only_selection() else ""))
-    st.dataframe(
-        pd.DataFrame({"#": hybrid_list["rank"].to_numpy(),
-                      "Title": [printable(t) for t in movie_labels(list(hybrid_list["title"]), list(hybrid_list["year"]))]}),
-        hide_index=True, height=520, key="tbl_map_list", on_select="rerun", selection_mode="single-row",
-        column_config={"#": st.column_config.NumberColumn("#", width=30)},
-    )
-    st.caption("Select a row to ring that movie on every map.")
+    labels = [printable(t) for t in movie_labels(list(hybrid_list["title"]), list(hybrid_list["year"]))]
+    map_chart.ring_list(list(zip(hybrid_list["rank"].astype(int).tolist(), labels,
+                                 hybrid_list["movie"].astype(int).tolist(), strict=True)),
+                        key="tbl_map_list", picked=picked)
+    st.caption("Point at a title to find it on the maps; click it to ring it.")
 
 st.subheader("Agreement: where “what it is” and “who likes it” disagree",
              help="Overlap of each movie's content and collaborative top-20 lists (0 to 20).")

@@ -6,6 +6,9 @@ is a Streamlit custom component (v2: drawn in the page, no iframe) that loads ``
 core, ``scattergl`` and ``histogram2dcontour``: what the maps draw; ``make map-bundle`` rebuilds it) once per browser
 tab and hands selections back in the shape ``st.plotly_chart(on_select="rerun")`` uses, so ``ui.selection`` and
 ``ui.maps`` read both alike. Other charts (Tune, Data & model) stay on ``st.plotly_chart``.
+
+``ring_list`` is the list beside the blended map, a component of the same kind: a plain table whose hovered row
+brings up that movie's label on every map (a window event the maps listen to) and whose clicked row is picked.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import streamlit as st
 
 BUNDLE = Path(__file__).resolve().parents[1] / "static" / "plotly-maps.min.js"
 COMPONENT = "recsys_map"
+LIST_COMPONENT = "recsys_map_list"
 
 _JS = r"""
 function plotlyFrom(src) {
@@ -53,8 +57,38 @@ function selectionOf(ev) {
   return { points, point_indices: points.map((p) => p.point_index), box, lasso };
 }
 
+function pointOf(gd, row) {
+  // (trace, point) of a catalogue row among the map's dots (scattergl traces; customdata[0] is the row)
+  if (!gd._fullData) return null;
+  if (gd.rsIndexOf !== gd._fullData) {
+    gd.rsIndex = new Map();
+    gd._fullData.forEach((t, c) => {
+      if (t.type !== "scattergl" || !t.customdata) return;
+      for (let i = 0; i < t.customdata.length; i++) gd.rsIndex.set(Number(t.customdata[i][0]), [c, i]);
+    });
+    gd.rsIndexOf = gd._fullData;
+  }
+  return gd.rsIndex.get(row) || null;
+}
+
+function onListHover(ev) {
+  // a row of the map list under the pointer: show that movie's hover label on every map (none: hide them)
+  const Plotly = window.RecsysPlotly;
+  if (!Plotly) return;
+  document.querySelectorAll("div.rs-map").forEach((gd) => {
+    const at = ev.detail === null ? null : pointOf(gd, ev.detail);
+    // hover at the dot's data coordinates (plotly's point-list form skips WebGL traces): its label comes up
+    if (at) Plotly.Fx.hover(gd, { xval: gd._fullData[at[0]].x[at[1]], yval: gd._fullData[at[0]].y[at[1]] }, "xy");
+    else if (gd._fullLayout) Plotly.Fx.unhover(gd);
+  });
+}
+
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
+  if (!window.RecsysListHover) {
+    window.RecsysListHover = true;
+    window.addEventListener("recsys-map-list-hover", onListHover);
+  }
   let gd = parentElement.querySelector("div.rs-map");
   if (!gd) {
     gd = document.createElement("div");
@@ -99,6 +133,58 @@ export default function (component) {
 
 _CSS = ".rs-map { width: 100%; }"
 
+_LIST_JS = r"""
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let table = parentElement.querySelector("table.rs-maplist");
+  if (!table) {
+    table = document.createElement("table");
+    table.className = "rs-maplist";
+    parentElement.appendChild(table);
+    const hover = (row) => window.dispatchEvent(new CustomEvent("recsys-map-list-hover", { detail: row }));
+    const rowOf = (ev) => ev.target.closest("tr[data-row]");
+    table.addEventListener("mouseover", (ev) => { const tr = rowOf(ev); if (tr) hover(Number(tr.dataset.row)); });
+    table.addEventListener("mouseleave", () => hover(null));
+    const pick = (tr) => {
+      const row = Number(tr.dataset.row);
+      table.rsSetState("picked", row === table.rsPicked ? null : row);  // a second click lets go
+    };
+    table.addEventListener("click", (ev) => { const tr = rowOf(ev); if (tr) pick(tr); });
+    table.addEventListener("keydown", (ev) => {
+      const tr = rowOf(ev);
+      if (tr && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); pick(tr); }
+    });
+  }
+  table.rsSetState = setStateValue;
+  table.rsPicked = data.picked;
+  table.replaceChildren();
+  const head = table.createTHead().insertRow();
+  for (const h of ["#", "Title"]) { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); }
+  const body = table.createTBody();
+  for (const r of data.rows) {
+    const tr = body.insertRow();
+    tr.dataset.row = String(r.row);
+    tr.tabIndex = 0;
+    tr.title = "Ring " + r.title + " on every map";
+    if (r.row === data.picked) tr.className = "picked";
+    tr.insertCell().textContent = String(r.rank);
+    tr.insertCell().textContent = r.title;  // text, never markup: titles come from the data
+  }
+}
+"""
+
+_LIST_CSS = """
+table.rs-maplist { width: 100%; border-collapse: collapse; font-size: 0.85rem; }
+table.rs-maplist th { text-align: left; font-weight: 600; color: var(--st-text-color); opacity: 0.7;
+  border-bottom: 1px solid var(--st-border-color, #E4E7EB); padding: 0.2rem 0.4rem; }
+table.rs-maplist td { padding: 0.2rem 0.4rem; border-bottom: 1px solid var(--st-border-color-light, #F0F2F4);
+  vertical-align: top; }
+table.rs-maplist td:first-child { width: 2rem; text-align: right; opacity: 0.7; }
+table.rs-maplist tbody tr { cursor: pointer; }
+table.rs-maplist tbody tr:hover, table.rs-maplist tbody tr:focus { background: rgba(31, 41, 51, 0.06); outline: none; }
+table.rs-maplist tbody tr.picked { background: rgba(228, 87, 46, 0.14); font-weight: 600; }
+"""
+
 
 @cache
 def _bundle_url() -> str:
@@ -112,6 +198,32 @@ def _bundle_url() -> str:
 def _component() -> Any:
     """Registered once per process: Streamlit keeps components by name."""
     return st.components.v2.component(COMPONENT, html="", css=_CSS, js=_JS, isolate_styles=False)
+
+
+@cache
+def _list_component() -> Any:
+    """Registered once per process, like the map."""
+    return st.components.v2.component(LIST_COMPONENT, html="", css=_LIST_CSS, js=_LIST_JS, isolate_styles=False)
+
+
+def picked_in_list(key: str) -> int | None:
+    """The catalogue row picked in the map list ``key`` (as the browser left it), or None."""
+    state = st.session_state.get(key)
+    try:
+        picked = state["picked"] if state is not None else None
+    except (KeyError, TypeError):
+        return None
+    return int(picked) if isinstance(picked, int | float) else None
+
+
+def ring_list(rows: list[tuple[int, str, int]], key: str, picked: int | None) -> None:
+    """The map list: (rank, title, catalogue row) per movie; hovering a row shows that movie's label on every map,
+    clicking it (or Enter) picks it for the maps to ring, a second click lets go. Titles are set as text."""
+    _list_component()(
+        key=key, data={"rows": [{"rank": rank, "title": title, "row": row} for rank, title, row in rows],
+                       "picked": picked},
+        default={"picked": None}, on_picked_change=_no_op,
+    )
 
 
 def _no_op() -> None:

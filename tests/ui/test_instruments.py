@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ui.map_specs import figure_specs, map_elements
+from tests.ui.map_specs import figure_specs, map_elements, map_list
 from ui import shared_selections
 from ui.frontier import KEEP_RECALL, alpha_labels, pick_alphas
 from ui.regions import overlaps, place_labels, place_point_labels, text_box
@@ -269,13 +269,13 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     assert "sel" in at.query_params and str(at.query_params["sel"]).strip("[]'") == "1,50,172"
     text = " ".join(m.value for m in at.markdown)
     assert "3 movies" in text and "Sci" in text
-    listed = list(at.dataframe(key="tbl_map_list").value["Title"])
+    listed = [r["title"] for r in map_list(at)["rows"]]
     assert len(listed) == 20
     at.button(key="btn_sel_filter").click().run()
     assert not at.exception
     assert at.session_state["view_only_selection"] is True
     assert str(at.query_params["only"]).strip("[]'") == "selection"
-    kept = list(at.dataframe(key="tbl_map_list").value["Title"])
+    kept = [r["title"] for r in map_list(at)["rows"]]
     picked = {"Toy Story (1995)", "Star Wars (1977)", "Empire Strikes Back, The (1980)"}
     assert kept and set(kept) <= picked and kept != listed, "the lists keep only the selected movies"
     at.button(key="btn_sel_traits").click().run()  # the broader filter: the selection's genres and years
@@ -327,6 +327,23 @@ def test_finding_a_title_rings_and_centres_it(app):
     assert found and "Empire Strikes Back" in found[0]["text"][0]
     xr = content["layout"]["xaxis"]["range"]
     assert xr[0] < _num(found[0]["x"]) < xr[1]
+
+
+def test_a_title_picked_in_the_map_list_is_ringed_and_let_go_when_the_list_moves_on(app):
+    at = app(page="pages_/latent_space.py")
+    rows = map_list(at)["rows"]
+    assert len(rows) == 20 and [r["rank"] for r in rows] == list(range(1, 21))
+    eighth = rows[7]
+    at.session_state["tbl_map_list"] = {"picked": eighth["row"]}  # what a click on the eighth row reports
+    at.run()
+    assert not at.exception and map_list(at)["picked"] == eighth["row"]
+    for name, fig in figure_specs(at).items():
+        found = [t for t in fig["data"] if t.get("name") == "Found"]
+        assert found and eighth["title"].split(" (")[0][:30] in found[0]["text"][0], name
+    at.session_state["tbl_map_list"] = {"picked": 10_000}  # no longer in the list (the slider moved, say)
+    at.run()
+    assert not at.exception and map_list(at)["picked"] is None
+    assert not any(t.get("name") == "Found" for f in figure_specs(at).values() for t in f["data"])
 
 
 def _num(v) -> float:
@@ -421,12 +438,12 @@ def _open_latent(pg, server: str) -> dict:
     return _map(pg, "Content space")
 
 
-JS_LIST = ("() => Array.from(document.querySelectorAll('.st-key-tbl_map_list [data-testid^=\"glide-cell-\"]'))"
+JS_LIST = ("() => Array.from(document.querySelectorAll('.st-key-tbl_map_list table.rs-maplist tbody td:nth-child(2)'))"
            ".map(c => c.textContent.trim())")
 
 
 def _list_titles(pg) -> list[str]:
-    """Every cell of the Latent space page's blended top-20 (read from the grid's accessibility table)."""
+    """The titles of the Latent space page's blended top-20, as drawn."""
     return pg.evaluate(JS_LIST)
 
 
@@ -477,7 +494,7 @@ def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server,
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
     labels = Explorer.open("ml-100k", EngineConfig(), train=False).catalog["label"]
     in_box = {str(labels.iloc[r]) for r in inside}
-    kept = [t for t in _list_titles(page) if not t.isdigit()]
+    kept = _list_titles(page)
     assert kept and set(kept) <= in_box, f"the blended list keeps only movies inside the box: {set(kept) - in_box}"
     assert not page.locator('[data-testid="stException"]').count()
     page.locator(".st-key-sel_panel").scroll_into_view_if_needed()
@@ -514,6 +531,19 @@ def test_typing_a_title_rings_and_centres_its_point(page, server):
     cx, cy = (m2["x"][0] + m2["x"][1]) / 2, (m2["y"][0] + m2["y"][1]) / 2
     assert abs(found["x"] - cx) < 1e-3 * (1 + abs(cx)) + 0.01 and abs(found["y"] - cy) < 0.01 + 1e-3 * abs(cy)
     assert (m2["x"][1] - m2["x"][0]) < (m["x"][1] - m["x"][0]), "zoomed in on it"
+    # pointing at a title of the map list brings up its label on the maps; a click rings it
+    row = page.locator(".st-key-tbl_map_list table.rs-maplist tbody tr").nth(2)
+    title = row.locator("td").nth(1).inner_text()
+    row.scroll_into_view_if_needed()
+    row.hover()
+    page.wait_for_function("(t) => Array.from(document.querySelectorAll('.js-plotly-plot .hoverlayer .hovertext'))"
+                           ".some(h => h.textContent.startsWith(t))", arg=title, timeout=10_000)
+    row.click()
+    _idle(page)
+    page.wait_for_function("(t) => Array.from(document.querySelectorAll('.js-plotly-plot')).every(gd => "
+                           "(gd._fullData || []).some(tr => tr.name === 'Found' && String(tr.text[0]).includes(t)))",
+                           arg=title.split(" (")[0][:30], timeout=30_000)
+    assert page.locator(".st-key-tbl_map_list tr.picked").inner_text().endswith(title)
 
 
 @pytest.mark.browser
