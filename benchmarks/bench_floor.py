@@ -82,6 +82,8 @@ DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(
 
 SUBPLOTS_DRAWN = ("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(gd => gd._fullLayout"
                   " && gd.querySelector('.main-svg') && (gd._fullData || []).filter(t => t.x && t.x.length).length >= 24)")
+# what "drawn" means per kind of page (plotly charts otherwise)
+DRAWN_WHEN = {"lists": GRIDS_DRAWN, "html": LISTS_DRAWN, "echarts": CANVASES_DRAWN, "subplots": SUBPLOTS_DRAWN}
 
 
 def main() -> int:
@@ -103,7 +105,7 @@ def main() -> int:
     url += "/"
     rows: dict[str, list[float]] = {}
     try:
-        kinds = ["none", "lists", "html", "webgl"] + (["svg"] if args.svg else []) + (["echarts"] if args.echarts else []) + (["subplots"] if args.subplots else [])
+        kinds = ["none", "lists", "html", "webgl"] + [k for k in ("svg", "echarts", "subplots") if getattr(args, k)]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -118,16 +120,8 @@ def main() -> int:
                         page.get_by_role("heading", name=f"Floor {kind}").wait_for(timeout=60_000)
                         what = {"none": "title", "lists": "sidebar, title, three st.dataframe tables",
                                 "html": "sidebar, title, three HTML tables"}.get(kind, f"three {kind} charts")
-                        if kind == "lists":
-                            page.wait_for_function(GRIDS_DRAWN, timeout=60_000)
-                        elif kind == "html":
-                            page.wait_for_function(LISTS_DRAWN, timeout=60_000)
-                        elif kind == "echarts":
-                            page.wait_for_function(CANVASES_DRAWN, timeout=60_000)
-                        elif kind == "subplots":
-                            page.wait_for_function(SUBPLOTS_DRAWN, timeout=60_000)
-                        elif kind != "none":
-                            page.wait_for_function(DRAWN, timeout=60_000)
+                        if kind != "none":
+                            page.wait_for_function(DRAWN_WHEN.get(kind, DRAWN), timeout=60_000)
                         rows.setdefault(f"navigation -> {what} ({label} browser)", []).append(time.perf_counter() - t)
                         page.close()
                         if ctx is None:

@@ -21,6 +21,8 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui.tables import RULES
+
 BUNDLE = Path(__file__).resolve().parents[1] / "static" / "plotly-maps.min.js"
 COMPONENT = "recsys_map"
 LIST_COMPONENT = "recsys_map_list"
@@ -139,8 +141,11 @@ export default function (component) {
   let table = parentElement.querySelector("table.rs-maplist");
   if (!table) {
     table = document.createElement("table");
-    table.className = "rs-maplist";
-    parentElement.appendChild(table);
+    table.className = "rs-list rs-maplist";
+    const wrap = document.createElement("div");
+    wrap.className = "rs-list-wrap";
+    wrap.appendChild(table);
+    parentElement.appendChild(wrap);
     const hover = (row) => window.dispatchEvent(new CustomEvent("recsys-map-list-hover", { detail: row }));
     const rowOf = (ev) => ev.target.closest("tr[data-row]");
     table.addEventListener("mouseover", (ev) => { const tr = rowOf(ev); if (tr) hover(Number(tr.dataset.row)); });
@@ -159,7 +164,12 @@ export default function (component) {
   table.rsPicked = data.picked;
   table.replaceChildren();
   const head = table.createTHead().insertRow();
-  for (const h of ["#", "Title"]) { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); }
+  for (const [h, cls] of [["#", "n"], ["Title", ""]]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    th.className = cls;
+    head.appendChild(th);
+  }
   const body = table.createTBody();
   for (const r of data.rows) {
     const tr = body.insertRow();
@@ -167,23 +177,22 @@ export default function (component) {
     tr.tabIndex = 0;
     tr.title = "Ring " + r.title + " on every map";
     if (r.row === data.picked) tr.className = "picked";
-    tr.insertCell().textContent = String(r.rank);
-    tr.insertCell().textContent = r.title;  // text, never markup: titles come from the data
+    const rank = tr.insertCell();
+    rank.className = "n";
+    rank.textContent = String(r.rank);
+    const title = tr.insertCell();
+    title.className = "t";
+    title.textContent = r.title;  // text, never markup: titles come from the data
   }
 }
 """
 
-_LIST_CSS = """
-table.rs-maplist { width: 100%; border-collapse: collapse; font-size: 0.85rem; }
-table.rs-maplist th { text-align: left; font-weight: 600; color: var(--st-text-color); opacity: 0.7;
-  border-bottom: 1px solid var(--st-border-color, #E4E7EB); padding: 0.2rem 0.4rem; }
-table.rs-maplist td { padding: 0.2rem 0.4rem; border-bottom: 1px solid var(--st-border-color-light, #F0F2F4);
-  vertical-align: top; }
-table.rs-maplist td:first-child { width: 2rem; text-align: right; opacity: 0.7; }
-table.rs-maplist tbody tr { cursor: pointer; }
-table.rs-maplist tbody tr:hover, table.rs-maplist tbody tr:focus { background: rgba(31, 41, 51, 0.06); outline: none; }
-table.rs-maplist tbody tr.picked { background: rgba(228, 87, 46, 0.14); font-weight: 600; }
-"""
+# Explore's list look (ui/tables.py), plus what a pointer and a pick need.
+_LIST_CSS = RULES + (
+    ".rs-maplist{width:100%}.rs-maplist td.t{max-width:none}.rs-maplist tbody tr{cursor:pointer}"
+    ".rs-maplist tbody tr:hover td,.rs-maplist tbody tr:focus td{background:rgba(128,128,128,.12);outline:none}"
+    ".rs-maplist tbody tr.picked td{background:rgba(228,87,46,.16);font-weight:600}"
+)
 
 
 @cache
@@ -195,15 +204,11 @@ def _bundle_url() -> str:
 
 
 @cache
-def _component() -> Any:
-    """Registered once per process: Streamlit keeps components by name."""
-    return st.components.v2.component(COMPONENT, html="", css=_CSS, js=_JS, isolate_styles=False)
-
-
-@cache
-def _list_component() -> Any:
-    """Registered once per process, like the map."""
-    return st.components.v2.component(LIST_COMPONENT, html="", css=_LIST_CSS, js=_LIST_JS, isolate_styles=False)
+def _component(name: str) -> Any:
+    """The map or the list, registered once per process (Streamlit keeps components by name); in the page's own
+    DOM, not a shadow root, so plotly's document-wide styles reach the map."""
+    css, js = {COMPONENT: (_CSS, _JS), LIST_COMPONENT: (_LIST_CSS, _LIST_JS)}[name]
+    return st.components.v2.component(name, html="", css=css, js=js, isolate_styles=False)
 
 
 def picked_in_list(key: str) -> int | None:
@@ -219,7 +224,7 @@ def picked_in_list(key: str) -> int | None:
 def ring_list(rows: list[tuple[int, str, int]], key: str, picked: int | None) -> None:
     """The map list: (rank, title, catalogue row) per movie; hovering a row shows that movie's label on every map,
     clicking it (or Enter) picks it for the maps to ring, a second click lets go. Titles are set as text."""
-    _list_component()(
+    _component(LIST_COMPONENT)(
         key=key, data={"rows": [{"rank": rank, "title": title, "row": row} for rank, title, row in rows],
                        "picked": picked},
         default={"picked": None}, on_picked_change=_no_op,
@@ -227,7 +232,7 @@ def ring_list(rows: list[tuple[int, str, int]], key: str, picked: int | None) ->
 
 
 def _no_op() -> None:
-    """The selection is read from the element's result on the rerun it triggers; nothing else to do."""
+    """A change (a selection, a pick) is read from the element's state on the rerun it triggers; nothing else."""
 
 
 def served() -> bool:
@@ -244,7 +249,7 @@ def draw(fig: go.Figure, config: dict[str, Any], key: str, clear: bool = False) 
     box stays drawn until the visitor double-clicks it)."""
     if not served():
         return st.plotly_chart(fig, config=config, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"))
-    result = _component()(
+    result = _component(COMPONENT)(
         key=key, data={"figure": fig.to_json(), "config": config, "src": _bundle_url(), "clear": clear},
         default={"selection": None}, on_selection_change=_no_op,
     )

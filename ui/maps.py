@@ -20,7 +20,7 @@ from ui.engine import Explorer
 from ui.format import plot_text, plot_texts, printable
 from ui.picker import select_row
 from ui.regions import padded_range, place_labels, place_point_labels
-from ui.selection import row_of
+from ui.selection import event_parts, row_of
 from ui.state import K
 
 COLOUR_MODES = {
@@ -209,13 +209,9 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, selected: int | None,
 def apply_map_click(ex: Explorer, chart_key: str, event: Any) -> None:
     """A clicked point on a map selects that movie everywhere (each selection is applied once)."""
     ss = st.session_state
-    try:
-        sel = event["selection"] if event is not None else {}
-        points = sel["points"] or []
-        if sel.get("box") or sel.get("lasso"):
-            return  # an area selection: ui.selection handles it
-    except (KeyError, TypeError, AttributeError):
-        points = []
+    points, box, lasso = event_parts(event) or ([], [], [])
+    if box or lasso:
+        return  # an area selection: ui.selection handles it
     if not points:
         ss[K.LAST_MAP_PICK].pop(chart_key, None)  # deselected: the same dot may be clicked again
         return

@@ -121,14 +121,23 @@ def _traits(key: str, _ex: Explorer, ids: tuple[int, ...]) -> str:
     return engine.trait_text(engine.group_traits(_ex, rows_for(_ex.catalog, ids), n=3), 3)
 
 
+def event_parts(event: Any) -> tuple[list, list, list] | None:
+    """(points, box, lasso) of a map's selection event (``st.plotly_chart``'s shape, which ``ui.map_chart``
+    returns too), or None for anything else."""
+    try:
+        sel = event["selection"] if event is not None else {}
+        return list(sel.get("points") or []), list(sel.get("box") or []), list(sel.get("lasso") or [])
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
 def apply_event(ex: Explorer, chart_key: str, event: Any) -> bool:
     """A box or lasso selection on a map becomes the view's selection (once per gesture); True if it did."""
     ss = st.session_state
-    try:
-        sel = event["selection"] if event is not None else {}
-        points, box, lasso = sel.get("points") or [], sel.get("box") or [], sel.get("lasso") or []
-    except (KeyError, TypeError, AttributeError):
+    parts = event_parts(event)
+    if parts is None:
         return False
+    points, box, lasso = parts
     if not (box or lasso):
         return False
     sig = (str(box), str(lasso), len(points))
@@ -143,12 +152,11 @@ def apply_event(ex: Explorer, chart_key: str, event: Any) -> bool:
 def stale_area(ex: Explorer, event: Any) -> bool:
     """A box or lasso still drawn on a map whose movies are no longer the view's selection (cleared, or replaced
     from another map or a link): the map should drop it rather than show a selection that is not the one in use."""
-    try:
-        sel = event["selection"] if event is not None else {}
-        points, area = sel.get("points") or [], (sel.get("box") or sel.get("lasso"))
-    except (KeyError, TypeError, AttributeError):
+    parts = event_parts(event)
+    if parts is None:
         return False
-    return bool(area) and ids_from_event(ex.catalog, points) != tuple(st.session_state.get(K.SELECTION) or ())
+    points, box, lasso = parts
+    return bool(box or lasso) and ids_from_event(ex.catalog, points) != tuple(st.session_state.get(K.SELECTION) or ())
 
 
 def _use_as_filter(on: bool) -> None:

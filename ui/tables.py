@@ -31,8 +31,7 @@ class Column:
 
 
 # Colours are translucent so the light and the dark theme both read them.
-CSS = (
-    "<style>"
+RULES = (
     ".rs-list-wrap{overflow-x:auto;border:1px solid rgba(128,128,128,.28);border-radius:.5rem}"
     ".rs-list{border-collapse:collapse;font-size:.84rem;line-height:1.3;width:max-content;min-width:100%}"
     ".rs-list th,.rs-list td{padding:.32rem .5rem;border-bottom:1px solid rgba(128,128,128,.16);"
@@ -44,8 +43,8 @@ CSS = (
     ".rs-list td.r{white-space:normal;overflow-wrap:anywhere;min-width:12rem;max-width:16rem}"
     ".rs-list tr.agree td{background:rgba(228,87,46,.10)}"
     ".rs-list tbody tr:last-child td{border-bottom:0}"
-    "</style>"
 )
+CSS = f"<style>{RULES}</style>"
 
 
 def _cell(value: object, col: Column) -> str:

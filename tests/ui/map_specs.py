@@ -1,5 +1,5 @@
-"""The figures a page sends as AppTest sees them: the Latent space maps (``ui.map_chart``'s element) and every
-``st.plotly_chart``."""
+"""The figures a page sends as AppTest sees them (the Latent space maps and list, ``ui.map_chart``'s elements, and
+every ``st.plotly_chart``), and the selection event a box on a map sends back."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import re
 from ui.map_chart import COMPONENT, LIST_COMPONENT
 
 
+def _elements(at, name: str) -> list:
+    """The page's elements of one of ``ui.map_chart``'s components."""
+    return [e for e in at.get("bidi_component") if e.proto.component_name.endswith(name)]
+
+
 def map_elements(at) -> list:
     """The page's map elements (drawn by the maps' own plotly bundle)."""
-    return [e for e in at.get("bidi_component") if e.proto.component_name.endswith(COMPONENT)]
+    return _elements(at, COMPONENT)
 
 
 def figure_specs(at) -> dict[str, dict]:
@@ -23,5 +28,12 @@ def figure_specs(at) -> dict[str, dict]:
 
 def map_list(at) -> dict:
     """The Latent space map list's data: {"rows": [{"rank", "title", "row"}], "picked": row or None}."""
-    return next(json.loads(e.proto.json) for e in at.get("bidi_component")
-                if e.proto.component_name.endswith(LIST_COMPONENT))
+    return json.loads(_elements(at, LIST_COMPONENT)[0].proto.json)
+
+
+def box_event(rows: list[int]) -> dict:
+    """What a box drawn over these catalogue rows on a map reports (as st.plotly_chart and ui.map_chart do)."""
+    return {"selection": {
+        "points": [{"customdata": [r, 1, 1], "point_index": i, "curve_number": 0, "x": 0.0, "y": 0.0}
+                   for i, r in enumerate(rows)],
+        "point_indices": list(range(len(rows))), "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ui.map_specs import figure_specs, map_elements, map_list
+from tests.ui.map_specs import box_event, figure_specs, map_elements, map_list
 from ui import shared_selections
 from ui.frontier import KEEP_RECALL, alpha_labels, pick_alphas
 from ui.regions import overlaps, place_labels, place_point_labels, text_box
@@ -239,10 +239,7 @@ def test_maps_load_their_own_small_plotly_and_fall_back_to_streamlits_when_it_is
         at = app(page="pages_/latent_space.py")
         assert not at.exception and not map_elements(at)
         assert {k.split(" (")[0] for k in figure_specs(at)} >= {"Content space", "Collaborative space"}
-        at.session_state["map_collab"] = {"selection": {
-            "points": [{"customdata": [r, 1, 1], "point_index": i, "curve_number": 0, "x": 0.0, "y": 0.0}
-                       for i, r in enumerate([0, 49])],
-            "point_indices": [0, 1], "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}
+        at.session_state["map_collab"] = box_event([0, 49])
         at.run()
         assert not at.exception and at.session_state["view_selection"] == (1, 50)
     finally:
@@ -259,10 +256,7 @@ def test_latent_space_labels_regions_and_a_box_selection_opens_the_panel(app):
     assert 2 <= len(points) <= 6
     assert content["layout"]["dragmode"] == "select"
     rows = [0, 49, 171]  # Toy Story, Star Wars, The Empire Strikes Back
-    at.session_state["map_content"] = {"selection": {
-        "points": [{"customdata": [r, 1, 1], "point_index": i, "curve_number": 0, "x": 0.0, "y": 0.0}
-                   for i, r in enumerate(rows)],
-        "point_indices": [0, 1, 2], "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}
+    at.session_state["map_content"] = box_event(rows)
     at.run()
     assert not at.exception
     assert at.session_state["view_selection"] == (1, 50, 172)
@@ -297,10 +291,7 @@ def test_a_selection_too_big_for_the_address_bar_is_shared_by_reference(app):
     visitor opening it gets the same selection."""
     at = app(page="pages_/latent_space.py")
     rows = list(range(0, 400, 2))  # 200 movies: far more than a link spells out
-    at.session_state["map_content"] = {"selection": {
-        "points": [{"customdata": [r, 1, 1], "point_index": i, "curve_number": 0, "x": 0.0, "y": 0.0}
-                   for i, r in enumerate(rows)],
-        "point_indices": list(range(len(rows))), "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}
+    at.session_state["map_content"] = box_event(rows)
     at.run()
     assert not at.exception
     picked = at.session_state["view_selection"]

@@ -263,8 +263,6 @@ def test_saved_views_tour_steps_through_views(app):
 # --- Latent space -------------------------------------------------------------------------------
 
 
-
-
 def test_latent_space_draws_every_movie_and_highlights_the_pick(app):
     at = app(page="pages_/latent_space.py")
     no_errors(at)
