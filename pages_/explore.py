@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import cached, filters, layout, lists, picker, state
-from ui.format import blend_scatter_svg, format_alpha, md_text, slug
+from ui.format import blend_scatter_html, format_alpha, md_text, slug
 from ui.state import LOW_RATINGS, K
 
 state.require_router()
@@ -58,8 +58,7 @@ left, right = st.columns([3, 2])
 with left:
     if len(named["hybrid"]):
         with st.container(key="blend_scatter"):
-            # every title inside the SVG is entity-escaped (ui.format.html_text); inline SVG keeps hover tooltips
-            st.markdown(blend_scatter_svg(named["hybrid"], alpha), unsafe_allow_html=True)
+            st.html(blend_scatter_html(named["hybrid"], alpha))  # titles entity-escaped (ui.format.html_text)
         st.caption("Brighter = higher blended score; hover a dot for the title.")
 with right:
     st.markdown("**Share or keep this view**")

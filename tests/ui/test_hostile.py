@@ -237,12 +237,16 @@ def test_hostile_titles_render_as_text_on_every_page(hpage, hostile_server):
     pg, dialogs = hpage
     q = f"?dataset={NAME}&movie=1&alpha=0.50"
 
-    pg.goto(f"{hostile_server}/{q}")  # Explore: picker, facts line, three lists, SVG scatter
+    pg.goto(f"{hostile_server}/{q}")  # Explore: picker, facts line, three lists, the blend scatter
     pg.get_by_role("heading", name="Explore similar movies").wait_for()
     pg.wait_for_selector(".st-key-list_hybrid table.rs-list tbody tr", state="attached")
     _settle(pg)
     found = _check_clean(pg, dialogs, "Explore")
     assert '<a href="http://evil.example">x</a> (1996)' in found["bodyText"], "the title is shown as text"
+    tips = pg.evaluate("() => Array.from(document.querySelectorAll('.st-key-blend_scatter .d'))"
+                       "  .map(d => d.title.replace(/\\u200d/g, ''))")
+    assert len(tips) == 20, "one dot per blended pick"
+    assert any(t in tip for t in EVIL_TITLES[1:] for tip in tips), f"a hostile title is a tooltip's text: {tips[:3]}"
 
     pg.goto(f"{hostile_server}/latent-space{q}")  # maps: labels, legend (genres), hover
     pg.get_by_role("heading", name="Latent space").wait_for()
