@@ -23,8 +23,7 @@ row = picker.movie_picker(ex)
 picker.movie_facts(ex, row)
 alpha = float(ss[K.ALPHA])
 
-with st.expander("Filters", expanded=filters.any_set()):
-    filters.filter_controls(cat)
+filters.panel(cat)
 filt = filters.current(ex.catalog)
 
 res = cached.similar_lists(key, ex, row, alpha, filt)
@@ -70,5 +69,6 @@ with right:
         mime="text/csv", icon="⬇️", key="dl_csv", wrap=True,
     )
     about = st.expander(f"About this dataset ({md_text(ss[K.DATASET], 40)})", key="exp_about", on_change="rerun")
-    with about:
-        layout.dataset_summary(ex, compact=True, show_charts=bool(about.open))  # charts only once opened
+    if about.open:  # drawn once opened: a first visit loads no code for its metrics and charts
+        with about:
+            layout.dataset_summary(ex, compact=True)

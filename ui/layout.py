@@ -62,7 +62,7 @@ def metric_row(items: list[tuple[str, str]] | list[tuple[str, str, str | None]])
             st.metric(label, value, help=rest[0] if rest else None, width="content")
 
 
-def dataset_summary(ex: Explorer, compact: bool = False, show_charts: bool = True) -> None:
+def dataset_summary(ex: Explorer, compact: bool = False) -> None:
     """Counts plus the ratings histogram and the ratings-per-movie long tail."""
     d = cached.dataset_charts_data(cached.artifact_key(ex), ex)
     metric_row([("Movies", f"{d['n_movies']:,}"), ("Users", f"{d['n_users']:,}"),
@@ -71,8 +71,6 @@ def dataset_summary(ex: Explorer, compact: bool = False, show_charts: bool = Tru
     years = f"{d['years'][0]}–{d['years'][1]}" if d["years"] else "unknown"
     extra = f" · {d['n_genome']:,} movies with tag-genome scores" if d["n_genome"] else ""
     st.caption(f"Rating scale {lo:g}–{hi:g} · sparsity {d['sparsity']:.2%} · years {years}{extra}")
-    if not show_charts:
-        return
     figs = [charts.rating_histogram(d["rating_values"], d["rating_counts"]), charts.ratings_per_movie(d["per_movie"])]
     if compact:
         for i, fig in enumerate(figs):

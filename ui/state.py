@@ -62,6 +62,9 @@ class K:
     W_ONLY_SELECTION = "w_only_selection"
     W_MAX_RATINGS = "w_max_ratings"
     W_VIEW_NAME = "w_view_name"
+    # panels whose controls are drawn only while open (a first visit loads no code for them): open or not
+    W_FILTERS_OPEN = "exp_filters"
+    W_SAVED_VIEWS_OPEN = "exp_saved_views"
 
 
 class Q:

@@ -58,6 +58,12 @@ def app(trained_artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
     return run
 
 
+def open_panel(at: object, key: str) -> object:
+    """Open a panel whose controls are drawn only while it is open, as a visitor's click on its header does."""
+    at.session_state[key] = True
+    return at.run()
+
+
 # --- live server + browser ----------------------------------------------------------------------
 
 

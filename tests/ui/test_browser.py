@@ -249,6 +249,8 @@ def test_no_button_or_control_label_is_cut_in_a_laptop_window(browser, server, p
         wait_idle(pg)
         if pg.locator('[data-testid="stExpander"] summary', has_text="Filters").count():
             pg.locator('[data-testid="stExpander"] summary', has_text="Filters").click()  # its controls laid out
+            pg.get_by_text("Hide blockbusters").wait_for(timeout=30_000)  # drawn once the panel is open
+            wait_idle(pg)
         for width in (1400, 1024):
             pg.set_viewport_size({"width": width, "height": 900})
             pg.wait_for_timeout(1000)
