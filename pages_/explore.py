@@ -23,7 +23,10 @@ row = picker.movie_picker(ex)
 picker.movie_facts(ex, row)
 alpha = float(ss[K.ALPHA])
 
-filters.panel(cat)
+filters_box = layout.panel("Filters", K.W_FILTERS_OPEN, open_first=filters.any_set())  # open on a link's filter
+if filters_box is not None:
+    with filters_box:
+        filters.filter_controls(cat)
 filt = filters.current(ex.catalog)
 
 res = cached.similar_lists(key, ex, row, alpha, filt)
@@ -68,7 +71,7 @@ with right:
         file_name=f"similar-to-{slug(label)}-alpha-{format_alpha(alpha)}.csv",
         mime="text/csv", icon="⬇️", key="dl_csv", wrap=True,
     )
-    about = st.expander(f"About this dataset ({md_text(ss[K.DATASET], 40)})", key="exp_about", on_change="rerun")
-    if about.open:  # drawn once opened: a first visit loads no code for its metrics and charts
+    about = layout.panel(f"About this dataset ({md_text(ss[K.DATASET], 40)})", K.W_ABOUT_OPEN)
+    if about is not None:
         with about:
             layout.dataset_summary(ex, compact=True)

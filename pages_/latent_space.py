@@ -54,10 +54,10 @@ if (find or "").strip():
         st.caption(f"No title matches “{md_text(find, 60)}”.")
 hybrid_list = res["hybrid"]
 picked = map_chart.picked_in_list("tbl_map_list")
-if picked is not None and picked not in set(hybrid_list["movie"].astype(int)):
-    picked = None  # the list has moved on (slider, filters): its old pick no longer rings anything
-if picked is not None:
+if picked in set(hybrid_list["movie"].astype(int)):
     found = picked  # a row picked in the list below
+else:
+    picked = None  # none, or the list has moved on (slider, filters): its old pick no longer rings anything
 chosen_rows = selection.rows_for(ex.catalog, ss[K.SELECTION]).tolist()
 
 

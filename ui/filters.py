@@ -24,19 +24,6 @@ def any_set() -> bool:
     return bool(ss[K.MIN_RATINGS] or ss[K.GENRES] or ss[K.YEARS] or ss[K.MAX_RATINGS] or only_selection())
 
 
-def panel(cat: Catalogue) -> None:
-    """The Filters panel: open when Explore is opened with a filter on (a link, a saved view, "Use as filter" on
-    a map), else closed. Its controls are drawn only while it is open, so a visitor who never opens it loads no
-    code for them (a first visit's lists came 0.35 s sooner, `benchmarks/bench_ui.py` in README "Page speed")."""
-    ss = st.session_state
-    if K.W_FILTERS_OPEN not in ss:  # a widget's state lasts while its page is shown: this is a new visit to it
-        ss[K.W_FILTERS_OPEN] = any_set()
-    box = st.expander("Filters", key=K.W_FILTERS_OPEN, on_change="rerun")
-    with box:
-        if box.open:
-            filter_controls(cat)
-
-
 def _copy(widget_key: str, view_key: str) -> None:
     """Callback: a filter widget changed, so the canonical view follows."""
     value = st.session_state[widget_key]

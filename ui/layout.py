@@ -1,6 +1,9 @@
-"""Page furniture every page shares: the header, the thin-content note, error messages, the dataset summary."""
+"""Page furniture every page shares: the header, the thin-content note, error messages, panels drawn once
+opened, the dataset summary."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
@@ -60,6 +63,18 @@ def metric_row(items: list[tuple[str, str]] | list[tuple[str, str, str | None]])
     with st.container(horizontal=True, horizontal_alignment="distribute", gap="medium"):
         for label, value, *rest in items:
             st.metric(label, value, help=rest[0] if rest else None, width="content")
+
+
+def panel(label: str, key: str, open_first: bool = False, where: Any = st) -> Any | None:
+    """An expander whose contents are drawn only while it is open, so a visitor who never opens it loads no code
+    for them (a first visit's lists came 0.35 s sooner, README "Page speed"); the expander when open, else None.
+
+    ``open_first``: open when its page is shown anew (Streamlit forgets a widget's state while its page is not
+    shown); afterwards the visitor's open or closed stands."""
+    if key not in st.session_state:
+        st.session_state[key] = open_first
+    box = where.expander(label, key=key, on_change="rerun")
+    return box if box.open else None
 
 
 def dataset_summary(ex: Explorer, compact: bool = False) -> None:

@@ -90,10 +90,9 @@ def sidebar_alpha(default_alpha: float, measuring: bool = False) -> float:
 def sidebar_saved_views(page_path: str, by_path: dict[str, Any]) -> None:
     """Saved views for demos: name the current view, step through them as a tour, share each link."""
     ss = st.session_state
-    if K.W_SAVED_VIEWS_OPEN not in ss:
-        ss[K.W_SAVED_VIEWS_OPEN] = bool(ss[K.SAVED_VIEWS])
-    panel = st.sidebar.expander("Saved views · tour", key=K.W_SAVED_VIEWS_OPEN, on_change="rerun")
-    if not panel.open:  # its controls are drawn once opened: a first visit loads no code for them
+    panel = layout.panel("Saved views · tour", K.W_SAVED_VIEWS_OPEN, open_first=bool(ss[K.SAVED_VIEWS]),
+                         where=st.sidebar)
+    if panel is None:
         return
     with panel:
         name = st.text_input("Name this view", key=K.W_VIEW_NAME, max_chars=60,

@@ -65,6 +65,7 @@ class K:
     # panels whose controls are drawn only while open (a first visit loads no code for them): open or not
     W_FILTERS_OPEN = "exp_filters"
     W_SAVED_VIEWS_OPEN = "exp_saved_views"
+    W_ABOUT_OPEN = "exp_about"
 
 
 class Q:
