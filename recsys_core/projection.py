@@ -173,7 +173,6 @@ def _compute(store: "ArtifactStore", art: "Artifact", index: "SimilarityIndex", 
     reference = None
     if space != "content":
         reference, art = projection_for(store, art, index, cfg, "content", 0.5, progress, on_notice)
-    emit(progress, "projection", f"Computing the {space} map (UMAP, first time only)", epoch=0, epochs=1)
     t0 = time.perf_counter()
     cache_dir = str(store.root / ".numba-cache")
     if space == "content":
@@ -183,6 +182,7 @@ def _compute(store: "ArtifactStore", art: "Artifact", index: "SimilarityIndex", 
     else:
         x, has = hybrid_space(index.content, index.has_content, index.collab, index.has_collab,
                               rounded_alpha(alpha, cfg), index.cal.typical)
+    emit(progress, "projection", f"UMAP of {int(np.count_nonzero(has)):,} movies, first time only", epoch=0, epochs=1)
     coords = umap_2d(x, has, cfg, cache_dir)
     if reference is not None:
         coords = align(coords, reference)

@@ -184,7 +184,8 @@ def progress_text(ev: Any) -> tuple[float, str]:
     parts = [stage.replace("_", " ").capitalize()]
     if epoch is not None and epochs:
         frac = max(0.0, min(1.0, float(epoch) / float(epochs)))
-        parts.append(f"epoch {epoch}/{epochs}")
+        if epochs > 1:  # a one-step stage (a UMAP map) has a bar, but "epoch 0/1" tells nobody anything
+            parts.append(f"epoch {epoch}/{epochs}")
     metrics = getattr(ev, "metrics", None) or {}
     for name, value in list(metrics.items())[:3]:
         if isinstance(value, (int, float)) and math.isfinite(value):

@@ -60,6 +60,10 @@ def test_a_job_panel_line_is_escaped_once():
     read = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md)  # what CommonMark shows: each escape read once
     assert read == "Training on ml-latest-small · Content · epoch 5/30 · loss 5.521 · val loss 5.603 · about 44 s left"
     assert frac == pytest.approx(5 / 30)
+    job.last = Progress("projection", 0, 1, message="UMAP of 9,740 movies, first time only")
+    frac, md = jobs.progress_line(job)
+    assert re.sub(r"\\(.)", r"\1", md) == "Training on ml-latest-small · Projection · UMAP of 9,740 movies, first time only"
+    assert frac == 0.0, "a one-step stage keeps its bar but says no 'epoch 0/1'"
 
 
 def test_messages_lose_server_paths_but_keep_the_dataset():
