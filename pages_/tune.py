@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import cached, charts, frontier, jobs, layout, metrics, operator, picker, settings, state
-from ui.format import best_alpha_text, format_alpha
+from ui.format import default_alpha_text, format_alpha, metrics_note
 from ui.state import K
 
 state.require_router()
@@ -36,8 +36,8 @@ else:
                     f"**Balanced: α = {format_alpha(picks.balanced)}** — {frontier.RULE}")
         st.caption(frontier.WHY_RECALL)
     with st.expander("Every metric across α", expanded=picks is None):
-        st.markdown(best_alpha_text(view))
-        metrics.metric_charts(view, alpha)
+        st.markdown(metrics_note(view))
+        metrics.metric_charts(view, alpha, ex.default_alpha)
     with st.expander("Numbers behind the charts"):
         metrics.metric_tables(view)
 
@@ -46,9 +46,9 @@ st.subheader("Keep a blend")
 left, right = st.columns([3, 2])
 with left:
     st.markdown(
-        f"The sidebar slider is at **α = {format_alpha(alpha)}**; this model's default is "
-        f"**α = {format_alpha(ex.default_alpha)}**. The default is what new visitors (and links without "
-        "an α) start from."
+        f"The sidebar slider is at **α = {format_alpha(alpha)}**; "
+        + default_alpha_text(view, ex.default_alpha, ex.default_alpha_chosen, ex.config.eval.best_alpha_tolerance)
+        + " The default is what new visitors (and links without an α) start from."
     )
 with right:
     for name, a in (picks.named() if picks is not None else {}).items():
@@ -67,6 +67,12 @@ with right:
     elif st.button(f"Make α = {format_alpha(alpha)} the default", key="btn_set_default", type="primary",
                    icon="📌", help="Any α: saved with this model's artifact, and kept in the page address."):
         settings.make_default_alpha(ex, alpha)
+    own = ex.metrics.get("best_alpha")
+    if operator.is_operator() and ex.default_alpha_chosen and own is not None and st.button(
+            f"Back to the evaluation's default (α = {format_alpha(float(own))})", key="btn_restore_default",
+            icon="↩️", help="Forget the chosen default; the model's own serves new visitors again."):
+        settings.restore_default_alpha(ex)
+        st.rerun()
     if ss.get("default_alpha_saved") is not None:
         st.success(f"Saved: α = {format_alpha(ss['default_alpha_saved'])} is now this model's default "
                    "and is in the link.")

@@ -306,8 +306,17 @@ class Explorer:
             return 0.5
         return a if 0.0 <= a <= 1.0 else 0.5
 
-    def set_default_alpha(self, alpha: float) -> None:
-        """Persist the blend someone chose, beside the artifact (survives restarts)."""
+    @property
+    def default_alpha_chosen(self) -> bool:
+        """Whether someone saved the default blend; else it is the evaluation's pick (0.5 before there is one)."""
+        return "default_alpha" in self.store.read_settings(self.dataset.fingerprint, self.config.config_hash())
+
+    def set_default_alpha(self, alpha: float | None) -> None:
+        """Persist the blend someone chose, beside the artifact (survives restarts); None hands the default back
+        to the evaluation."""
+        if alpha is None:
+            self.store.write_settings(self.dataset.fingerprint, self.config.config_hash(), {"default_alpha": None})
+            return
         alpha = float(alpha)
         if not (0.0 <= alpha <= 1.0) or math.isnan(alpha):
             raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")

@@ -560,9 +560,14 @@ class ArtifactStore:
             return {}
 
     def write_settings(self, fingerprint: str, key: str, updates: dict) -> dict:
-        """Merge ``updates`` into the settings file, atomically and under the artifact lock."""
+        """Merge ``updates`` into the settings file (a None value removes its key), atomically and under the
+        artifact lock."""
         with self.lock(fingerprint, key):
             data = self.read_settings(fingerprint, key)
-            data.update(updates)
+            for name, value in updates.items():
+                if value is None:
+                    data.pop(name, None)
+                else:
+                    data[name] = value
             atomic_write(self.settings_path(fingerprint, key), json.dumps(data, indent=1).encode())
             return data

@@ -96,8 +96,8 @@ def path_heatmap(path: pd.DataFrame, alpha: float) -> go.Figure:
                   xaxis_title="α (0 = collaborative only, 1 = content only)", yaxis_title="")
 
 
-def metric_figure(v: dict[str, Any], metric: str, alpha: float) -> go.Figure:
-    """One metric against alpha: the blend, the pure lists and baselines as lines, best and current α marked."""
+def metric_figure(v: dict[str, Any], metric: str, alpha: float, default: float) -> go.Figure:
+    """One metric against alpha: the blend, the pure lists and baselines as lines, the default and current α marked."""
     h = v["hybrid"]
     fig = go.Figure(go.Scatter(x=h.index, y=h[metric], mode="lines+markers", name="Blend",
                                line={"color": ACCENT}, hovertemplate="α %{x:.1f}: %{y:.3f}<extra></extra>"))
@@ -111,8 +111,8 @@ def metric_figure(v: dict[str, Any], metric: str, alpha: float) -> go.Figure:
             fig.add_hline(y=float(vals[metric]), line={"dash": "dash", "width": 1, "color": "#7B8794"},
                           annotation_text=plot_text(name, 40), annotation_position="top left",
                           annotation_font={"size": 9, "color": "#52606D"})
-    fig.add_vline(x=v["best_alpha"], line={"color": "#2E7D32", "width": 2},
-                  annotation_text="best", annotation_position="top")
+    fig.add_vline(x=default, line={"color": "#2E7D32", "width": 2},
+                  annotation_text="default", annotation_position="top")
     fig.add_vline(x=alpha, line={"color": NEIGHBOUR, "width": 1, "dash": "dot"})
     label = plot_text(metric_label(metric, v["k"]))
     return layout(fig, 260, title={"text": label, "font": {"size": 13}}, showlegend=False,

@@ -231,20 +231,37 @@ def metric_help(name: str) -> str:
     return METRIC_LABELS.get(metric_base(name), ("", ""))[1]
 
 
-def best_alpha_text(v: dict[str, Any]) -> str:
-    """Why the suggested alpha is the best one, in one paragraph of markdown."""
-    best, metric, k = v["best_alpha"], v["best_metric"], v["k"]
+def default_alpha_text(v: dict[str, Any] | None, default: float, chosen: bool, tolerance: float) -> str:
+    """Where this model's default α comes from, in words that agree with the tuning page's two named picks."""
+    head = f"this model's default is **α = {format_alpha(default)}**"
+    if chosen:
+        return head + ", chosen by the operator."
+    if v is None:
+        return head + " until the evaluation picks the model's own."
+    h, metric = v["hybrid"], v["best_metric"]
+    if metric not in h.columns or not len(h):
+        return head + "."
+    recall = h[metric]
+    top = float(recall.max())
+    at = float(recall.idxmax())
+    near = [a for a in recall.index if abs(float(a) - default) < 1e-9]
+    mine = float(recall[near[0]]) if near else float("nan")
+    if abs(default - at) < 1e-9 or math.isnan(mine):
+        return head + f", the α with the best {md_text(metric_label(metric, v['k']))} ({top:.3f})."
+    return (head + f", the evaluation's: the most content weight whose {md_text(metric_label(metric, v['k']))} "
+            f"stays within {tolerance:.1%} of the best ({mine:.3f} against {top:.3f} at α = {format_alpha(at)}), "
+            "a difference inside the metric's noise that buys more coherent lists.")
+
+
+def metrics_note(v: dict[str, Any]) -> str:
+    """How to read the per-metric charts, and a warning when the blend looks miscalibrated."""
+    text = ("Solid: the blend across α. Dotted: the pure content and collaborative lists. Dashed: the baselines. "
+            "The green line is this model's default α, the dotted teal one the slider's.")
+    metric = v["best_metric"]
     h = v["hybrid"]
-    value = float(h.loc[best, metric]) if best in h.index and metric in h.columns else float("nan")
-    users = f" of {v['n_users']:,} users" if v.get("n_users") else ""
-    side = ("only the content signal" if best >= 1.0 else "only the collaborative signal" if best <= 0.0
-            else f"{best:.0%} content and {1 - best:.0%} collaborative")
-    text = (f"**Best α = {format_alpha(best)}** ({side}): it finds the most held-out liked movies — "
-            f"{md_text(metric_label(metric, k))} = {value:.3f} — when each user's other liked movies are used "
-            f"as seeds{users}. The dashed lines are baselines; the dotted ones the pure content and "
-            "collaborative lists.")
+    best = float(h[metric].max()) if metric in h.columns and len(h) else float("nan")
     coll = v["collab"].get(metric)
-    if coll is not None and not math.isnan(value) and coll > value * 1.5:
+    if coll is not None and not math.isnan(best) and coll > best * 1.5:
         text += (f"\n\n⚠️ The collaborative list alone scores {coll:.3f}, far above any blend: this artifact's "
                  "blend looks miscalibrated; retrain or report it.")
     return text

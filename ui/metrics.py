@@ -34,19 +34,18 @@ def metrics_view(m: dict[str, Any] | None) -> dict[str, Any] | None:
         "collab": dict(m.get("collab") or {}),
         "baselines": baselines,
         "skipped": skipped,
-        "best_alpha": float(m.get("best_alpha", 0.5)),
         "best_metric": next((c for c in hybrid.columns if c.startswith("recall")), order[0] if order else ""),
         "rmse": dict(m.get("rmse") or {}),
         "n_users": m.get("n_users"),
     }
 
 
-def metric_charts(v: dict[str, Any], alpha: float) -> None:
-    """One small line chart per metric against alpha, best alpha and the current alpha marked."""
+def metric_charts(v: dict[str, Any], alpha: float, default: float) -> None:
+    """One small line chart per metric against alpha, the model's default and the current alpha marked."""
     cols = st.columns(3)
     for i, metric in enumerate(v["hybrid"].columns):
         with cols[i % 3]:
-            st.plotly_chart(metric_figure(v, metric, alpha), config=PLOT_CONFIG, key=f"metric_{metric_base(metric)}")
+            st.plotly_chart(metric_figure(v, metric, alpha, default), config=PLOT_CONFIG, key=f"metric_{metric_base(metric)}")
             st.caption(metric_help(metric))
 
 

@@ -205,6 +205,13 @@ def make_default_alpha(ex: Explorer, alpha: float) -> None:
     st.session_state["default_alpha_saved"] = round(float(alpha), 2)
 
 
+def restore_default_alpha(ex: Explorer) -> None:
+    """Forget the chosen default: the model's own (the evaluation's pick) serves new visitors again."""
+    ex.set_default_alpha(None)
+    st.session_state[K.ALPHA] = round(float(ex.default_alpha), 2)
+    st.session_state["default_alpha_saved"] = round(float(ex.default_alpha), 2)
+
+
 def job_queue(can_cancel: bool) -> None:
     """The server's jobs: running, waiting in line, and recently finished; the operator can cancel."""
     rows = jobs.queue_table()

@@ -87,8 +87,13 @@ def test_recommend_blend_path_agreement_and_default_alpha(engine_tiny_explorer, 
     assert list(path.columns) == ["alpha", "rank", "movie", "title", "score"] and path["alpha"].nunique() == 11
     agree = ex.agreement(k=5)
     assert agree.shape == (ex.dataset.n_movies,) and agree.max() <= 5 and ex.artifact.has("agreement_k5.npy")
+    own = ex.default_alpha
+    assert not ex.default_alpha_chosen
     ex.set_default_alpha(0.3)
-    assert Explorer.open(ex.dataset, engine_config(), train=False, store=ex.store).default_alpha == 0.3
+    again = Explorer.open(ex.dataset, engine_config(), train=False, store=ex.store)
+    assert again.default_alpha == 0.3 and again.default_alpha_chosen
+    again.set_default_alpha(None)  # handed back to the evaluation's pick
+    assert not ex.default_alpha_chosen and ex.default_alpha == own
     with pytest.raises(ConfigError):
         ex.set_default_alpha(2.0)
     assert isinstance(ex.metrics, dict) and "content" in ex.history

@@ -351,7 +351,7 @@ def test_tune_marks_both_picks_and_the_operator_keeps_one(app, trained_artifacts
 
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
     ex = Explorer.open("ml-100k", EngineConfig(), train=False)
-    original = ex.default_alpha
+    kept = ex.default_alpha if ex.default_alpha_chosen else None
     at = app(page="pages_/tune.py")
     assert not at.exception
     frontier = next(v for k, v in figure_specs(at).items() if k.startswith("The trade-off"))
@@ -366,7 +366,7 @@ def test_tune_marks_both_picks_and_the_operator_keeps_one(app, trained_artifacts
                             ex.metrics["hybrid"]["genre_coherence"])
         assert Explorer.open("ml-100k", EngineConfig(), train=False).default_alpha == pytest.approx(picks.balanced)
     finally:
-        ex.set_default_alpha(original)
+        ex.set_default_alpha(kept)  # the artifact is shared by the whole session
 
 
 # --- real server + Chromium: the gestures ------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from tests.ui.conftest import open_panel
 from tests.ui.html_lists import explore_lists, taste_recs
 from tests.ui.map_specs import figure_specs, map_elements
+from ui.format import format_alpha
 from ui.state import Catalogue, View, parse_dataset, parse_view
 
 PAGES = ["pages_/explore.py", "pages_/latent_space.py", "pages_/tune.py", "pages_/your_taste.py",
@@ -321,13 +322,19 @@ def test_tune_shows_metrics_across_alpha_and_sets_the_default(app, trained_artif
 
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
     ex = Explorer.open("ml-100k", EngineConfig(), train=False)
-    original = ex.default_alpha
+    kept = ex.default_alpha if ex.default_alpha_chosen else None
+    ex.set_default_alpha(None)  # the model's own default: the evaluation's pick
+    own = float(ex.metrics["best_alpha"])
     at = app(page="pages_/tune.py")
     no_errors(at)
     titles_ = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any("Recall@20" in t for t in titles_) and any("NDCG@20" in t for t in titles_)
     assert any("Blended top-20 as α moves" in t for t in titles_)
-    assert "Best α" in " ".join(m.value for m in at.markdown)
+    said = " ".join(m.value for m in at.markdown)
+    assert f"this model's default is **α = {format_alpha(own)}**" in said
+    assert "the evaluation's" in said or "the α with the best Recall@20" in said, "where the default comes from"
+    assert "Best α" not in said, "no third 'best' beside the two named picks"
+    assert "btn_restore_default" not in {b.key for b in at.button}, "nothing to hand back while nobody chose one"
     try:
         at.select_slider(key="w_alpha").set_value(0.35).run()
         at.button(key="btn_set_default").click().run()
@@ -335,8 +342,15 @@ def test_tune_shows_metrics_across_alpha_and_sets_the_default(app, trained_artif
         assert "0.35" in " ".join(s.value for s in at.success)
         assert str(at.query_params["alpha"]).strip("[]'") == "0.35"
         assert Explorer.open("ml-100k", EngineConfig(), train=False).default_alpha == pytest.approx(0.35)
+        at.run()
+        assert "**α = 0.35**, chosen by the operator" in " ".join(m.value for m in at.markdown)
+        at.button(key="btn_restore_default").click().run()  # the operator hands it back to the evaluation
+        no_errors(at)
+        back = Explorer.open("ml-100k", EngineConfig(), train=False)
+        assert not back.default_alpha_chosen and back.default_alpha == pytest.approx(own)
+        assert f"this model's default is **α = {format_alpha(own)}**" in " ".join(m.value for m in at.markdown)
     finally:
-        ex.set_default_alpha(original)  # the artifact is shared by the whole session
+        ex.set_default_alpha(kept)  # the artifact is shared by the whole session
 
 
 def test_an_untouched_slider_follows_the_model_default_a_moved_one_stays(app, trained_artifacts, monkeypatch):
@@ -347,6 +361,7 @@ def test_an_untouched_slider_follows_the_model_default_a_moved_one_stays(app, tr
     monkeypatch.setenv("RECSYS_ARTIFACTS_DIR", str(trained_artifacts))
     ex = Explorer.open("ml-100k", EngineConfig(), train=False)
     original = ex.default_alpha
+    kept = original if ex.default_alpha_chosen else None
     first, later = (0.4, 0.6) if round(original, 2) != 0.4 else (0.3, 0.6)
     at = app()
     assert at.select_slider(key="w_alpha").value == pytest.approx(round(original, 2))
@@ -361,7 +376,7 @@ def test_an_untouched_slider_follows_the_model_default_a_moved_one_stays(app, tr
         at.run()
         assert at.select_slider(key="w_alpha").value == pytest.approx(0.15)
     finally:
-        ex.set_default_alpha(original)  # the artifact is shared by the whole session
+        ex.set_default_alpha(kept)  # the artifact is shared by the whole session
 
 
 def test_your_taste_recommends_from_a_few_stars(app):
