@@ -330,7 +330,7 @@ def test_tune_shows_metrics_across_alpha_and_sets_the_default(app, trained_artif
     titles_ = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any("Recall@20" in t for t in titles_) and any("NDCG@20" in t for t in titles_)
     assert any("Blended top-20 as α moves" in t for t in titles_)
-    said = " ".join(m.value for m in at.markdown)
+    said = " ".join(m.value for m in at.markdown).replace("\u200d", "")  # (metric labels keep "@" from autolinks)
     assert f"this model's default is **α = {format_alpha(own)}**" in said
     assert "the evaluation's" in said or "the α with the best Recall@20" in said, "where the default comes from"
     assert "Best α" not in said, "no third 'best' beside the two named picks"
