@@ -239,15 +239,16 @@ def default_alpha_text(v: dict[str, Any] | None, default: float, chosen: bool, t
     if v is None:
         return head + " until the evaluation picks the model's own."
     h, metric = v["hybrid"], v["best_metric"]
-    if metric not in h.columns or not len(h):
+    recall = [(float(a), float(r)) for a, r in h[metric].items()] if metric in h.columns else []
+    recall = [(a, r) for a, r in recall if not math.isnan(r)]
+    if not recall:  # no recall measured (an old or partial evaluation)
         return head + "."
-    recall = h[metric]
-    top = float(recall.max())
-    at = float(recall.idxmax())
-    near = [a for a in recall.index if abs(float(a) - default) < 1e-9]
-    mine = float(recall[near[0]]) if near else float("nan")
-    if abs(default - at) < 1e-9 or math.isnan(mine):
+    at, top = max(recall, key=lambda ar: ar[1])  # the first, smallest α on a tie, as "most accurate"
+    mine = next((r for a, r in recall if abs(a - default) < 1e-9), float("nan"))
+    if abs(default - at) < 1e-9:
         return head + f", the α with the best {md_text(metric_label(metric, v['k']))} ({top:.3f})."
+    if math.isnan(mine):  # not one of the measured α
+        return head + "."
     return (head + f", the evaluation's: the most content weight whose {md_text(metric_label(metric, v['k']))} "
             f"stays within {tolerance:.1%} of the best ({mine:.3f} against {top:.3f} at α = {format_alpha(at)}), "
             "a difference inside the metric's noise that buys more coherent lists.")

@@ -16,6 +16,7 @@ import pytest
 
 from tests.ui.map_specs import box_event, figure_specs, map_elements, map_list
 from ui import shared_selections
+from ui.format import default_alpha_text
 from ui.frontier import KEEP_RECALL, alpha_labels, pick_alphas
 from ui.regions import overlaps, place_labels, place_point_labels, text_box
 from ui.selection import as_filter, ids_from_event, summarise
@@ -45,6 +46,20 @@ def test_pick_rule_ties_and_missing_values():
     assert pick_alphas([0.0, 0.5], [math.nan, 0.2], [0.9, 0.1]).most_accurate == 0.5
     assert pick_alphas([0.0, 0.5], [0.2, 0.2], [math.nan, 0.4]).balanced == 0.5
     assert pick_alphas([0.0], [math.nan], [0.1]) is None
+
+
+def test_the_default_is_explained_in_words_that_agree_with_the_picks():
+    v = {"hybrid": pd.DataFrame({"recall@20": RECALL}, index=pd.Index(ALPHAS, name="alpha")),
+         "best_metric": "recall@20", "k": 20}
+    said = default_alpha_text(v, 0.1, chosen=False, tolerance=0.005).replace("\u200d", "")
+    assert said.startswith("this model's default is **α = 0.10**, the evaluation's: the most content weight")
+    assert "within 0.5% of the best (0.403 against 0.405 at α = 0.05)" in said, "the most accurate α and its recall"
+    assert "the α with the best Recall@20 (0.405)" in default_alpha_text(v, 0.05, False, 0.005).replace("\u200d", "")
+    assert default_alpha_text(v, 0.35, chosen=True, tolerance=0.005).endswith("**α = 0.35**, chosen by the operator.")
+    assert default_alpha_text(v, 0.45, chosen=False, tolerance=0.005).endswith("**α = 0.45**."), "not a measured α"
+    assert "until the evaluation" in default_alpha_text(None, 0.5, chosen=False, tolerance=0.005)
+    nan = {**v, "hybrid": v["hybrid"].assign(**{"recall@20": math.nan})}
+    assert default_alpha_text(nan, 0.1, chosen=False, tolerance=0.005).endswith("**α = 0.10**.")
 
 
 def test_frontier_labels_do_not_pile_up_where_the_alphas_crowd():
