@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import cached, charts, frontier, jobs, layout, metrics, operator, picker, settings, state
-from ui.format import default_alpha_text, format_alpha, metrics_note
+from ui.format import format_alpha, metrics_note
 from ui.state import K
 
 state.require_router()
@@ -13,6 +13,7 @@ ex = cached.current_explorer()
 key = cached.artifact_key(ex)
 ss = st.session_state
 alpha = float(ss[K.ALPHA])
+default = ex.default_alpha
 
 layout.page_header(
     "Tune the blend",
@@ -37,7 +38,7 @@ else:
         st.caption(frontier.WHY_RECALL)
     with st.expander("Every metric across α", expanded=picks is None):
         st.markdown(metrics_note(view))
-        metrics.metric_charts(view, alpha, ex.default_alpha)
+        metrics.metric_charts(view, alpha, default)
     with st.expander("Numbers behind the charts"):
         metrics.metric_tables(view)
 
@@ -47,7 +48,7 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown(
         f"The sidebar slider is at **α = {format_alpha(alpha)}**; "
-        + default_alpha_text(view, ex.default_alpha, ex.default_alpha_chosen, ex.config.eval.best_alpha_tolerance)
+        + frontier.default_alpha_text(view, default, ex.default_alpha_chosen, ex.config.eval.best_alpha_tolerance)
         + " The default is what new visitors (and links without an α) start from."
     )
 with right:
@@ -57,7 +58,7 @@ with right:
                 f"Try {name} (α = {format_alpha(a)})", key=f"btn_try_{name.replace(' ', '_')}", icon="🎯"):
             settings.set_alpha(a)
             st.rerun()
-        if operator.is_operator() and round(a, 2) != round(ex.default_alpha, 2) and buttons.button(
+        if operator.is_operator() and round(a, 2) != round(default, 2) and buttons.button(
                 f"Make {name} the default", key=f"btn_default_{name.replace(' ', '_')}",
                 help=f"α = {format_alpha(a)} becomes this model's default for everyone."):
             settings.make_default_alpha(ex, a)
@@ -71,7 +72,7 @@ with right:
     if operator.is_operator() and ex.default_alpha_chosen and own is not None and st.button(
             f"Back to the evaluation's default (α = {format_alpha(float(own))})", key="btn_restore_default",
             icon="↩️", help="Forget the chosen default; the model's own serves new visitors again."):
-        settings.restore_default_alpha(ex)
+        settings.make_default_alpha(ex, None)
         st.rerun()
     if ss.get("default_alpha_saved") is not None:
         st.success(f"Saved: α = {format_alpha(ss['default_alpha_saved'])} is now this model's default "

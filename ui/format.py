@@ -231,29 +231,6 @@ def metric_help(name: str) -> str:
     return METRIC_LABELS.get(metric_base(name), ("", ""))[1]
 
 
-def default_alpha_text(v: dict[str, Any] | None, default: float, chosen: bool, tolerance: float) -> str:
-    """Where this model's default α comes from, in words that agree with the tuning page's two named picks."""
-    head = f"this model's default is **α = {format_alpha(default)}**"
-    if chosen:
-        return head + ", chosen by the operator."
-    if v is None:
-        return head + " until the evaluation picks the model's own."
-    h, metric = v["hybrid"], v["best_metric"]
-    recall = [(float(a), float(r)) for a, r in h[metric].items()] if metric in h.columns else []
-    recall = [(a, r) for a, r in recall if not math.isnan(r)]
-    if not recall:  # no recall measured (an old or partial evaluation)
-        return head + "."
-    at, top = max(recall, key=lambda ar: ar[1])  # the first, smallest α on a tie, as "most accurate"
-    mine = next((r for a, r in recall if abs(a - default) < 1e-9), float("nan"))
-    if abs(default - at) < 1e-9:
-        return head + f", the α with the best {md_text(metric_label(metric, v['k']))} ({top:.3f})."
-    if math.isnan(mine):  # not one of the measured α
-        return head + "."
-    return (head + f", the evaluation's: the most content weight whose {md_text(metric_label(metric, v['k']))} "
-            f"stays within {tolerance:.1%} of the best ({mine:.3f} against {top:.3f} at α = {format_alpha(at)}), "
-            "a difference inside the metric's noise that buys more coherent lists.")
-
-
 def metrics_note(v: dict[str, Any]) -> str:
     """How to read the per-metric charts, and a warning when the blend looks miscalibrated."""
     text = ("Solid: the blend across α. Dotted: the pure content and collaborative lists. Dashed: the baselines. "

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ui.charts import ACCENT, NEIGHBOUR, layout
-from ui.format import format_alpha, metric_label
+from ui.format import format_alpha, md_text, metric_label
 
 KEEP_RECALL = 0.97  # "balanced" keeps at least this share of the best held-out recall
 RULE = ("“Balanced” is the α with the highest genre coherence among those that keep at least "
@@ -74,6 +74,28 @@ def picks_from_view(v: dict[str, Any]) -> Picks | None:
     if rec is None or "genre_coherence" not in h.columns:
         return None
     return pick_alphas(list(h.index), list(h[rec]), list(h["genre_coherence"]))
+
+
+def default_alpha_text(v: dict[str, Any] | None, default: float, chosen: bool, tolerance: float) -> str:
+    """Where this model's default α comes from, in words that agree with the two named picks."""
+    head = f"this model's default is **α = {format_alpha(default)}**"
+    if chosen:
+        return head + ", chosen by the operator."
+    if v is None:
+        return head + " until the evaluation picks the model's own."
+    picks = picks_from_view(v)
+    if picks is None:  # no recall measured (an old or partial evaluation)
+        return head + "."
+    rec = recall_metric(list(v["hybrid"].columns))
+    label = md_text(metric_label(str(rec), v["k"]))
+    if abs(default - picks.most_accurate) < 1e-9:
+        return head + f", the α with the best {label} ({picks.best_recall:.3f})."
+    mine = next((float(r) for a, r in v["hybrid"][rec].items() if abs(float(a) - default) < 1e-9), math.nan)
+    if not math.isfinite(mine):  # not one of the measured α
+        return head + "."
+    return (head + f", the evaluation's: the most content weight whose {label} stays within {tolerance:.1%} of "
+            f"the best ({mine:.3f} against {picks.best_recall:.3f} at α = {format_alpha(picks.most_accurate)}), "
+            "a difference inside the metric's noise that buys more coherent lists.")
 
 
 def alpha_labels(xs: Sequence[float], ys: Sequence[float], alphas: Sequence[float], marked: Sequence[float],

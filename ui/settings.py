@@ -198,18 +198,10 @@ def set_alpha(alpha: float) -> None:
     st.session_state.pop(K.W_ALPHA, None)
 
 
-def make_default_alpha(ex: Explorer, alpha: float) -> None:
-    """Persist alpha as the artifact's default and keep it in the URL."""
-    ex.set_default_alpha(round(float(alpha), 2))
-    st.session_state[K.ALPHA] = round(float(alpha), 2)
-    st.session_state["default_alpha_saved"] = round(float(alpha), 2)
-
-
-def restore_default_alpha(ex: Explorer) -> None:
-    """Forget the chosen default: the model's own (the evaluation's pick) serves new visitors again."""
-    ex.set_default_alpha(None)
-    st.session_state[K.ALPHA] = round(float(ex.default_alpha), 2)
-    st.session_state["default_alpha_saved"] = round(float(ex.default_alpha), 2)
+def make_default_alpha(ex: Explorer, alpha: float | None) -> None:
+    """Persist alpha as the artifact's default (None: hand it back to the evaluation's) and keep it in the URL."""
+    ex.set_default_alpha(None if alpha is None else round(float(alpha), 2))
+    st.session_state[K.ALPHA] = st.session_state["default_alpha_saved"] = round(float(ex.default_alpha), 2)
 
 
 def job_queue(can_cancel: bool) -> None:

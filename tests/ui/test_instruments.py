@@ -16,8 +16,7 @@ import pytest
 
 from tests.ui.map_specs import box_event, figure_specs, map_elements, map_list
 from ui import shared_selections
-from ui.format import default_alpha_text
-from ui.frontier import KEEP_RECALL, alpha_labels, pick_alphas
+from ui.frontier import KEEP_RECALL, alpha_labels, default_alpha_text, pick_alphas
 from ui.regions import overlaps, place_labels, place_point_labels, text_box
 from ui.selection import as_filter, ids_from_event, summarise
 from ui.state import Catalogue, View, parse_view
@@ -49,7 +48,7 @@ def test_pick_rule_ties_and_missing_values():
 
 
 def test_the_default_is_explained_in_words_that_agree_with_the_picks():
-    v = {"hybrid": pd.DataFrame({"recall@20": RECALL}, index=pd.Index(ALPHAS, name="alpha")),
+    v = {"hybrid": pd.DataFrame({"recall@20": RECALL, "genre_coherence": COHERENCE}, index=pd.Index(ALPHAS, name="alpha")),
          "best_metric": "recall@20", "k": 20}
     said = default_alpha_text(v, 0.1, chosen=False, tolerance=0.005).replace("\u200d", "")
     assert said.startswith("this model's default is **α = 0.10**, the evaluation's: the most content weight")
