@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import cached, engine, filters, jobs, layout, map_chart, maps, picker, selection, state
-from ui.format import format_alpha, map_alpha_note, md_text, movie_labels, printable
+from ui.format import format_alpha, map_alpha_note, md_text, movie_labels, printable, slug
 from ui.state import K
 
 state.require_router()
@@ -88,7 +88,8 @@ def space_map(space: str, title: str, list_name: str, height: int, legend: bool 
     neighbours = [int(m) for m in res[list_name]["movie"]]
     fig = maps.map_figure(df, colour, title, row, neighbours, height=height, legend=legend, regions=regions,
                           width_px=width_px, density=density, chosen=chosen_rows, highlight=found, lines=lines)
-    event = map_chart.draw(fig, maps.MAP_CONFIG, key=f"map_{space}", clear=selection.stale_area(ex, prior))
+    png = slug((f"blended map alpha {format_alpha(a)} " if space == "hybrid" else f"{space} map ") + str(ss[K.DATASET]))
+    event = map_chart.draw(fig, maps.map_config(png), key=f"map_{space}", clear=selection.stale_area(ex, prior))
     maps.apply_map_click(ex, f"map_{space}", event)
     missing = len(ex.catalog) - len(df)
     if missing:

@@ -33,11 +33,18 @@ COLOUR_MODES = {
 _PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
             "#9D755D", "#BAB0AC", "#2F4B7C", "#A05195"]
 _HOVER = "%{text}<br>%{customdata[1]:,} ratings · mean %{customdata[2]:.2f}<extra></extra>"
-MAP_CONFIG: dict[str, Any] = {"displaylogo": False, "scrollZoom": True,
-                              "modeBarButtonsToRemove": ["autoScale2d", "toImage"]}
+# plotly.js 4 offers "Share chart...", an upload to Plotly's cloud, unless told not to: a demo must not send the
+# catalogue to a third party (and this server may have no internet). The PNG button keeps a map for a slide.
+MAP_CONFIG: dict[str, Any] = {"displaylogo": False, "scrollZoom": True, "showSendToCloud": False,
+                              "modeBarButtonsToRemove": ["autoScale2d"]}
 FOUND = "#1F2933"
 LABEL_FONT_PX = 11.0
 POINT_FONT_PX = 10.0  # the selected movie's and its first five neighbours' titles
+
+
+def map_config(name: str) -> dict[str, Any]:
+    """The maps' plotly config, its PNG named for what it shows (a dataset's map, not "newplot.png")."""
+    return {**MAP_CONFIG, "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}}
 
 
 def _custom(part: pd.DataFrame) -> np.ndarray:

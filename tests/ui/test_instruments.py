@@ -519,6 +519,73 @@ def test_labels_toggle_and_a_box_drag_selects_the_movies_inside_it(page, server,
     assert not panel.count() and "sel=" not in page.url and "selref=" not in page.url
 
 
+def _inside(px: float, py: float, poly: list[tuple[float, float]]) -> bool:
+    """Even-odd rule: is the pixel (px, py) inside the polygon?"""
+    hit = False
+    for (ax, ay), (bx, by) in zip(poly, poly[1:] + poly[:1], strict=True):
+        if (ay > py) != (by > py) and px < (bx - ax) * (py - ay) / (by - ay) + ax:
+            hit = not hit
+    return hit
+
+
+def _edge_px(px: float, py: float, poly: list[tuple[float, float]]) -> float:
+    """Distance in pixels from (px, py) to the polygon's outline."""
+    best = math.inf
+    for (ax, ay), (bx, by) in zip(poly, poly[1:] + poly[:1], strict=True):
+        dx, dy = bx - ax, by - ay
+        t = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
+        best = min(best, math.hypot(px - ax - t * dx, py - ay - t * dy))
+    return best
+
+
+JS_SELECTION_ROWS = """(prefix) => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(g => g.layout && g.layout.title && String(g.layout.title.text).replace(/<[^>]+>/g, '').startsWith(prefix));
+  const t = gd && (gd._fullData || []).find(t => t.name === 'Map selection');
+  return t ? Array.from(t.customdata, c => Number(c[0])) : [];
+}"""
+
+
+@pytest.mark.browser
+def test_a_lasso_on_the_collaborative_map_selects_the_movies_inside_it(page, server):
+    m = _open_latent(page, server)
+    m = _map(page, "Collaborative space")
+    chart = page.locator(".js-plotly-plot", has=page.locator(".gtitle", has_text="Collaborative space"))
+    chart.hover()
+    buttons = chart.locator(".modebar-btn").evaluate_all("els => els.map(e => e.getAttribute('data-title'))")
+    assert {"Box Select", "Lasso Select", "Download plot as a PNG"} <= set(buttons), buttons
+    assert not any("Share" in b or "Cloud" in b for b in buttons), f"nothing uploads the map to a cloud: {buttons}"
+    with page.expect_download(timeout=30_000) as png:
+        chart.locator('.modebar-btn[data-title="Download plot as a PNG"]').click()
+    assert png.value.suggested_filename == "collab-map-ml-100k.png"
+    assert png.value.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    chart.hover()
+    chart.locator('.modebar-btn[data-title="Lasso Select"]').click()
+    # a lopsided quadrilateral around the map's middle, drawn as a visitor would (it is not a box)
+    (x0, x1), (y0, y1) = m["x"], m["y"]
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, 0.25 * (x1 - x0), 0.25 * (y1 - y0)
+    corners = [(cx - rx, cy - ry), (cx + rx, cy - 0.5 * ry), (cx + 0.2 * rx, cy + ry), (cx - 0.8 * rx, cy + 0.6 * ry)]
+    poly = [_px(m, x, y) for x, y in corners]
+    dots = [(_px(m, x, y), int(r)) for x, y, r in m["pts"]]
+    surely = {r for (px, py), r in dots if _inside(px, py, poly) and _edge_px(px, py, poly) > 2}
+    maybe = {r for (px, py), r in dots if _edge_px(px, py, poly) <= 2}
+    assert len(surely) >= 20, "the lasso holds movies"
+    page.mouse.move(*poly[0])
+    page.mouse.down()
+    for q in poly[1:] + poly[:1]:
+        page.mouse.move(*q, steps=8)
+    page.mouse.up()
+    page.locator(".st-key-sel_panel").wait_for(timeout=30_000)
+    _idle(page)
+    page.wait_for_function(f"() => ({JS_SELECTION_ROWS})('Collaborative space').length > 0", timeout=30_000)
+    picked = set(page.evaluate(JS_SELECTION_ROWS, "Collaborative space"))
+    assert surely <= picked <= surely | maybe, (len(surely - picked), len(picked - surely - maybe))
+    n = len(picked)
+    assert re.search(rf"\b{n:,} movies?\b", page.locator(".st-key-sel_panel").inner_text())
+    assert set(page.evaluate(JS_SELECTION_ROWS, "Content space")) == picked, "the other map rings the same movies"
+    assert not page.locator('[data-testid="stException"]').count()
+
+
 @pytest.mark.browser
 def test_typing_a_title_rings_and_centres_its_point(page, server):
     m = _open_latent(page, server)
