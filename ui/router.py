@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import cached, engine, jobs, layout, operator, picker, state
+from ui import cached, code_version, engine, jobs, layout, operator, picker, state
 from ui.engine import RecsysError
 from ui.format import alpha_label, alpha_options, md_text, public_message
 from ui.state import K
@@ -185,6 +185,8 @@ def main() -> None:
     pages, by_path = site()
     pg = st.navigation(pages)
     st.sidebar.markdown("### 🎬 Similar-movies explorer")
+    if operator.is_operator() and code_version.changed_since_start():
+        st.sidebar.warning(code_version.RESTART, icon="🔄")
     try:
         choices = cached.dataset_choices()
         state.read_url_once(choices, cached.default_dataset(choices))
@@ -223,6 +225,10 @@ def main() -> None:
         show_error(exc)
     except Exception as exc:  # the boundary: log the traceback for us, show a message to people
         _log.exception("Unexpected error on page %s", getattr(pg, "title", "?"))
+        if code_version.changed_since_start():  # new pages calling old modules: a reload cannot mend it
+            _log.warning(code_version.RESTART)
+            st.error(f"Something went wrong ({type(exc).__name__}). {code_version.RESTART}", icon="🔄")
+            return
         st.error(
             f"Something went wrong ({type(exc).__name__}: {md_text(public_message(exc, 200))}). "
             "Try reloading the page; if it persists, clear the cache on the Data & model page.",

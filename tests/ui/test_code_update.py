@@ -1,0 +1,87 @@
+"""Code updated under a running server (a pull or an edit): the server keeps the modules it loaded while each
+page's script is read anew, so the page says to restart it instead of "try reloading"."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import ROOT, require_browser
+from tests.ui.test_browser import wait_lists
+from ui.code_version import changed_since_start, newest_source
+
+
+def _copy_app(to: Path) -> Path:
+    """A checkout of the app's code in ``to`` (the bundled data linked, not copied); returns its app.py."""
+    to.mkdir()
+    for name in ("app.py", "pyproject.toml"):
+        shutil.copy2(ROOT / name, to / name)
+    for name in ("ui", "pages_", "recsys_core", "static"):
+        shutil.copytree(ROOT / name, to / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (to / "data").symlink_to(ROOT / "data", target_is_directory=True)
+    return to / "app.py"
+
+
+def test_an_edit_an_added_and_a_removed_module_all_count_as_a_change(tmp_path: Path) -> None:
+    (tmp_path / "ui" / "sub").mkdir(parents=True)
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / "ui" / "a.py").write_text("A = 1\n")
+    (tmp_path / "ui" / "sub" / "b.py").write_text("B = 1\n")
+    past = time.time() - 60
+    for path in [tmp_path / "app.py", tmp_path / "ui" / "a.py", tmp_path / "ui" / "sub" / "b.py",
+                 tmp_path / "ui" / "sub", tmp_path / "ui"]:
+        os.utime(path, (past, past))
+    loaded = newest_source(tmp_path)
+    assert loaded == pytest.approx(past) and not changed_since_start(tmp_path, loaded)
+    (tmp_path / "ui" / "notes.txt").write_text("not code")
+    os.utime(tmp_path / "ui", (past, past))
+    assert not changed_since_start(tmp_path, loaded), "only Python files and folders count"
+    (tmp_path / "ui" / "sub" / "b.py").write_text("B = 2\n")
+    assert changed_since_start(tmp_path, loaded), "an edited module"
+    loaded = newest_source(tmp_path)
+    time.sleep(0.01)
+    (tmp_path / "ui" / "sub" / "b.py").unlink()
+    assert changed_since_start(tmp_path, loaded), "a removed module (its folder's time moves)"
+    assert not changed_since_start(tmp_path / "gone", loaded), "an unreadable checkout is not a change"
+
+
+@pytest.mark.browser
+def test_a_page_updated_under_a_running_server_asks_for_a_restart(tmp_path: Path, trained_artifacts: Path,
+                                                                  browser: object) -> None:
+    from benchmarks.serve import start_server, stop_server
+
+    require_browser()
+    app = _copy_app(tmp_path / "checkout")
+    proc, url = start_server(tmp_path / "streamlit.log", trained_artifacts, timeout_s=60, app=app)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        pg = ctx.new_page()
+        pg.goto(url)
+        wait_lists(pg)
+        restart = re.compile(r"code on disk changed after this server started.*restart the server")
+        assert not pg.get_by_text(restart).count(), "nothing changed yet"
+        # an update lands: a module gains a name and the landing page uses it
+        lists_py = app.parent / "ui" / "lists.py"
+        lists_py.write_text(lists_py.read_text() + '\nUPDATE_NOTE = "Updated."\n')
+        page_py = app.parent / "pages_" / "explore.py"
+        page_py.write_text(page_py.read_text().replace(
+            "row = picker.movie_picker(ex)", "st.caption(lists.UPDATE_NOTE)\nrow = picker.movie_picker(ex)", 1))
+        pg.reload()
+        pg.get_by_role("heading", name="Explore similar movies").wait_for(timeout=60_000)
+        main = pg.locator('[data-testid="stMain"]')
+        main.get_by_text(restart).wait_for(timeout=30_000)
+        assert "Try reloading" not in main.inner_text(), "a reload cannot mend it"
+        # every loopback session is the operator's: the sidebar says so on every page, errors or not
+        pg.goto(f"{url}/your-taste")
+        pg.get_by_role("heading", name="Your taste").wait_for(timeout=60_000)
+        pg.locator('[data-testid="stSidebar"]').get_by_text(restart).wait_for(timeout=30_000)
+        assert not pg.locator('[data-testid="stException"]').count()
+        assert "code on disk changed" in (tmp_path / "streamlit.log").read_text(), "the server log says it too"
+    finally:
+        ctx.close()
+        stop_server(proc)
