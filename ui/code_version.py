@@ -15,8 +15,9 @@ SOURCES = ("app.py", "ui", "pages_", "recsys_core")
 
 
 def newest_source(root: Path = ROOT) -> float:
-    """The latest modification time of the app's Python files and their folders (a folder's time moves when a
-    file is added, removed or renamed in it); 0.0 when none can be read."""
+    """The latest modification time of the app's Python files (a pull writes every file it changes or adds);
+    0.0 when none can be read. Folders' own times are not read: Python moves them when it first writes a
+    ``__pycache__`` into one, which is no change of code."""
     newest = 0.0
     for name in SOURCES:
         top = root / name
@@ -25,7 +26,6 @@ def newest_source(root: Path = ROOT) -> float:
             continue
         for folder, subfolders, files in os.walk(top):
             subfolders[:] = [d for d in subfolders if d != "__pycache__"]
-            newest = max(newest, os.stat(folder).st_mtime)
             for f in files:
                 if f.endswith(".py"):
                     newest = max(newest, os.stat(os.path.join(folder, f)).st_mtime)

@@ -27,26 +27,27 @@ def _copy_app(to: Path) -> Path:
     return to / "app.py"
 
 
-def test_an_edit_an_added_and_a_removed_module_all_count_as_a_change(tmp_path: Path) -> None:
+def test_an_edited_or_added_module_is_a_change_and_bytecode_is_not(tmp_path: Path) -> None:
     (tmp_path / "ui" / "sub").mkdir(parents=True)
     (tmp_path / "app.py").write_text("")
     (tmp_path / "ui" / "a.py").write_text("A = 1\n")
     (tmp_path / "ui" / "sub" / "b.py").write_text("B = 1\n")
     past = time.time() - 60
-    for path in [tmp_path / "app.py", tmp_path / "ui" / "a.py", tmp_path / "ui" / "sub" / "b.py",
-                 tmp_path / "ui" / "sub", tmp_path / "ui"]:
+    for path in [tmp_path / "app.py", tmp_path / "ui" / "a.py", tmp_path / "ui" / "sub" / "b.py"]:
         os.utime(path, (past, past))
     loaded = newest_source(tmp_path)
     assert loaded == pytest.approx(past) and not changed_since_start(tmp_path, loaded)
+    # Python writing bytecode for a module imported later (a new __pycache__ folder) and other files: no change
+    (tmp_path / "ui" / "sub" / "__pycache__").mkdir()
+    (tmp_path / "ui" / "sub" / "__pycache__" / "b.cpython-311.pyc").write_bytes(b"")
     (tmp_path / "ui" / "notes.txt").write_text("not code")
-    os.utime(tmp_path / "ui", (past, past))
-    assert not changed_since_start(tmp_path, loaded), "only Python files and folders count"
+    assert not changed_since_start(tmp_path, loaded)
     (tmp_path / "ui" / "sub" / "b.py").write_text("B = 2\n")
     assert changed_since_start(tmp_path, loaded), "an edited module"
     loaded = newest_source(tmp_path)
     time.sleep(0.01)
-    (tmp_path / "ui" / "sub" / "b.py").unlink()
-    assert changed_since_start(tmp_path, loaded), "a removed module (its folder's time moves)"
+    (tmp_path / "ui" / "c.py").write_text("C = 1\n")
+    assert changed_since_start(tmp_path, loaded), "an added module"
     assert not changed_since_start(tmp_path / "gone", loaded), "an unreadable checkout is not a change"
 
 
