@@ -7,6 +7,7 @@ figure built from the evaluation frames of ``ui.metrics.metrics_view``.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -156,6 +157,11 @@ _LABEL_HEIGHT_PX = 11.0
 _MARKER_PX = 11.0  # half the biggest marker (the slider's 22 px ring)
 
 
+def _lines(label: str, width: int = 16) -> str:
+    """A chart label broken into lines of about ``width`` characters, so that narrow panels do not overlap."""
+    return "<br>".join(textwrap.wrap(label, width)) or label
+
+
 def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     """Recall@k against coherence, popularity and coverage, one point per α (labelled), both picks marked."""
     h = v["hybrid"]
@@ -163,7 +169,8 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     axes = [(m, better) for m, better in TRADE_OFFS if m in h.columns]
     k = int(v.get("k", 20))
     fig = make_subplots(rows=1, cols=max(1, len(axes)), shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=[f"{metric_label(m, k)}<br>({better} is better)" for m, better in axes])
+                        subplot_titles=[f"{_lines(metric_label(m, k))}<br>({better} is better)" for m, better in axes])
+    fig.update_annotations(font_size=12)  # the panel titles: three fit side by side on a phone (about 100 px each)
     alphas = [float(a) for a in h.index]
     near = min(alphas, key=lambda a: abs(a - alpha))
     marked = [*picks.named().values(), near]  # big markers, named with their α in the legend
@@ -196,7 +203,6 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
             name=f"your slider (α = {format_alpha(alpha)})", legendgroup="slider", showlegend=i == 1,
             hovertemplate="your slider<extra></extra>",
         ), row=1, col=i)
-        fig.update_xaxes(title_text=metric_label(metric, k), row=1, col=i, title_font={"size": 11})
         if metric == "popularity":
             fig.update_xaxes(autorange="reversed", row=1, col=i)  # better to the right on every panel
     floor_line = {"dash": "dot", "width": 1, "color": "#7B8794"}
@@ -204,10 +210,11 @@ def frontier_figure(v: dict[str, Any], picks: Picks, alpha: float) -> go.Figure:
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=floor_line, hoverinfo="skip",
                              name=f"{KEEP_RECALL:.0%} of the best recall"))  # the line's name, in the legend
     fig.update_yaxes(title_text=metric_label(rec, k), row=1, col=1)
-    layout(fig, 440, title={"text": "The trade-off: accuracy against what people see in the lists",
+    layout(fig, 460, title={"text": "The trade-off: accuracy against<br>what people see in the lists",
                             "font": {"size": 14}})
-    # two-line panel titles and the legend under the panels: on a 1,024 px window the three panels are 149 px
-    # wide, and one-line titles ran into each other and a legend above them wrapped over the chart's title
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 80, "b": 10},
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"})
+    # each panel's title names its x axis, in lines of about 16 characters, and the legend sits under the panels:
+    # three panels are 149 px wide on a 1,024 px window and about 100 px on a phone, where one-line titles ran
+    # into each other and a legend above them wrapped over the chart's title
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 110, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0, "xanchor": "left"})
     return fig

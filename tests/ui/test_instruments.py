@@ -638,6 +638,26 @@ def test_the_frontier_marks_both_picks(page, server):
 
     shot = screenshot(page, "tune")
     (ROOT / "docs" / "screenshots" / "tune.png").write_bytes(shot.read_bytes())
+    for width in (1024, 390):  # a small laptop, then a phone: the three panels' titles never run into each other
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(1000)
+        texts = page.evaluate(JS_FRONTIER_TEXTS)
+        assert len(texts) >= 4, texts
+        assert max(t["right"] for t in texts) <= width, texts
+        clash = [(a["text"], b["text"]) for i, a in enumerate(texts) for b in texts[i + 1:]
+                 if a["left"] < b["right"] - 1 and b["left"] < a["right"] - 1
+                 and a["top"] < b["bottom"] - 1 and b["top"] < a["bottom"] - 1]
+        assert not clash, f"at {width} px: {clash}"
+
+
+JS_FRONTIER_TEXTS = """() => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(g => String(g.layout.title.text).replace(/<[^>]+>/g, '').startsWith('The trade-off'));
+  return Array.from(gd.querySelectorAll('.gtitle, .annotation-text, [class$="title"] text, text[class$="title"]'))
+    .map(e => { const r = e.getBoundingClientRect();
+                return {text: e.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })
+    .filter(t => t.right > t.left);
+}"""
 
 
 @pytest.mark.browser
