@@ -30,10 +30,11 @@ def free_port() -> int:
 
 
 def start_server(log_path: Path, artifacts: Path | None = None, timeout_s: float = 90.0,
-                 env_extra: dict[str, str] | None = None, app: Path = ROOT / "app.py") -> tuple[subprocess.Popen, str]:
-    """Start the dashboard (or another ``app`` under the same server settings) headless, artifacts from
-    ``artifacts`` when given, and return (process, url) once its health check answers; RuntimeError with the log's
-    tail if it exits or stays unhealthy."""
+                 env_extra: dict[str, str] | None = None, app: Path = ROOT / "app.py",
+                 cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """Start the dashboard (or another ``app``; under this checkout's server settings unless ``cwd`` is another
+    folder with its own .streamlit/config.toml) headless, artifacts from ``artifacts`` when given, and return
+    (process, url) once its health check answers; RuntimeError with the log's tail if it exits or stays unhealthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
@@ -45,7 +46,7 @@ def start_server(log_path: Path, artifacts: Path | None = None, timeout_s: float
             # only the port differs from `make run`: address, file watcher and the rest come from .streamlit/config.toml
             [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
              "--server.port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     deadline = time.monotonic() + timeout_s
     while True:
