@@ -7,38 +7,56 @@ ways no reload mends. Only a restart does, and this lets the error boundary and 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("app.py", "ui", "pages_", "recsys_core")
+Snapshot = dict[str, tuple[float, str]]  # path -> (modification time, content digest)
 
 
-def newest_source(root: Path = ROOT) -> float:
-    """The latest modification time of the app's Python files (a pull writes every file it changes or adds);
-    0.0 when none can be read. Folders' own times are not read: Python moves them when it first writes a
-    ``__pycache__`` into one, which is no change of code."""
-    newest = 0.0
+def _times(root: Path) -> dict[str, float]:
+    """The modification time of each of the app's Python files (``__pycache__`` folders are Python's, not code)."""
+    times: dict[str, float] = {}
     for name in SOURCES:
         top = root / name
         if top.is_file():
-            newest = max(newest, top.stat().st_mtime)
+            times[str(top)] = top.stat().st_mtime
             continue
         for folder, subfolders, files in os.walk(top):
             subfolders[:] = [d for d in subfolders if d != "__pycache__"]
             for f in files:
                 if f.endswith(".py"):
-                    newest = max(newest, os.stat(os.path.join(folder, f)).st_mtime)
-    return newest
+                    path = os.path.join(folder, f)
+                    times[path] = os.stat(path).st_mtime
+    return times
 
 
-LOADED = newest_source()  # when this server first imported the app's modules
+def _digest(path: str) -> str:
+    return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
 
 
-def changed_since_start(root: Path = ROOT, loaded: float | None = None) -> bool:
-    """True when the code on disk is newer than what this server loaded (never raises: False when unreadable)."""
+def snapshot(root: Path = ROOT) -> Snapshot:
+    """Each Python file of the app with its time and content, as this server loaded them."""
+    return {path: (mtime, _digest(path)) for path, mtime in _times(root).items()}
+
+
+LOADED = snapshot()  # when this server first imported the app's modules
+
+
+def changed_since_start(root: Path = ROOT, loaded: Snapshot | None = None) -> bool:
+    """True when a Python file was added, removed or changed since the server loaded them (a file only touched,
+    or changed and put back, is not a change); reads only the files whose time moved. Never raises: False when
+    the files cannot be read."""
+    before = LOADED if loaded is None else loaded
     try:
-        return newest_source(root) > (LOADED if loaded is None else loaded)
+        now = _times(root)
+        if not now:  # nothing readable there (a checkout moved away): nothing to compare
+            return False
+        if now.keys() != before.keys():
+            return True
+        return any(mtime != before[path][0] and _digest(path) != before[path][1] for path, mtime in now.items())
     except OSError:
         return False
 

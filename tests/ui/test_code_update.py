@@ -13,7 +13,7 @@ import pytest
 
 from tests.ui.conftest import ROOT, require_browser
 from tests.ui.test_browser import wait_lists
-from ui.code_version import changed_since_start, newest_source
+from ui.code_version import changed_since_start, snapshot
 
 
 def _copy_app(to: Path) -> Path:
@@ -27,27 +27,30 @@ def _copy_app(to: Path) -> Path:
     return to / "app.py"
 
 
-def test_an_edited_or_added_module_is_a_change_and_bytecode_is_not(tmp_path: Path) -> None:
+def test_an_edited_added_or_removed_module_is_a_change_and_a_touch_or_bytecode_is_not(tmp_path: Path) -> None:
     (tmp_path / "ui" / "sub").mkdir(parents=True)
     (tmp_path / "app.py").write_text("")
     (tmp_path / "ui" / "a.py").write_text("A = 1\n")
     (tmp_path / "ui" / "sub" / "b.py").write_text("B = 1\n")
-    past = time.time() - 60
-    for path in [tmp_path / "app.py", tmp_path / "ui" / "a.py", tmp_path / "ui" / "sub" / "b.py"]:
-        os.utime(path, (past, past))
-    loaded = newest_source(tmp_path)
-    assert loaded == pytest.approx(past) and not changed_since_start(tmp_path, loaded)
-    # Python writing bytecode for a module imported later (a new __pycache__ folder) and other files: no change
+    loaded = snapshot(tmp_path)
+    assert set(loaded) == {str(tmp_path / p) for p in ("app.py", "ui/a.py", "ui/sub/b.py")}
+    assert not changed_since_start(tmp_path, loaded)
+    # Python writing bytecode for a module imported later, other files, a file touched or put back: no change
     (tmp_path / "ui" / "sub" / "__pycache__").mkdir()
     (tmp_path / "ui" / "sub" / "__pycache__" / "b.cpython-311.pyc").write_bytes(b"")
     (tmp_path / "ui" / "notes.txt").write_text("not code")
+    later = time.time() + 5
+    os.utime(tmp_path / "ui" / "a.py", (later, later))
     assert not changed_since_start(tmp_path, loaded)
     (tmp_path / "ui" / "sub" / "b.py").write_text("B = 2\n")
     assert changed_since_start(tmp_path, loaded), "an edited module"
-    loaded = newest_source(tmp_path)
-    time.sleep(0.01)
+    (tmp_path / "ui" / "sub" / "b.py").write_text("B = 1\n")
+    assert not changed_since_start(tmp_path, loaded), "the edit undone (git checkout)"
     (tmp_path / "ui" / "c.py").write_text("C = 1\n")
     assert changed_since_start(tmp_path, loaded), "an added module"
+    (tmp_path / "ui" / "c.py").unlink()
+    (tmp_path / "ui" / "a.py").unlink()
+    assert changed_since_start(tmp_path, loaded), "a removed module"
     assert not changed_since_start(tmp_path / "gone", loaded), "an unreadable checkout is not a change"
 
 
