@@ -19,7 +19,8 @@ ss = st.session_state
 layout.page_header(
     "Latent space",
     "Each dot is a movie placed by UMAP; near dots have similar embeddings. Drag a box (or lasso) to select many "
-    "movies, click a dot to pick one, scroll to zoom.",
+    "movies, click a dot to pick one, scroll to zoom. On a touch screen a finger scrolls the page: choose Box or "
+    "Lasso Select in the map's toolbar to select.",
 )
 row = picker.movie_picker(ex)
 alpha = float(ss[K.ALPHA])

@@ -100,6 +100,9 @@ export default function (component) {
   }
   gd.rsSetState = setStateValue;  // the newest one: events below always report through it
   const fig = JSON.parse(data.figure);
+  // on a touch screen a finger drawn over a map scrolls the page (a box drawn by default trapped it: the map is
+  // most of a phone's screen); the toolbar's Box or Lasso Select still selects, and that choice then stays
+  if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) fig.layout.dragmode = false;
   fig.layout.font = Object.assign({ family: getComputedStyle(parentElement).fontFamily }, fig.layout.font || {});
   gd.style.height = (fig.layout.height || 450) + "px";
   plotlyFrom(data.src).then((Plotly) => {

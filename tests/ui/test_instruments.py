@@ -586,6 +586,48 @@ def test_a_lasso_on_the_collaborative_map_selects_the_movies_inside_it(page, ser
     assert not page.locator('[data-testid="stException"]').count()
 
 
+def _swipe(cdp, x0: float, y0: float, x1: float, y1: float) -> None:
+    """One finger drawn from (x0, y0) to (x1, y1), as a touch screen sends it."""
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y0}]})
+    for i in range(1, 11):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                              "touchPoints": [{"x": x0 + (x1 - x0) * i / 10, "y": y0 + (y1 - y0) * i / 10}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+@pytest.mark.browser
+def test_on_a_phone_a_finger_scrolls_past_the_maps_and_the_toolbar_selects(browser, server):
+    """A box drawn by default trapped a phone's page: a finger over a map (most of the screen) selected movies
+    instead of scrolling. On a touch screen the finger scrolls; Box Select in the toolbar, then a finger, selects."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    try:
+        _open_latent(pg, server)
+        chart = pg.locator(".js-plotly-plot", has=pg.locator(".gtitle", has_text="Content space"))
+        chart.scroll_into_view_if_needed()
+        pg.wait_for_timeout(500)
+        box = chart.bounding_box()
+        main = "() => document.querySelector('[data-testid=\"stMain\"]').scrollTop"
+        before = pg.evaluate(main)
+        cdp = context.new_cdp_session(pg)
+        x = box["x"] + box["width"] / 2
+        _swipe(cdp, x, box["y"] + 0.7 * box["height"], x, box["y"] + 0.2 * box["height"])
+        pg.wait_for_timeout(1500)
+        assert pg.evaluate(main) > before + 100, "the page scrolled under the finger"
+        assert pg.evaluate(JS_AREA, "Content space") == 0 and not pg.locator(".st-key-sel_panel").count()
+        chart.scroll_into_view_if_needed()
+        pg.wait_for_timeout(500)
+        chart.locator('.modebar-btn[data-title="Box Select"]').tap()
+        box = chart.bounding_box()
+        _swipe(cdp, box["x"] + 40, box["y"] + 60, box["x"] + box["width"] - 30, box["y"] + box["height"] - 40)
+        pg.locator(".st-key-sel_panel").wait_for(timeout=30_000)
+        _idle(pg)
+        assert re.search(r"\b[\d,]+ movies\b", pg.locator(".st-key-sel_panel").inner_text())
+        assert not pg.locator('[data-testid="stException"]').count()
+    finally:
+        context.close()
+
+
 @pytest.mark.browser
 def test_typing_a_title_rings_and_centres_its_point(page, server):
     m = _open_latent(page, server)
