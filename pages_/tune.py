@@ -13,7 +13,7 @@ ex = cached.current_explorer()
 key = cached.artifact_key(ex)
 ss = st.session_state
 alpha = float(ss[K.ALPHA])
-default = ex.default_alpha
+default, chosen = ex.default_alpha, ex.default_alpha_chosen  # each reads the settings file: once per run
 
 layout.page_header(
     "Tune the blend",
@@ -48,7 +48,7 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown(
         f"The sidebar slider is at **α = {format_alpha(alpha)}**; "
-        + frontier.default_alpha_text(view, default, ex.default_alpha_chosen, ex.config.eval.best_alpha_tolerance)
+        + frontier.default_alpha_text(view, default, chosen, ex.config.eval.best_alpha_tolerance)
         + " The default is what new visitors (and links without an α) start from."
     )
 with right:
@@ -69,7 +69,7 @@ with right:
                    icon="📌", help="Any α: saved with this model's artifact, and kept in the page address."):
         settings.make_default_alpha(ex, alpha)
     own = ex.metrics.get("best_alpha")
-    if operator.is_operator() and ex.default_alpha_chosen and own is not None and st.button(
+    if operator.is_operator() and chosen and own is not None and st.button(
             f"Back to the evaluation's default (α = {format_alpha(float(own))})", key="btn_restore_default",
             icon="↩️", help="Forget the chosen default; the model's own serves new visitors again."):
         settings.make_default_alpha(ex, None)

@@ -42,14 +42,25 @@ def snapshot(root: Path = ROOT) -> Snapshot:
     return {path: (mtime, _digest(path)) for path, mtime in _times(root).items()}
 
 
-LOADED = snapshot()  # when this server first imported the app's modules
+def _loaded() -> Snapshot | None:
+    """The snapshot when this server first imported the app's modules; None (nothing to compare) if a file could
+    not be read then, so that importing this never stops the app."""
+    try:
+        return snapshot()
+    except OSError:
+        return None
+
+
+LOADED = _loaded()
 
 
 def changed_since_start(root: Path = ROOT, loaded: Snapshot | None = None) -> bool:
     """True when a Python file was added, removed or changed since the server loaded them (a file only touched,
     or changed and put back, is not a change); reads only the files whose time moved. Never raises: False when
-    the files cannot be read."""
+    the files cannot be read, now or when the server started."""
     before = LOADED if loaded is None else loaded
+    if before is None:
+        return False
     try:
         now = _times(root)
         if not now:  # nothing readable there (a checkout moved away): nothing to compare
