@@ -616,8 +616,11 @@ def test_on_a_phone_a_finger_scrolls_past_the_maps_and_the_toolbar_selects(brows
         assert pg.evaluate(main) > before + 100, "the page scrolled under the finger"
         assert pg.evaluate(JS_AREA, "Content space") == 0 and not pg.locator(".st-key-sel_panel").count()
         chart.scroll_into_view_if_needed()
-        pg.wait_for_timeout(500)
+        pg.wait_for_timeout(1500)  # the swipe's scroll has come to rest
         chart.locator('.modebar-btn[data-title="Box Select"]').tap()
+        pg.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout.dragmode === 'select'",
+                             timeout=10_000)  # the toolbar's choice is in place before the finger moves
+        pg.wait_for_timeout(500)
         box = chart.bounding_box()
         _swipe(cdp, box["x"] + 40, box["y"] + 60, box["x"] + box["width"] - 30, box["y"] + box["height"] - 40)
         pg.locator(".st-key-sel_panel").wait_for(timeout=30_000)
