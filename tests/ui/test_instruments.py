@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -592,6 +593,7 @@ def _swipe(cdp, x0: float, y0: float, x1: float, y1: float) -> None:
     for i in range(1, 11):
         cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
                                               "touchPoints": [{"x": x0 + (x1 - x0) * i / 10, "y": y0 + (y1 - y0) * i / 10}]})
+        time.sleep(0.03)  # a finger takes its time: a third of a second for the whole stroke
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
