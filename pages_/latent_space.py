@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cached, engine, filters, jobs, layout, map_chart, maps, picker, selection, state
+from ui import agreement, cached, engine, filters, jobs, layout, map_chart, maps, picker, selection, state
 from ui.format import format_alpha, map_alpha_note, md_text, movie_labels, printable, slug
 from ui.state import K
 
@@ -131,20 +131,4 @@ with list_col:
                         key="tbl_map_list", picked=picked)
     st.caption("Point at a title to find it on the maps; click it to ring it.")
 
-st.subheader("Agreement: where “what it is” and “who likes it” disagree",
-             help="Overlap of each movie's content and collaborative top-20 lists (0 to 20).")
-agree = cached.agreement_frame(key, ex)
-min_r = st.slider("Only movies with at least this many ratings", 0, 200, 20, step=5, key="w_agree_min")
-shown = agree[agree["n_ratings"] >= min_r].sort_values(["overlap", "n_ratings"], ascending=[True, False])
-st.dataframe(
-    shown.drop(columns=["movie"]), hide_index=True, height=320, key="tbl_agreement",
-    column_config={
-        "movie_id": st.column_config.NumberColumn("MovieLens id", format="%d"),
-        "title": st.column_config.TextColumn("Title", width="large"),
-        "genres": st.column_config.TextColumn("Genres"),
-        "overlap": st.column_config.ProgressColumn("Top-20 overlap", min_value=0, max_value=20, format="%d"),
-        "n_ratings": st.column_config.NumberColumn("Ratings", format="%d"),
-        "mean_rating": st.column_config.NumberColumn("Mean", format="%.2f"),
-    },
-)
-st.caption(f"{len(shown):,} movies, least agreement first; click a column header to sort.")
+agreement.agreement_section(ex, key)

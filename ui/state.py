@@ -66,6 +66,7 @@ class K:
     W_FILTERS_OPEN = "exp_filters"
     W_SAVED_VIEWS_OPEN = "exp_saved_views"
     W_ABOUT_OPEN = "exp_about"
+    W_AGREEMENT_OPEN = "exp_agreement"
 
 
 class Q:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from tests.ui.conftest import open_panel
-from tests.ui.html_lists import explore_lists, taste_recs
+from tests.ui.html_lists import explore_lists, html_tables, taste_recs
 from tests.ui.map_specs import figure_specs, map_elements
-from ui.format import format_alpha
+from ui.format import TITLE_CHARS, format_alpha, printable
 from ui.state import Catalogue, View, parse_dataset, parse_view
 
 PAGES = ["pages_/explore.py", "pages_/latent_space.py", "pages_/tune.py", "pages_/your_taste.py",
@@ -291,7 +291,29 @@ def test_latent_space_draws_every_movie_and_highlights_the_pick(app):
     content = next(v for k, v in maps.items() if k.startswith("Content space"))
     names = [t.get("name") for t in content["data"]]
     assert "Selected" in names and "Top-20 neighbours" in names
-    assert at.dataframe, "agreement table"
+
+
+def agreement_rows(at) -> pd.DataFrame:
+    """The agreement section's HTML table: the movies whose two top-20 lists agree least."""
+    return html_tables(next(h.value for h in at.html if "agree least" in h.value))[0]
+
+
+def test_the_agreement_section_lists_the_least_agreeing_movies_and_opens_the_whole_table(app):
+    at = app(page="pages_/latent_space.py")
+    no_errors(at)
+    rows = agreement_rows(at)
+    assert len(rows) == 10 and not at.dataframe, "ten rows as HTML, no data grid until the panel is opened"
+    overlap = rows["Overlap"].str.split(" / ").str[0].astype(int)
+    assert overlap.is_monotonic_increasing and (rows["Ratings"] >= 20).all(), "least first, the floor's default 20"
+    at.slider(key="w_agree_min").set_value(100).run()
+    rows = agreement_rows(at)
+    assert (rows["Ratings"] >= 100).all() and len(rows) == 10
+    at = open_panel(at, "exp_agreement")
+    no_errors(at)
+    grid = at.dataframe[0].value
+    assert len(grid) > 10 and (grid["n_ratings"] >= 100).all() and grid["overlap"].is_monotonic_increasing
+    shown = [printable(t, TITLE_CHARS) for t in grid["title"].head(10)]  # as a table cell shows a title
+    assert shown == rows["Title"].tolist(), "the grid starts with the table's movies"
 
 
 def test_colour_modes_render(app):
