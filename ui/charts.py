@@ -17,7 +17,10 @@ from ui.format import format_alpha, metric_label, plot_text, plot_texts
 
 ACCENT = "#E4572E"
 NEIGHBOUR = "#17BEBB"
-PLOT_CONFIG: dict[str, Any] = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# The small charts' toolbar: a PNG for a slide and a reset after a zoom (a drag zooms, a double click resets). Its
+# full seven buttons covered the right of the title on a phone, where plotly shows the toolbar without hover.
+PLOT_CONFIG: dict[str, Any] = {"displaylogo": False, "showSendToCloud": False,
+                               "modeBarButtons": [["toImage", "resetScale2d"]]}
 
 
 def layout(fig: go.Figure, height: int, **kw: Any) -> go.Figure:
@@ -91,9 +94,11 @@ def path_heatmap(path: pd.DataFrame, alpha: float) -> go.Figure:
     if len(piv.columns):
         near = int(np.argmin([abs(a - alpha) for a in piv.columns]))  # category axes place shapes by index
         fig.add_vline(x=near, line={"color": ACCENT, "width": 2})
-    return layout(fig, max(380, 16 * len(piv) + 120),
-                  title={"text": "Blended top-20 as α moves (empty = not in the top 20)", "font": {"size": 14}},
-                  xaxis_title="α (0 = collaborative only, 1 = content only)", yaxis_title="")
+    layout(fig, max(380, 16 * len(piv) + 120),  # the title's two lines leave a phone's toolbar room at the right
+           title={"text": "Blended top-20 as α moves<br><span style='font-size:11px'>empty = not in the top 20</span>",
+                  "font": {"size": 14}},
+           xaxis_title="α: 0 = collaborative, 1 = content", yaxis_title="")
+    return fig.update_layout(margin_t=62)
 
 
 def metric_figure(v: dict[str, Any], metric: str, alpha: float, default: float) -> go.Figure:

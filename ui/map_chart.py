@@ -28,6 +28,8 @@ COMPONENT = "recsys_map"
 LIST_COMPONENT = "recsys_map_list"
 
 _JS = r"""
+const NARROW_PX = 480;  // a map's title (up to ~210 px) and its toolbar (~220 px) side by side, with room
+
 function plotlyFrom(src) {
   // one <script> per tab, however many maps (or evaluations of this module) ask for it
   const loads = (window.RecsysPlotlyLoads = window.RecsysPlotlyLoads || {});
@@ -103,6 +105,12 @@ export default function (component) {
   // on a touch screen a finger drawn over a map scrolls the page (a box drawn by default trapped it: the map is
   // most of a phone's screen); the toolbar's Box or Lasso Select still selects, and that choice then stays
   if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) fig.layout.dragmode = false;
+  // a map narrower than its title and toolbar side by side (a phone) keeps the toolbar in a column of its own at
+  // the right edge: across the top it covered the title
+  if (parentElement.getBoundingClientRect().width < NARROW_PX) {
+    fig.layout.modebar = Object.assign({}, fig.layout.modebar, { orientation: "v" });
+    fig.layout.margin = Object.assign({}, fig.layout.margin, { r: 36 });
+  }
   fig.layout.font = Object.assign({ family: getComputedStyle(parentElement).fontFamily }, fig.layout.font || {});
   gd.style.height = (fig.layout.height || 450) + "px";
   plotlyFrom(data.src).then((Plotly) => {

@@ -597,6 +597,14 @@ def _swipe(cdp, x0: float, y0: float, x1: float, y1: float) -> None:
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
+# per map, whether its plotly toolbar's box crosses its title's box
+JS_TITLE_UNDER_TOOLBAR = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+  .filter(gd => gd.querySelector('.gtitle') && gd.querySelector('.modebar')).map(gd => {
+    const t = gd.querySelector('.gtitle').getBoundingClientRect(), m = gd.querySelector('.modebar').getBoundingClientRect();
+    return t.left < m.right && m.left < t.right && t.top < m.bottom && m.top < t.bottom;
+  })"""
+
+
 @pytest.mark.browser
 def test_on_a_phone_a_finger_scrolls_past_the_maps_and_the_toolbar_selects(browser, server):
     """A box drawn by default trapped a phone's page: a finger over a map (most of the screen) selected movies
@@ -605,6 +613,8 @@ def test_on_a_phone_a_finger_scrolls_past_the_maps_and_the_toolbar_selects(brows
     pg = context.new_page()
     try:
         _open_latent(pg, server)
+        crossed = pg.evaluate(JS_TITLE_UNDER_TOOLBAR)
+        assert crossed == [False, False, False], "each map's toolbar stays off its title on a phone"
         chart = pg.locator(".js-plotly-plot", has=pg.locator(".gtitle", has_text="Content space"))
         chart.scroll_into_view_if_needed()
         pg.wait_for_timeout(500)
@@ -695,6 +705,8 @@ def test_the_frontier_marks_both_picks(page, server):
                  if a["left"] < b["right"] - 1 and b["left"] < a["right"] - 1
                  and a["top"] < b["bottom"] - 1 and b["top"] < a["bottom"] - 1]
         assert not clash, f"at {width} px: {clash}"
+    crossed = page.evaluate(JS_TITLE_UNDER_TOOLBAR)  # at 390 px, where a phone shows the toolbars without hover
+    assert len(crossed) >= 3 and not any(crossed), f"{crossed.count(True)} of {len(crossed)} charts' toolbars on their titles"
 
 
 JS_FRONTIER_TEXTS = """() => {
