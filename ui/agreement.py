@@ -2,7 +2,7 @@
 
 The few that disagree most are a plain HTML table (what a reader looks at first); the whole catalogue, sortable,
 is a data grid drawn only while its panel is open: a grid on the page made every page load of Latent space wait
-for the grid's code (its three maps drawn 7% later, `benchmarks/bench_ui_ab.py`, README "Page speed").
+for the grid's code (its three maps drawn 7-11% later, `benchmarks/bench_ui_ab.py`, README "Page speed").
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def layout(fig: go.Figure, height: int, **kw: Any) -> go.Figure:
         hoverlabel={"align": "left"},
         **kw,
     )
-    fig.update_layout(title={"x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"})
+    # the title starts where the plot does (margin l): at x = 0 a saved PNG had it touching the image's edge
+    fig.update_layout(title={"x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top", "pad": {"l": 10}})
     return fig
 
 
