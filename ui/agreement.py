@@ -7,7 +7,6 @@ for the grid's code (its three maps drawn 7-11% later, `benchmarks/bench_ui_ab.p
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from ui import cached, layout, tables
@@ -17,18 +16,12 @@ from ui.state import K
 FIRST = 10  # rows shown without opening the panel
 COLUMNS = {
     "title": tables.Column("Title", tables.TITLE),
-    "genres": tables.Column("Genres", tables.LONG),
+    "genres": tables.GENRES,
     "overlap": tables.Column("Overlap", tables.NUM, "{:d} / 20", "Movies in both its content and its collaborative "
                              "top-20 (0 to 20)"),
-    "n_ratings": tables.Column("Ratings", tables.NUM, "{:,d}", "How many people rated it"),
-    "mean_rating": tables.Column("Mean", tables.NUM, "{:.2f}", "Mean rating"),
+    "n_ratings": tables.RATINGS,
+    "mean_rating": tables.MEAN,
 }
-
-
-def least_agreement(agree: pd.DataFrame, min_ratings: int) -> pd.DataFrame:
-    """Movies with at least ``min_ratings`` ratings, least overlap first, the most rated first among equals."""
-    shown = agree[agree["n_ratings"] >= min_ratings]
-    return shown.sort_values(["overlap", "n_ratings"], ascending=[True, False], kind="stable")
 
 
 def agreement_section(ex: Explorer, key: str) -> None:
@@ -37,7 +30,7 @@ def agreement_section(ex: Explorer, key: str) -> None:
                  help="Overlap of each movie's content and collaborative top-20 lists (0 to 20).")
     agree = cached.agreement_frame(key, ex)
     min_r = st.slider("Only movies with at least this many ratings", 0, 200, 20, step=5, key="w_agree_min")
-    shown = least_agreement(agree, min_r)
+    shown = agree[agree["n_ratings"] >= min_r]  # the cached frame is in order: least agreement first
     if shown.empty:
         st.info("No movie has that many ratings; lower the floor.")
         return

@@ -257,7 +257,8 @@ def _projection_frame(key: str, _ex: Explorer, space: str, alpha: float, _coords
 @st.cache_data(show_spinner="Comparing every movie's content and collaborative top-20 (first time only)…",
                max_entries=8)
 def agreement_frame(key: str, _ex: Explorer) -> pd.DataFrame:
-    """Per movie: how many of its content and collaborative top-20s coincide."""
+    """Per movie: how many of its content and collaborative top-20s coincide; least first, the most rated first
+    among equals (sorted once here, not on every run of the page)."""
     overlap = np.asarray(_ex.agreement(k=20))
     cat = _ex.catalog
     return pd.DataFrame(
@@ -270,7 +271,7 @@ def agreement_frame(key: str, _ex: Explorer) -> pd.DataFrame:
             "n_ratings": cat["n_ratings"].to_numpy(),
             "mean_rating": cat["mean_rating"].to_numpy(),
         }
-    )
+    ).sort_values(["overlap", "n_ratings"], ascending=[True, False], kind="stable", ignore_index=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -30,6 +30,11 @@ class Column:
     help: str = ""
 
 
+# Columns every movie table shows alike (Explore's lists, Your taste's picks, Latent space's agreement).
+RATINGS = Column("Ratings", NUM, "{:,d}", "How many people rated it")
+MEAN = Column("Mean", NUM, "{:.2f}", "Mean rating")
+GENRES = Column("Genres", LONG)
+
 # Colours are translucent so the light and the dark theme both read them.
 RULES = (
     ".rs-list-wrap{overflow-x:auto;border:1px solid rgba(128,128,128,.28);border-radius:.5rem}"

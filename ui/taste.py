@@ -139,9 +139,9 @@ RECS_COLUMNS: dict[str, tables.Column] = {
     "Title": tables.Column("Title", tables.TITLE),
     "Why": tables.Column("Why", tables.NOTE, help="What in your ratings brought this movie here"),
     "Score": tables.Column("Score", tables.NUM, "{:.3f}", "The blended score the list is ranked by"),
-    "Ratings": tables.Column("Ratings", tables.NUM, "{:,d}", "How many people rated it"),
-    "Mean": tables.Column("Mean", tables.NUM, "{:.2f}", "Mean rating"),
-    "Genres": tables.Column("Genres", tables.LONG),
+    "Ratings": tables.RATINGS,
+    "Mean": tables.MEAN,
+    "Genres": tables.GENRES,
 }
 
 
